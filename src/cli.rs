@@ -1,0 +1,95 @@
+//! The command line, as DESIGN.md specifies it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "palgen",
+    version,
+    about = "Generate the Kustomize tree (base + one overlay per profile) for the PostgreSQL database of Paless",
+    long_about = "palgen generates production-grade Kubernetes manifests for the PostgreSQL database of Paless \
+(multi-tenant Paperless-NGX): a Kustomize base plus one overlay per deployment profile \
+(<platform>-<size>: dev, aws, gcp, azure x small, medium, large).\n\n\
+Commit the generated tree, apply it with `kubectl apply -k k8s/overlays/<profile>`, \
+and run `palgen check` in CI to fail when the committed tree drifts.\n\n\
+Exit codes: 0 success, 1 drift found by `check`, 2 bad usage or bad input."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write DIR/base and DIR/overlays/<profile> for the chosen profiles
+    #[command(
+        long_about = "Write DIR/base and DIR/overlays/<profile> for the chosen profiles.\n\n\
+Files are written atomically and only when their content changes. palgen never overwrites or \
+deletes a file it did not generate (it stops and names the file); files it generated earlier \
+that are no longer generated are removed."
+    )]
+    Render(RenderArgs),
+    /// Compare DIR with what palgen generates; exit 1 and print a diff on drift
+    #[command(
+        long_about = "Regenerate the base and every overlay present under DIR/overlays in memory \
+and compare them byte for byte with the files on disk. Prints a unified diff per differing file, \
+names missing and stale files, writes nothing. Exit 0 when equal, 1 on drift."
+    )]
+    Check(OutArgs),
+    /// Print the final manifests of one profile, as `kubectl kustomize` would
+    Build(ProfileArg),
+    /// List the known profiles with their key settings
+    List,
+    /// Print the fully resolved settings of one profile, with derived values and their sources
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false, id = "selection")]
+pub struct Selection {
+    /// Profile to render (repeatable); a bare platform name means its small size
+    #[arg(long = "profile", value_name = "NAME")]
+    pub profiles: Vec<String>,
+    /// Render every known profile
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    #[command(flatten)]
+    pub out: OutArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OutArgs {
+    /// Directory holding base/ and overlays/
+    #[arg(long, value_name = "DIR", default_value = "k8s")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArg {
+    /// Profile name, e.g. aws-large; a bare platform name means its small size
+    #[arg(long, value_name = "NAME")]
+    pub profile: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub profile: ProfileArg,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Yaml)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Yaml,
+    Json,
+}

@@ -1,0 +1,79 @@
+//! The typed Kubernetes objects of one profile.
+//!
+//! Each submodule builds the objects of one kind from the resolved settings;
+//! `build` gathers them into the object set that the Kustomize tree and
+//! `palgen build` are both made from.
+
+mod config;
+mod labels;
+mod namespace;
+mod network_policy;
+mod secret;
+mod service;
+mod service_account;
+mod statefulset;
+mod storage_class;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::profile::Profile;
+use crate::tuning;
+
+pub const NAMESPACE: &str = "paless";
+pub const APP_NAME: &str = "postgres";
+pub const PORT: i32 = 5432;
+pub const CREDENTIALS_SECRET: &str = "postgres-credentials";
+pub const SUPERUSER_PASSWORD_KEY: &str = "postgres-password";
+pub const DATABASE: &str = "paperless";
+
+/// A ConfigMap whose data are generated files: Kustomize's
+/// `configMapGenerator` makes it, with a content hash in its name, so a
+/// change of any file rolls the pods that mount it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileConfigMap {
+    pub name: &'static str,
+    pub labels: BTreeMap<String, String>,
+    pub files: BTreeMap<String, String>,
+}
+
+/// Everything one profile deploys.
+#[derive(Debug, Clone)]
+pub struct ObjectSet {
+    /// Kubernetes objects as their API serialises them, in a stable order.
+    pub resources: Vec<Value>,
+    pub config_maps: Vec<FileConfigMap>,
+}
+
+fn to_value<T: Serialize>(object: &T) -> Value {
+    serde_json::to_value(object).expect("k8s-openapi objects serialise to JSON")
+}
+
+pub fn build(profile: &Profile) -> ObjectSet {
+    let settings = &profile.settings;
+    let tuning = tuning::derive(settings);
+    let config_maps = config::file_config_maps(profile, &tuning);
+
+    let mut resources = vec![
+        to_value(&namespace::build()),
+        to_value(&service_account::build()),
+        to_value(&service::build()),
+        to_value(&statefulset::build(settings)),
+        to_value(&network_policy::build()),
+    ];
+    if let Some(class) = &settings.storage.provision {
+        resources.push(to_value(&storage_class::build(
+            &settings.storage.class,
+            class,
+        )));
+    }
+    if settings.dev_credentials {
+        resources.push(to_value(&secret::dev_credentials()));
+    }
+    ObjectSet {
+        resources,
+        config_maps,
+    }
+}

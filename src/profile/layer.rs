@@ -1,0 +1,81 @@
+//! The shape of one profile file, exactly as a user writes it.
+//!
+//! Every field is optional: a file sets only what it changes, and later
+//! layers override earlier ones (base, platform, size, then custom files).
+//! Leaves are `Spanned` so a rejected value can be reported with its line.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::quantity::{Bytes, MilliCpu};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    pub description: Option<Spanned<String>>,
+    pub image: Option<Spanned<String>>,
+    #[serde(default)]
+    pub storage: StorageLayer,
+    #[serde(default)]
+    pub resources: ResourcesLayer,
+    #[serde(default)]
+    pub connections: ConnectionsLayer,
+    #[serde(default)]
+    pub postgres: PostgresLayer,
+    pub dev_credentials: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageLayer {
+    pub class: Option<Spanned<String>>,
+    pub size: Option<Spanned<Bytes>>,
+    /// Whether the class is SSD-backed, which changes the planner's cost model.
+    pub ssd: Option<Spanned<bool>>,
+    /// A StorageClass the overlay must define because the platform lacks it.
+    pub provision: Option<Spanned<ProvisionLayer>>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionLayer {
+    pub provisioner: String,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesLayer {
+    #[serde(default)]
+    pub requests: AmountsLayer,
+    #[serde(default)]
+    pub limits: AmountsLayer,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmountsLayer {
+    pub memory: Option<Spanned<Bytes>>,
+    pub cpu: Option<Spanned<MilliCpu>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionsLayer {
+    pub max_connections: Option<Spanned<u32>>,
+    pub superuser_reserved: Option<Spanned<u32>>,
+    pub web_pods: Option<Spanned<u32>>,
+    pub worker_pods: Option<Spanned<u32>>,
+    pub per_pod: Option<Spanned<u32>>,
+    pub safety_margin_percent: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresLayer {
+    pub slow_query_ms: Option<Spanned<u32>>,
+    pub shm_size: Option<Spanned<Bytes>>,
+}

@@ -1,0 +1,379 @@
+//! Resolved, validated settings of one profile: the single input of every
+//! object builder and template.
+//!
+//! Resolution walks the profile's layers in order (base, platform, size, user
+//! files), takes the last value set for each key and remembers which file and
+//! line it came from, so that every error and every `palgen show` line can
+//! point at its source.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+use serde_saphyr::Spanned;
+
+use crate::image::Image;
+use crate::profile::layer::{Layer, ProvisionLayer};
+use crate::quantity::{Bytes, MilliCpu};
+
+/// The smallest data volume palgen will generate: PostgreSQL's own files and a
+/// little WAL already take hundreds of megabytes.
+const MIN_STORAGE: Bytes = Bytes::gibibytes(1);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub description: String,
+    pub image: Image,
+    pub storage: Storage,
+    pub resources: Resources,
+    pub connections: Connections,
+    pub postgres: Postgres,
+    pub dev_credentials: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Storage {
+    pub class: String,
+    pub size: Bytes,
+    pub ssd: bool,
+    pub provision: Option<ProvisionedClass>,
+}
+
+/// A StorageClass that the platform does not ship, so the overlay defines it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ProvisionedClass {
+    pub provisioner: String,
+    pub parameters: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Resources {
+    pub requests: Amounts,
+    pub limits: Amounts,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Amounts {
+    pub memory: Bytes,
+    pub cpu: MilliCpu,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Connections {
+    pub max_connections: u32,
+    pub superuser_reserved: u32,
+    pub web_pods: u32,
+    pub worker_pods: u32,
+    pub per_pod: u32,
+    pub safety_margin_percent: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Postgres {
+    pub slow_query_ms: u32,
+    pub shm_size: Bytes,
+}
+
+/// Where one resolved value was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    pub file: String,
+    pub line: u64,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// The origin of every resolved key, by dotted key path.
+pub type Origins = BTreeMap<&'static str, Origin>;
+
+/// A profile file and its parsed content, ready to be layered.
+pub struct SourcedLayer<'a> {
+    pub file: &'a str,
+    pub layer: &'a Layer,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{origin}: {key}: {message}")]
+    Invalid {
+        origin: Origin,
+        key: &'static str,
+        message: String,
+    },
+    #[error("{file}: {key} is not set by this profile or any file it builds on")]
+    Missing { file: String, key: &'static str },
+}
+
+impl Connections {
+    pub fn app_pods(&self) -> u32 {
+        self.web_pods + self.worker_pods
+    }
+
+    /// Connections the application opens at most, before the safety margin.
+    pub fn needed(&self) -> u32 {
+        self.app_pods() * self.per_pod
+    }
+
+    /// Connections needed including the safety margin, rounded up.
+    pub fn needed_with_margin(&self) -> u32 {
+        (self.needed() * (100 + self.safety_margin_percent)).div_ceil(100)
+    }
+
+    /// Connections left for the application once superusers have theirs.
+    pub fn available(&self) -> u32 {
+        self.max_connections.saturating_sub(self.superuser_reserved)
+    }
+}
+
+struct Resolver<'a> {
+    layers: &'a [SourcedLayer<'a>],
+    origins: Origins,
+}
+
+impl<'a> Resolver<'a> {
+    /// The value of the last layer that sets `key`, remembering where it was set.
+    fn take<T: Clone + 'a>(
+        &mut self,
+        key: &'static str,
+        field: impl Fn(&'a Layer) -> Option<&'a Spanned<T>>,
+    ) -> Result<T, SettingsError> {
+        let found = self
+            .layers
+            .iter()
+            .rev()
+            .find_map(|sourced| field(sourced.layer).map(|value| (sourced.file, value)));
+        match found {
+            Some((file, spanned)) => {
+                let origin = Origin {
+                    file: file.to_owned(),
+                    line: spanned.referenced.line(),
+                };
+                self.origins.insert(key, origin);
+                Ok(spanned.value.clone())
+            }
+            None => Err(SettingsError::Missing {
+                file: self.layers.last().map_or("", |l| l.file).to_owned(),
+                key,
+            }),
+        }
+    }
+
+    fn take_optional<T: Clone + 'a>(
+        &mut self,
+        key: &'static str,
+        field: impl Fn(&'a Layer) -> Option<&'a Spanned<T>>,
+    ) -> Option<T> {
+        self.take(key, field).ok()
+    }
+
+    fn invalid(&self, key: &'static str, message: String) -> SettingsError {
+        SettingsError::Invalid {
+            origin: self.origins.get(key).cloned().unwrap_or(Origin {
+                file: String::new(),
+                line: 0,
+            }),
+            key,
+            message,
+        }
+    }
+}
+
+/// Merges the layers (first is the base, last wins) and validates the result.
+pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Origins), SettingsError> {
+    let mut r = Resolver {
+        layers,
+        origins: Origins::new(),
+    };
+    let description = r.take("description", |l| l.description.as_ref())?;
+    let image_text = r.take("image", |l| l.image.as_ref())?;
+    let image = image_text
+        .parse::<Image>()
+        .map_err(|e| r.invalid("image", e.to_string()))?;
+
+    let provision: Option<ProvisionLayer> =
+        r.take_optional("storage.provision", |l| l.storage.provision.as_ref());
+    let storage = Storage {
+        class: r.take("storage.class", |l| l.storage.class.as_ref())?,
+        size: r.take("storage.size", |l| l.storage.size.as_ref())?,
+        ssd: r.take("storage.ssd", |l| l.storage.ssd.as_ref())?,
+        provision: provision.map(|p| ProvisionedClass {
+            provisioner: p.provisioner,
+            parameters: p.parameters,
+        }),
+    };
+    let resources = Resources {
+        requests: Amounts {
+            memory: r.take("resources.requests.memory", |l| {
+                l.resources.requests.memory.as_ref()
+            })?,
+            cpu: r.take("resources.requests.cpu", |l| {
+                l.resources.requests.cpu.as_ref()
+            })?,
+        },
+        limits: Amounts {
+            memory: r.take("resources.limits.memory", |l| {
+                l.resources.limits.memory.as_ref()
+            })?,
+            cpu: r.take("resources.limits.cpu", |l| l.resources.limits.cpu.as_ref())?,
+        },
+    };
+    let connections = Connections {
+        max_connections: r.take("connections.max_connections", |l| {
+            l.connections.max_connections.as_ref()
+        })?,
+        superuser_reserved: r.take("connections.superuser_reserved", |l| {
+            l.connections.superuser_reserved.as_ref()
+        })?,
+        web_pods: r.take("connections.web_pods", |l| l.connections.web_pods.as_ref())?,
+        worker_pods: r.take("connections.worker_pods", |l| {
+            l.connections.worker_pods.as_ref()
+        })?,
+        per_pod: r.take("connections.per_pod", |l| l.connections.per_pod.as_ref())?,
+        safety_margin_percent: r.take("connections.safety_margin_percent", |l| {
+            l.connections.safety_margin_percent.as_ref()
+        })?,
+    };
+    let postgres = Postgres {
+        slow_query_ms: r.take("postgres.slow_query_ms", |l| {
+            l.postgres.slow_query_ms.as_ref()
+        })?,
+        shm_size: r.take("postgres.shm_size", |l| l.postgres.shm_size.as_ref())?,
+    };
+    let dev_credentials = r.take("dev_credentials", |l| l.dev_credentials.as_ref())?;
+
+    let settings = Settings {
+        description,
+        image,
+        storage,
+        resources,
+        connections,
+        postgres,
+        dev_credentials,
+    };
+    validate(&settings, &r)?;
+    Ok((settings, r.origins))
+}
+
+fn validate(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> {
+    if !is_dns_subdomain(&s.storage.class) {
+        return Err(r.invalid(
+            "storage.class",
+            format!(
+                "{:?} is not a valid StorageClass name (lower-case letters, digits, '-' and '.')",
+                s.storage.class
+            ),
+        ));
+    }
+    if s.storage.size < MIN_STORAGE {
+        return Err(r.invalid(
+            "storage.size",
+            format!("{} is below the minimum of {MIN_STORAGE}", s.storage.size),
+        ));
+    }
+    let amounts = [
+        (
+            "resources.requests.memory",
+            s.resources.requests.memory.as_bytes(),
+        ),
+        (
+            "resources.requests.cpu",
+            s.resources.requests.cpu.as_millicores(),
+        ),
+        (
+            "resources.limits.memory",
+            s.resources.limits.memory.as_bytes(),
+        ),
+        (
+            "resources.limits.cpu",
+            s.resources.limits.cpu.as_millicores(),
+        ),
+    ];
+    for (key, amount) in amounts {
+        if amount == 0 {
+            return Err(r.invalid(key, "must be greater than zero".to_owned()));
+        }
+    }
+    if s.resources.limits.memory < s.resources.requests.memory {
+        return Err(r.invalid(
+            "resources.limits.memory",
+            format!(
+                "limit {} is below the request {}",
+                s.resources.limits.memory, s.resources.requests.memory
+            ),
+        ));
+    }
+    if s.resources.limits.cpu < s.resources.requests.cpu {
+        return Err(r.invalid(
+            "resources.limits.cpu",
+            format!(
+                "limit {} is below the request {}",
+                s.resources.limits.cpu, s.resources.requests.cpu
+            ),
+        ));
+    }
+    if s.postgres.shm_size >= s.resources.limits.memory {
+        return Err(r.invalid(
+            "postgres.shm_size",
+            format!(
+                "{} must stay below the memory limit {}: /dev/shm is counted against it",
+                s.postgres.shm_size, s.resources.limits.memory
+            ),
+        ));
+    }
+    let c = &s.connections;
+    for (key, value) in [
+        ("connections.max_connections", c.max_connections),
+        ("connections.per_pod", c.per_pod),
+        ("connections.web_pods", c.web_pods),
+    ] {
+        if value == 0 {
+            return Err(r.invalid(key, "must be greater than zero".to_owned()));
+        }
+    }
+    if c.superuser_reserved >= c.max_connections {
+        return Err(r.invalid(
+            "connections.superuser_reserved",
+            format!(
+                "{} leaves no connection of max_connections {} for the application",
+                c.superuser_reserved, c.max_connections
+            ),
+        ));
+    }
+    if c.needed_with_margin() > c.available() {
+        return Err(r.invalid(
+            "connections.max_connections",
+            format!(
+                "connection budget exceeded: ({} web + {} worker pods) x {} per pod = {}, \
+                 +{}% margin = {} > {} available (max_connections {} - {} reserved)",
+                c.web_pods,
+                c.worker_pods,
+                c.per_pod,
+                c.needed(),
+                c.safety_margin_percent,
+                c.needed_with_margin(),
+                c.available(),
+                c.max_connections,
+                c.superuser_reserved
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// RFC 1123 subdomain, as Kubernetes requires for most object names.
+pub fn is_dns_subdomain(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}

@@ -1,0 +1,38 @@
+//! YAML text as palgen writes it: serde-saphyr (which quotes YAML 1.1
+//! booleans and timestamps such as `on` or `12:30`) behind a header line.
+
+use serde::Serialize;
+
+use crate::templates::HEADER;
+
+/// One YAML document, headed by the generated-file comment.
+pub fn generated_document<T: Serialize>(value: &T) -> String {
+    format!("# {HEADER}\n{}", document(value))
+}
+
+/// One YAML document, without header.
+pub fn document<T: Serialize>(value: &T) -> String {
+    let text = serde_saphyr::to_string(value).expect("JSON-shaped values serialise to YAML");
+    if text.ends_with('\n') {
+        text
+    } else {
+        format!("{text}\n")
+    }
+}
+
+/// A multi-document stream, as `kubectl kustomize` prints it.
+pub fn stream<T: Serialize>(values: &[T]) -> String {
+    values
+        .iter()
+        .map(document)
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+/// Whether a file's text was written by palgen (its first line is the header).
+pub fn is_generated(text: &str) -> bool {
+    let first_line = text.lines().next().unwrap_or_default();
+    ["# ", "-- "]
+        .iter()
+        .any(|marker| first_line.strip_prefix(marker) == Some(HEADER))
+}

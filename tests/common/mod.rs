@@ -1,0 +1,104 @@
+//! Helpers shared by the integration tests: running palgen and the real
+//! tools the generated tree is checked with.
+
+#![allow(dead_code)] // each test crate uses a different subset
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub const PROFILES: [&str; 12] = [
+    "dev-small",
+    "dev-medium",
+    "dev-large",
+    "aws-small",
+    "aws-medium",
+    "aws-large",
+    "gcp-small",
+    "gcp-medium",
+    "gcp-large",
+    "azure-small",
+    "azure-medium",
+    "azure-large",
+];
+
+pub fn palgen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_palgen"))
+        .args(args)
+        .output()
+        .expect("palgen runs")
+}
+
+pub fn palgen_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_palgen"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("palgen runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// The repository root, where the committed `k8s/` lives.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Renders every built-in profile into a fresh temporary directory.
+pub fn render_all() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let out = dir.path().to_str().unwrap();
+    let output = palgen(&["render", "--all", "--out", out]);
+    assert!(
+        output.status.success(),
+        "render failed: {}",
+        stderr(&output)
+    );
+    dir
+}
+
+/// A tool the tests need. The test command installs them all; a missing one
+/// is a broken setup, never a reason to skip.
+pub fn tool(name: &str) -> PathBuf {
+    let local = repo_root().join(".venv/bin").join(name);
+    if local.exists() {
+        return local;
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!("{name} is not installed; run ./scripts/test.sh, which installs it")
+    })
+}
+
+/// Multi-document YAML as objects keyed by kind/namespace/name.
+pub fn objects_by_identity(yaml: &str) -> BTreeMap<String, Value> {
+    let documents: Vec<Value> = serde_saphyr::from_multiple(yaml).expect("valid YAML stream");
+    let mut objects = BTreeMap::new();
+    for document in documents.into_iter().filter(|d| !d.is_null()) {
+        let key = format!(
+            "{}/{}/{}",
+            document["kind"].as_str().unwrap_or_default(),
+            document["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default(),
+            document["metadata"]["name"].as_str().unwrap_or_default()
+        );
+        assert!(
+            objects.insert(key.clone(), document).is_none(),
+            "duplicate object {key}"
+        );
+    }
+    objects
+}
