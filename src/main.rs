@@ -6,6 +6,7 @@ mod explain;
 mod generate;
 mod image;
 mod kustomize;
+mod names;
 mod objects;
 mod profile;
 mod quantity;

@@ -117,6 +117,10 @@ impl fmt::Display for Bytes {
 }
 
 impl MilliCpu {
+    pub const fn millicores(millicores: u64) -> Self {
+        MilliCpu(millicores)
+    }
+
     pub fn as_millicores(self) -> u64 {
         self.0
     }

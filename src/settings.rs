@@ -29,6 +29,32 @@ pub struct Settings {
     pub connections: Connections,
     pub postgres: Postgres,
     pub dev_credentials: bool,
+    pub backup: Backup,
+    pub monitoring: Monitoring,
+    pub pgbouncer: PgBouncer,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Backup {
+    pub enabled: bool,
+    pub schedule: String,
+    pub retention_days: u32,
+    pub size: Bytes,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Monitoring {
+    pub exporter: bool,
+    pub exporter_image: String,
+    pub service_monitor: bool,
+    pub scraper_namespace: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PgBouncer {
+    pub from_app_pods: u32,
+    pub replicas: u32,
+    pub image: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -126,6 +152,31 @@ impl Connections {
     /// Connections left for the application once superusers have theirs.
     pub fn available(&self) -> u32 {
         self.max_connections.saturating_sub(self.superuser_reserved)
+    }
+}
+
+impl Settings {
+    /// Whether the application is large enough to need a connection pool.
+    pub fn uses_pgbouncer(&self) -> bool {
+        self.connections.app_pods() >= self.pgbouncer.from_app_pods
+    }
+
+    /// Server connections each PgBouncer replica may open: together they
+    /// cover the application's need with margin.
+    pub fn pgbouncer_pool_size(&self) -> u32 {
+        self.connections
+            .needed_with_margin()
+            .div_ceil(self.pgbouncer.replicas.max(1))
+    }
+
+    /// Connections PostgreSQL must accept from the application side: the
+    /// pool's total when PgBouncer stands in front, else the pods' own.
+    pub fn server_connections(&self) -> u32 {
+        if self.uses_pgbouncer() {
+            self.pgbouncer_pool_size() * self.pgbouncer.replicas
+        } else {
+            self.connections.needed_with_margin()
+        }
     }
 }
 
@@ -244,6 +295,33 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Origins), Setti
         shm_size: r.take("postgres.shm_size", |l| l.postgres.shm_size.as_ref())?,
     };
     let dev_credentials = r.take("dev_credentials", |l| l.dev_credentials.as_ref())?;
+    let backup = Backup {
+        enabled: r.take("backup.enabled", |l| l.backup.enabled.as_ref())?,
+        schedule: r.take("backup.schedule", |l| l.backup.schedule.as_ref())?,
+        retention_days: r.take("backup.retention_days", |l| {
+            l.backup.retention_days.as_ref()
+        })?,
+        size: r.take("backup.size", |l| l.backup.size.as_ref())?,
+    };
+    let monitoring = Monitoring {
+        exporter: r.take("monitoring.exporter", |l| l.monitoring.exporter.as_ref())?,
+        exporter_image: r.take("monitoring.exporter_image", |l| {
+            l.monitoring.exporter_image.as_ref()
+        })?,
+        service_monitor: r.take("monitoring.service_monitor", |l| {
+            l.monitoring.service_monitor.as_ref()
+        })?,
+        scraper_namespace: r.take("monitoring.scraper_namespace", |l| {
+            l.monitoring.scraper_namespace.as_ref()
+        })?,
+    };
+    let pgbouncer = PgBouncer {
+        from_app_pods: r.take("pgbouncer.from_app_pods", |l| {
+            l.pgbouncer.from_app_pods.as_ref()
+        })?,
+        replicas: r.take("pgbouncer.replicas", |l| l.pgbouncer.replicas.as_ref())?,
+        image: r.take("pgbouncer.image", |l| l.pgbouncer.image.as_ref())?,
+    };
 
     let settings = Settings {
         description,
@@ -253,6 +331,9 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Origins), Setti
         connections,
         postgres,
         dev_credentials,
+        backup,
+        monitoring,
+        pgbouncer,
     };
     validate(&settings, &r)?;
     Ok((settings, r.origins))
@@ -343,12 +424,22 @@ fn validate(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> {
             ),
         ));
     }
-    if c.needed_with_margin() > c.available() {
+    if s.server_connections() > c.available() {
+        let through_pool = if s.uses_pgbouncer() {
+            format!(
+                ", through PgBouncer {} replicas x pool {} = {}",
+                s.pgbouncer.replicas,
+                s.pgbouncer_pool_size(),
+                s.server_connections()
+            )
+        } else {
+            String::new()
+        };
         return Err(r.invalid(
             "connections.max_connections",
             format!(
                 "connection budget exceeded: ({} web + {} worker pods) x {} per pod = {}, \
-                 +{}% margin = {} > {} available (max_connections {} - {} reserved)",
+                 +{}% margin = {}{through_pool} > {} available (max_connections {} - {} reserved)",
                 c.web_pods,
                 c.worker_pods,
                 c.per_pod,
@@ -358,6 +449,55 @@ fn validate(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> {
                 c.available(),
                 c.max_connections,
                 c.superuser_reserved
+            ),
+        ));
+    }
+    if s.pgbouncer.replicas < 2 {
+        return Err(r.invalid(
+            "pgbouncer.replicas",
+            format!(
+                "{} is too few: a single PgBouncer is a single point of failure; use at least 2",
+                s.pgbouncer.replicas
+            ),
+        ));
+    }
+    if !is_cron_schedule(&s.backup.schedule) {
+        return Err(r.invalid(
+            "backup.schedule",
+            format!(
+                "{:?} is not a cron schedule; write five fields such as \"30 2 * * *\"",
+                s.backup.schedule
+            ),
+        ));
+    }
+    if s.backup.retention_days == 0 {
+        return Err(r.invalid("backup.retention_days", "must be at least 1 day".to_owned()));
+    }
+    if s.backup.size < MIN_STORAGE {
+        return Err(r.invalid(
+            "backup.size",
+            format!("{} is below the minimum of {MIN_STORAGE}", s.backup.size),
+        ));
+    }
+    for (key, image) in [
+        ("monitoring.exporter_image", &s.monitoring.exporter_image),
+        ("pgbouncer.image", &s.pgbouncer.image),
+    ] {
+        if !is_pinned_image(image) {
+            return Err(r.invalid(
+                key,
+                format!(
+                    "{image:?} is not a pinned image; write repository:tag or repository@sha256:<digest>, not latest"
+                ),
+            ));
+        }
+    }
+    if !is_dns_label(&s.monitoring.scraper_namespace) {
+        return Err(r.invalid(
+            "monitoring.scraper_namespace",
+            format!(
+                "{:?} is not a valid namespace name",
+                s.monitoring.scraper_namespace
             ),
         ));
     }
@@ -376,4 +516,32 @@ pub fn is_dns_subdomain(name: &str) -> bool {
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
+}
+
+/// RFC 1123 label, as Kubernetes requires for namespace names.
+pub fn is_dns_label(name: &str) -> bool {
+    name.len() <= 63 && !name.contains('.') && is_dns_subdomain(name)
+}
+
+/// Five whitespace-separated cron fields of the characters cron accepts.
+fn is_cron_schedule(schedule: &str) -> bool {
+    let fields: Vec<&str> = schedule.split_whitespace().collect();
+    fields.len() == 5
+        && fields.iter().all(|field| {
+            field
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | ',' | '-' | '/'))
+        })
+}
+
+/// An image reference with a tag other than `latest`, or a digest.
+fn is_pinned_image(image: &str) -> bool {
+    if image.is_empty() || image.chars().any(char::is_whitespace) {
+        return false;
+    }
+    if image.contains("@sha256:") {
+        return true;
+    }
+    let last_segment = image.rsplit('/').next().unwrap_or(image);
+    matches!(last_segment.split_once(':'), Some((name, tag)) if !name.is_empty() && !tag.is_empty() && tag != "latest")
 }

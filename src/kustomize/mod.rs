@@ -114,7 +114,7 @@ fn generator<'a>(
 ) -> Generator<'a> {
     Generator {
         name: config_map.name,
-        namespace: crate::objects::NAMESPACE,
+        namespace: crate::names::NAMESPACE,
         behavior,
         files: files.cloned().collect(),
         options: behavior.is_none().then_some(GeneratorOptions {
@@ -238,7 +238,7 @@ pub fn final_manifests(set: &ObjectSet) -> Vec<Value> {
                 "kind": "ConfigMap",
                 "metadata": {
                     "name": renamed[c.name],
-                    "namespace": crate::objects::NAMESPACE,
+                    "namespace": crate::names::NAMESPACE,
                     "labels": c.labels,
                 },
                 "data": c.files,

@@ -1,26 +1,48 @@
 use std::collections::BTreeMap;
 
-use super::{FileConfigMap, labels};
+use super::FileConfigMap;
+use super::labels::{BACKUP, DATABASE, POOLER, Workload};
 use crate::profile::Profile;
 use crate::templates;
 use crate::tuning::Tuning;
 
 pub const CONFIG_MAP: &str = "postgres-config";
 pub const INITDB_CONFIG_MAP: &str = "postgres-initdb";
+pub const BACKUP_SCRIPTS_CONFIG_MAP: &str = "postgres-backup-scripts";
+pub const PGBOUNCER_CONFIG_MAP: &str = "pgbouncer-config";
 pub const CONFIG_FILE: &str = "postgresql.conf";
+pub const PGBOUNCER_FILE: &str = "pgbouncer.ini";
+pub const PGBOUNCER_USERLIST_SCRIPT: &str = "pgbouncer-userlist.sh";
 
+/// The ConfigMaps made from templates: the database's own, and those of the
+/// backup job and PgBouncer where the profile has them.
 pub fn file_config_maps(profile: &Profile, tuning: &Tuning) -> Vec<FileConfigMap> {
-    let file = |name: &str| (name.to_owned(), templates::render(name, profile, tuning));
-    vec![
-        FileConfigMap {
-            name: CONFIG_MAP,
-            labels: labels::common(),
-            files: BTreeMap::from([file(CONFIG_FILE)]),
-        },
-        FileConfigMap {
-            name: INITDB_CONFIG_MAP,
-            labels: labels::common(),
-            files: BTreeMap::from([file("initdb-extensions.sql")]),
-        },
-    ]
+    let settings = &profile.settings;
+    let config_map = |name: &'static str, workload: Workload, files: &[&str]| FileConfigMap {
+        name,
+        labels: workload.labels(),
+        files: files
+            .iter()
+            .map(|file| (file.to_string(), templates::render(file, profile, tuning)))
+            .collect::<BTreeMap<_, _>>(),
+    };
+    let mut maps = vec![
+        config_map(CONFIG_MAP, DATABASE, &[CONFIG_FILE]),
+        config_map(INITDB_CONFIG_MAP, DATABASE, &["initdb-paperless.sh"]),
+    ];
+    if settings.backup.enabled {
+        maps.push(config_map(
+            BACKUP_SCRIPTS_CONFIG_MAP,
+            BACKUP,
+            &["backup.sh", "restore.sh"],
+        ));
+    }
+    if settings.uses_pgbouncer() {
+        maps.push(config_map(
+            PGBOUNCER_CONFIG_MAP,
+            POOLER,
+            &[PGBOUNCER_FILE, PGBOUNCER_USERLIST_SCRIPT],
+        ));
+    }
+    maps
 }

@@ -1,16 +1,20 @@
 //! The typed Kubernetes objects of one profile.
 //!
-//! Each submodule builds the objects of one kind from the resolved settings;
-//! `build` gathers them into the object set that the Kustomize tree and
-//! `palgen build` are both made from.
+//! Each submodule builds the objects of one kind or one workload from the
+//! resolved settings; `build` gathers them into the object set that the
+//! Kustomize tree and `palgen build` are both made from.
 
+mod backup;
 mod config;
 mod labels;
 mod namespace;
 mod network_policy;
+mod pgbouncer;
+mod pod;
 mod secret;
 mod service;
 mod service_account;
+mod service_monitor;
 mod statefulset;
 mod storage_class;
 
@@ -21,13 +25,6 @@ use serde_json::Value;
 
 use crate::profile::Profile;
 use crate::tuning;
-
-pub const NAMESPACE: &str = "paless";
-pub const APP_NAME: &str = "postgres";
-pub const PORT: i32 = 5432;
-pub const CREDENTIALS_SECRET: &str = "postgres-credentials";
-pub const SUPERUSER_PASSWORD_KEY: &str = "postgres-password";
-pub const DATABASE: &str = "paperless";
 
 /// A ConfigMap whose data are generated files: Kustomize's
 /// `configMapGenerator` makes it, with a content hash in its name, so a
@@ -48,7 +45,7 @@ pub struct ObjectSet {
 }
 
 fn to_value<T: Serialize>(object: &T) -> Value {
-    serde_json::to_value(object).expect("k8s-openapi objects serialise to JSON")
+    serde_json::to_value(object).expect("Kubernetes objects serialise to JSON")
 }
 
 pub fn build(profile: &Profile) -> ObjectSet {
@@ -59,9 +56,9 @@ pub fn build(profile: &Profile) -> ObjectSet {
     let mut resources = vec![
         to_value(&namespace::build()),
         to_value(&service_account::build()),
-        to_value(&service::build()),
+        to_value(&service::build(settings)),
         to_value(&statefulset::build(settings)),
-        to_value(&network_policy::build()),
+        to_value(&network_policy::database(settings)),
     ];
     if let Some(class) = &settings.storage.provision {
         resources.push(to_value(&storage_class::build(
@@ -71,6 +68,20 @@ pub fn build(profile: &Profile) -> ObjectSet {
     }
     if settings.dev_credentials {
         resources.push(to_value(&secret::dev_credentials()));
+    }
+    if settings.monitoring.service_monitor {
+        resources.push(to_value(&service_monitor::build()));
+    }
+    if settings.backup.enabled {
+        resources.push(to_value(&backup::claim(settings)));
+        resources.push(to_value(&backup::cron_job(settings)));
+    }
+    if settings.uses_pgbouncer() {
+        resources.push(to_value(&pgbouncer::service_account()));
+        resources.push(to_value(&pgbouncer::service()));
+        resources.push(to_value(&pgbouncer::deployment(settings)));
+        resources.push(to_value(&pgbouncer::network_policy()));
+        resources.push(to_value(&pgbouncer::disruption_budget()));
     }
     ObjectSet {
         resources,

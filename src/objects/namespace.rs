@@ -3,7 +3,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::{NAMESPACE, labels};
+use super::labels;
+use crate::names::NAMESPACE;
 
 /// The namespace, with Pod Security Admission enforcing `restricted`.
 pub fn build() -> Namespace {

@@ -1,3 +1,9 @@
+//! Who may reach the database pods and PgBouncer: pods of the Paless
+//! application (labelled `app.kubernetes.io/part-of: paless`; PgBouncer and
+//! the backup job carry it too) on the database port, and the Prometheus
+//! namespace on the metrics port. A policy that selects pods for ingress
+//! denies everything it does not list.
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::networking::v1::{
@@ -7,43 +13,80 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{APP_NAME, NAMESPACE, PORT, labels};
+use super::labels::{self, DATABASE};
+use crate::names;
+use crate::settings::Settings;
 
-/// Admits connections to 5432 only from pods of the Paless application in
-/// this namespace; everything else is denied because the policy selects the
-/// database pods for ingress.
-pub fn build() -> NetworkPolicy {
-    NetworkPolicy {
-        metadata: ObjectMeta {
-            name: Some(APP_NAME.to_owned()),
-            namespace: Some(NAMESPACE.to_owned()),
-            labels: Some(labels::common()),
+fn selector(labels: BTreeMap<String, String>) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(labels),
+        ..Default::default()
+    }
+}
+
+fn rule(from: NetworkPolicyPeer, port: i32) -> NetworkPolicyIngressRule {
+    NetworkPolicyIngressRule {
+        from: Some(vec![from]),
+        ports: Some(vec![NetworkPolicyPort {
+            port: Some(IntOrString::Int(port)),
+            protocol: Some("TCP".to_owned()),
             ..Default::default()
-        },
+        }]),
+    }
+}
+
+fn application_pods() -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        pod_selector: Some(selector(BTreeMap::from([(
+            labels::PART_OF_KEY.to_owned(),
+            labels::PART_OF_VALUE.to_owned(),
+        )]))),
+        ..Default::default()
+    }
+}
+
+fn policy(
+    metadata: ObjectMeta,
+    pods: BTreeMap<String, String>,
+    ingress: Vec<NetworkPolicyIngressRule>,
+) -> NetworkPolicy {
+    NetworkPolicy {
+        metadata,
         spec: Some(NetworkPolicySpec {
-            pod_selector: Some(LabelSelector {
-                match_labels: Some(labels::selector()),
-                ..Default::default()
-            }),
+            pod_selector: Some(selector(pods)),
             policy_types: Some(vec!["Ingress".to_owned()]),
-            ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(vec![NetworkPolicyPeer {
-                    pod_selector: Some(LabelSelector {
-                        match_labels: Some(BTreeMap::from([(
-                            labels::PART_OF_KEY.to_owned(),
-                            labels::PART_OF_VALUE.to_owned(),
-                        )])),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }]),
-                ports: Some(vec![NetworkPolicyPort {
-                    port: Some(IntOrString::Int(PORT)),
-                    protocol: Some("TCP".to_owned()),
-                    ..Default::default()
-                }]),
-            }]),
+            ingress: Some(ingress),
             ..Default::default()
         }),
     }
+}
+
+/// Admits the application's pods, in this namespace, to one port.
+pub fn admit_application(
+    metadata: ObjectMeta,
+    pods: BTreeMap<String, String>,
+    port: i32,
+) -> NetworkPolicy {
+    policy(metadata, pods, vec![rule(application_pods(), port)])
+}
+
+pub fn database(settings: &Settings) -> NetworkPolicy {
+    let mut ingress = vec![rule(application_pods(), names::DATABASE_PORT)];
+    if settings.monitoring.exporter {
+        let scraper = NetworkPolicyPeer {
+            namespace_selector: Some(selector(BTreeMap::from([(
+                "kubernetes.io/metadata.name".to_owned(),
+                settings.monitoring.scraper_namespace.clone(),
+            )]))),
+            ..Default::default()
+        };
+        ingress.push(rule(scraper, names::EXPORTER_PORT));
+    }
+    let metadata = ObjectMeta {
+        name: Some(DATABASE.app.to_owned()),
+        namespace: Some(names::NAMESPACE.to_owned()),
+        labels: Some(DATABASE.labels()),
+        ..Default::default()
+    };
+    policy(metadata, DATABASE.selector(), ingress)
 }

@@ -1,7 +1,8 @@
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::{APP_NAME, NAMESPACE, labels};
+use super::labels;
+use crate::names::{DATABASE_SERVICE as APP_NAME, NAMESPACE};
 
 /// The database's own identity. It is bound to no Role: PostgreSQL never
 /// talks to the Kubernetes API, so it gets no token either.
@@ -10,7 +11,7 @@ pub fn build() -> ServiceAccount {
         metadata: ObjectMeta {
             name: Some(APP_NAME.to_owned()),
             namespace: Some(NAMESPACE.to_owned()),
-            labels: Some(labels::common()),
+            labels: Some(labels::DATABASE.labels()),
             ..Default::default()
         },
         automount_service_account_token: Some(false),

@@ -1,46 +1,52 @@
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    ExecAction, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec,
-    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource,
-    SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
+    Container, ContainerPort, ExecAction, HTTPGetAction, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe, Volume, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use std::collections::BTreeMap;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::config::{CONFIG_FILE, CONFIG_MAP, INITDB_CONFIG_MAP};
-use super::{
-    APP_NAME, CREDENTIALS_SECRET, DATABASE, NAMESPACE, PORT, SUPERUSER_PASSWORD_KEY, labels,
-};
+use super::labels::DATABASE;
+use super::pod::{self, POSTGRES_USER};
+use crate::names;
+use crate::quantity::{Bytes, MilliCpu};
 use crate::settings::{Amounts, Settings};
 
-/// The uid and gid of the `postgres` user in the official image; the data
-/// files belong to it.
-const POSTGRES_UID: i64 = 999;
 pub const DATA_VOLUME: &str = "postgres-data";
 const CONFIG_DIR: &str = "/etc/postgresql/config";
-const CREDENTIALS_DIR: &str = "/etc/postgresql/credentials";
 const SOCKET_DIR: &str = "/var/run/postgresql";
 /// Enough for a fast shutdown (the image stops with SIGINT) to finish a
 /// checkpoint of a busy database instead of being killed mid-way.
 const TERMINATION_GRACE_SECONDS: i64 = 120;
 
+const EXPORTER_REQUESTS: Amounts = Amounts {
+    memory: Bytes::mebibytes(32),
+    cpu: MilliCpu::millicores(25),
+};
+const EXPORTER_LIMITS: Amounts = Amounts {
+    memory: Bytes::mebibytes(128),
+    cpu: MilliCpu::millicores(200),
+};
+
 pub fn build(settings: &Settings) -> StatefulSet {
     StatefulSet {
         metadata: ObjectMeta {
-            name: Some(APP_NAME.to_owned()),
-            namespace: Some(NAMESPACE.to_owned()),
-            labels: Some(labels::common()),
+            name: Some(DATABASE.app.to_owned()),
+            namespace: Some(names::NAMESPACE.to_owned()),
+            labels: Some(DATABASE.labels()),
             ..Default::default()
         },
         spec: Some(StatefulSetSpec {
-            service_name: Some(APP_NAME.to_owned()),
+            service_name: Some(names::DATABASE_SERVICE.to_owned()),
             replicas: Some(1),
             selector: LabelSelector {
-                match_labels: Some(labels::selector()),
+                match_labels: Some(DATABASE.selector()),
                 ..Default::default()
             },
             persistent_volume_claim_retention_policy: Some(
@@ -51,7 +57,8 @@ pub fn build(settings: &Settings) -> StatefulSet {
             ),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
-                    labels: Some(labels::common()),
+                    labels: Some(DATABASE.labels()),
+                    annotations: settings.monitoring.exporter.then(scrape_annotations),
                     ..Default::default()
                 }),
                 spec: Some(pod_spec(settings)),
@@ -63,25 +70,30 @@ pub fn build(settings: &Settings) -> StatefulSet {
     }
 }
 
+/// For Prometheus set up to discover pods by annotation.
+fn scrape_annotations() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("prometheus.io/scrape".to_owned(), "true".to_owned()),
+        (
+            "prometheus.io/port".to_owned(),
+            names::EXPORTER_PORT.to_string(),
+        ),
+        ("prometheus.io/path".to_owned(), "/metrics".to_owned()),
+    ])
+}
+
 fn pod_spec(settings: &Settings) -> PodSpec {
+    let mut containers = vec![postgres_container(settings)];
+    if settings.monitoring.exporter {
+        containers.push(exporter_container(settings));
+    }
     PodSpec {
-        service_account_name: Some(APP_NAME.to_owned()),
+        service_account_name: Some(DATABASE.app.to_owned()),
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),
         termination_grace_period_seconds: Some(TERMINATION_GRACE_SECONDS),
-        security_context: Some(PodSecurityContext {
-            run_as_user: Some(POSTGRES_UID),
-            run_as_group: Some(POSTGRES_UID),
-            fs_group: Some(POSTGRES_UID),
-            fs_group_change_policy: Some("OnRootMismatch".to_owned()),
-            run_as_non_root: Some(true),
-            seccomp_profile: Some(SeccompProfile {
-                type_: "RuntimeDefault".to_owned(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        containers: vec![postgres_container(settings)],
+        security_context: Some(pod::pod_security(POSTGRES_USER)),
+        containers,
         volumes: Some(volumes(settings)),
         ..Default::default()
     }
@@ -89,19 +101,8 @@ fn pod_spec(settings: &Settings) -> PodSpec {
 
 fn postgres_container(settings: &Settings) -> Container {
     let image = &settings.image;
-    let env = |name: &str, value: String| EnvVar {
-        name: name.to_owned(),
-        value: Some(value),
-        ..Default::default()
-    };
-    let mount = |name: &str, path: &str, read_only: bool| VolumeMount {
-        name: name.to_owned(),
-        mount_path: path.to_owned(),
-        read_only: read_only.then_some(true),
-        ..Default::default()
-    };
     Container {
-        name: APP_NAME.to_owned(),
+        name: DATABASE.app.to_owned(),
         image: Some(image.to_string()),
         image_pull_policy: Some("IfNotPresent".to_owned()),
         args: Some(vec![
@@ -109,63 +110,93 @@ fn postgres_container(settings: &Settings) -> Container {
             format!("config_file={CONFIG_DIR}/{CONFIG_FILE}"),
         ]),
         env: Some(vec![
-            env("PGDATA", image.data_directory()),
-            env("POSTGRES_DB", DATABASE.to_owned()),
-            env("POSTGRES_USER", "postgres".to_owned()),
-            env(
+            pod::env("PGDATA", image.data_directory()),
+            pod::env("POSTGRES_USER", "postgres"),
+            pod::env(
                 "POSTGRES_PASSWORD_FILE",
-                format!("{CREDENTIALS_DIR}/{SUPERUSER_PASSWORD_KEY}"),
+                format!(
+                    "{}/{}",
+                    names::CREDENTIALS_DIR,
+                    names::SUPERUSER_PASSWORD_KEY
+                ),
             ),
+            pod::env("POSTGRES_CREDENTIALS_DIR", names::CREDENTIALS_DIR),
         ]),
         ports: Some(vec![ContainerPort {
             name: Some("postgres".to_owned()),
-            container_port: PORT,
+            container_port: names::DATABASE_PORT,
             protocol: Some("TCP".to_owned()),
             ..Default::default()
         }]),
-        resources: Some(resources(
+        resources: Some(pod::resources(
             &settings.resources.requests,
             &settings.resources.limits,
         )),
         startup_probe: Some(pg_isready_probe(5, 10, 60)),
         liveness_probe: Some(pg_isready_probe(30, 10, 3)),
         readiness_probe: Some(pg_isready_probe(5, 5, 3)),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            privileged: Some(false),
-            read_only_root_filesystem: Some(true),
-            run_as_non_root: Some(true),
-            run_as_user: Some(POSTGRES_UID),
-            run_as_group: Some(POSTGRES_UID),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".to_owned()]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
+        security_context: Some(pod::container_security(POSTGRES_USER)),
         volume_mounts: Some(vec![
-            mount(DATA_VOLUME, image.volume_mount_path(), false),
-            mount("config", CONFIG_DIR, true),
-            mount("initdb", "/docker-entrypoint-initdb.d", true),
-            mount("credentials", CREDENTIALS_DIR, true),
-            mount("run", SOCKET_DIR, false),
-            mount("tmp", "/tmp", false),
-            mount("shm", "/dev/shm", false),
+            pod::mount(DATA_VOLUME, image.volume_mount_path()),
+            pod::read_only_mount("config", CONFIG_DIR),
+            pod::read_only_mount("initdb", "/docker-entrypoint-initdb.d"),
+            pod::credentials_mount(),
+            pod::mount("run", SOCKET_DIR),
+            pod::mount("tmp", "/tmp"),
+            pod::mount("shm", "/dev/shm"),
         ]),
         ..Default::default()
     }
 }
 
-fn resources(requests: &Amounts, limits: &Amounts) -> ResourceRequirements {
-    let amounts = |a: &Amounts| {
-        BTreeMap::from([
-            ("cpu".to_owned(), Quantity(a.cpu.to_string())),
-            ("memory".to_owned(), Quantity(a.memory.to_string())),
-        ])
+/// postgres_exporter beside the server: it reaches it over loopback with a
+/// monitoring-only role.
+fn exporter_container(settings: &Settings) -> Container {
+    let http_probe = |initial_delay: i32| Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some("/".to_owned()),
+            port: IntOrString::String("metrics".to_owned()),
+            ..Default::default()
+        }),
+        initial_delay_seconds: Some(initial_delay),
+        period_seconds: Some(10),
+        timeout_seconds: Some(5),
+        ..Default::default()
     };
-    ResourceRequirements {
-        requests: Some(amounts(requests)),
-        limits: Some(amounts(limits)),
+    Container {
+        name: "postgres-exporter".to_owned(),
+        image: Some(settings.monitoring.exporter_image.clone()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
+        env: Some(vec![
+            pod::env(
+                "DATA_SOURCE_URI",
+                format!(
+                    "localhost:{}/{}?sslmode=disable",
+                    names::DATABASE_PORT,
+                    names::DATABASE
+                ),
+            ),
+            pod::env("DATA_SOURCE_USER", names::EXPORTER_ROLE),
+            pod::env(
+                "DATA_SOURCE_PASS_FILE",
+                format!(
+                    "{}/{}",
+                    names::CREDENTIALS_DIR,
+                    names::EXPORTER_PASSWORD_KEY
+                ),
+            ),
+        ]),
+        ports: Some(vec![ContainerPort {
+            name: Some("metrics".to_owned()),
+            container_port: names::EXPORTER_PORT,
+            protocol: Some("TCP".to_owned()),
+            ..Default::default()
+        }]),
+        resources: Some(pod::resources(&EXPORTER_REQUESTS, &EXPORTER_LIMITS)),
+        liveness_probe: Some(http_probe(30)),
+        readiness_probe: Some(http_probe(5)),
+        security_context: Some(pod::container_security(POSTGRES_USER)),
+        volume_mounts: Some(vec![pod::credentials_mount()]),
         ..Default::default()
     }
 }
@@ -185,42 +216,13 @@ fn pg_isready_probe(initial_delay: i32, period: i32, failure_threshold: i32) -> 
 }
 
 fn volumes(settings: &Settings) -> Vec<Volume> {
-    let config_map = |volume: &str, config_map: &str| Volume {
-        name: volume.to_owned(),
-        config_map: Some(ConfigMapVolumeSource {
-            name: config_map.to_owned(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let empty_dir = |volume: &str, medium: Option<&str>, size: Option<String>| Volume {
-        name: volume.to_owned(),
-        empty_dir: Some(EmptyDirVolumeSource {
-            medium: medium.map(str::to_owned),
-            size_limit: size.map(Quantity),
-        }),
-        ..Default::default()
-    };
     vec![
-        config_map("config", CONFIG_MAP),
-        config_map("initdb", INITDB_CONFIG_MAP),
-        Volume {
-            name: "credentials".to_owned(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(CREDENTIALS_SECRET.to_owned()),
-                // Readable by the postgres group (fsGroup), by nobody else.
-                default_mode: Some(0o440),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        empty_dir("run", None, None),
-        empty_dir("tmp", None, None),
-        empty_dir(
-            "shm",
-            Some("Memory"),
-            Some(settings.postgres.shm_size.to_string()),
-        ),
+        pod::config_map_volume("config", CONFIG_MAP),
+        pod::config_map_volume("initdb", INITDB_CONFIG_MAP),
+        pod::credentials_volume(),
+        pod::empty_dir("run"),
+        pod::empty_dir("tmp"),
+        pod::memory_dir("shm", settings.postgres.shm_size.to_string()),
     ]
 }
 
@@ -228,7 +230,7 @@ fn data_claim(settings: &Settings) -> PersistentVolumeClaim {
     PersistentVolumeClaim {
         metadata: ObjectMeta {
             name: Some(DATA_VOLUME.to_owned()),
-            labels: Some(labels::selector()),
+            labels: Some(DATABASE.selector()),
             ..Default::default()
         },
         spec: Some(PersistentVolumeClaimSpec {

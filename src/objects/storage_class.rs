@@ -11,7 +11,7 @@ pub fn build(name: &str, class: &ProvisionedClass) -> StorageClass {
     StorageClass {
         metadata: ObjectMeta {
             name: Some(name.to_owned()),
-            labels: Some(labels::common()),
+            labels: Some(labels::DATABASE.labels()),
             ..Default::default()
         },
         provisioner: class.provisioner.clone(),

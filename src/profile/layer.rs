@@ -25,6 +25,39 @@ pub struct Layer {
     #[serde(default)]
     pub postgres: PostgresLayer,
     pub dev_credentials: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub backup: BackupLayer,
+    #[serde(default)]
+    pub monitoring: MonitoringLayer,
+    #[serde(default)]
+    pub pgbouncer: PgBouncerLayer,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupLayer {
+    pub enabled: Option<Spanned<bool>>,
+    pub schedule: Option<Spanned<String>>,
+    pub retention_days: Option<Spanned<u32>>,
+    pub size: Option<Spanned<Bytes>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitoringLayer {
+    pub exporter: Option<Spanned<bool>>,
+    pub exporter_image: Option<Spanned<String>>,
+    pub service_monitor: Option<Spanned<bool>>,
+    pub scraper_namespace: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PgBouncerLayer {
+    /// PgBouncer is added once the application runs this many pods.
+    pub from_app_pods: Option<Spanned<u32>>,
+    pub replicas: Option<Spanned<u32>>,
+    pub image: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

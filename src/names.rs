@@ -1,0 +1,23 @@
+//! Names and paths that the Kubernetes objects and the generated scripts must
+//! agree on: one definition, used by both.
+
+pub const NAMESPACE: &str = "paless";
+pub const DATABASE: &str = "paperless";
+pub const APP_ROLE: &str = "paperless";
+pub const EXPORTER_ROLE: &str = "postgres_exporter";
+
+pub const DATABASE_SERVICE: &str = "postgres";
+pub const DATABASE_PORT: i32 = 5432;
+pub const PGBOUNCER_PORT: i32 = 6432;
+pub const EXPORTER_PORT: i32 = 9187;
+
+/// The Secret every profile reads its passwords from, and its keys.
+pub const CREDENTIALS_SECRET: &str = "postgres-credentials";
+pub const SUPERUSER_PASSWORD_KEY: &str = "postgres-password";
+pub const APP_PASSWORD_KEY: &str = "app-password";
+pub const EXPORTER_PASSWORD_KEY: &str = "exporter-password";
+
+/// Where containers find the Secret's files.
+pub const CREDENTIALS_DIR: &str = "/etc/postgresql/credentials";
+pub const BACKUP_DIR: &str = "/backups";
+pub const PGBOUNCER_AUTH_DIR: &str = "/etc/pgbouncer/auth";

@@ -1,0 +1,137 @@
+//! Scheduled logical backups: a CronJob running the generated backup script
+//! against the database, writing to a volume of its own.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::core::v1::{
+    Container, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource,
+    PodSpec, PodTemplateSpec, Volume, VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::config::BACKUP_SCRIPTS_CONFIG_MAP;
+use super::labels::{BACKUP, DATABASE};
+use super::pod::{self, POSTGRES_USER};
+use crate::names;
+use crate::quantity::{Bytes, MilliCpu};
+use crate::settings::{Amounts, Settings};
+
+pub const BACKUP_CLAIM: &str = "postgres-backups";
+const SCRIPTS_DIR: &str = "/scripts";
+
+const REQUESTS: Amounts = Amounts {
+    memory: Bytes::mebibytes(128),
+    cpu: MilliCpu::millicores(100),
+};
+const LIMITS: Amounts = Amounts {
+    memory: Bytes::mebibytes(512),
+    cpu: MilliCpu::millicores(1000),
+};
+
+fn metadata(name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(names::NAMESPACE.to_owned()),
+        labels: Some(BACKUP.labels()),
+        ..Default::default()
+    }
+}
+
+/// The volume dumps are written to, apart from the data volume so a lost
+/// data volume does not take its backups with it.
+pub fn claim(settings: &Settings) -> PersistentVolumeClaim {
+    PersistentVolumeClaim {
+        metadata: metadata(BACKUP_CLAIM),
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+            storage_class_name: Some(settings.storage.class.clone()),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([(
+                    "storage".to_owned(),
+                    Quantity(settings.backup.size.to_string()),
+                )])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn cron_job(settings: &Settings) -> CronJob {
+    let container = Container {
+        name: "backup".to_owned(),
+        image: Some(settings.image.to_string()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
+        command: Some(vec!["sh".to_owned(), format!("{SCRIPTS_DIR}/backup.sh")]),
+        env: Some(vec![
+            pod::env("PGHOST", names::DATABASE_SERVICE),
+            pod::env("PGPORT", names::DATABASE_PORT.to_string()),
+            pod::env("PGUSER", names::APP_ROLE),
+            pod::env("PGDATABASE", names::DATABASE),
+            pod::env("BACKUP_DIR", names::BACKUP_DIR),
+            pod::env("POSTGRES_CREDENTIALS_DIR", names::CREDENTIALS_DIR),
+        ]),
+        resources: Some(pod::resources(&REQUESTS, &LIMITS)),
+        security_context: Some(pod::container_security(POSTGRES_USER)),
+        volume_mounts: Some(vec![
+            pod::mount("backups", names::BACKUP_DIR),
+            pod::read_only_mount("scripts", SCRIPTS_DIR),
+            pod::credentials_mount(),
+            pod::mount("tmp", "/tmp"),
+        ]),
+        ..Default::default()
+    };
+    let pod_spec = PodSpec {
+        service_account_name: Some(DATABASE.app.to_owned()),
+        automount_service_account_token: Some(false),
+        enable_service_links: Some(false),
+        restart_policy: Some("Never".to_owned()),
+        security_context: Some(pod::pod_security(POSTGRES_USER)),
+        containers: vec![container],
+        volumes: Some(vec![
+            Volume {
+                name: "backups".to_owned(),
+                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                    claim_name: BACKUP_CLAIM.to_owned(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            pod::config_map_volume("scripts", BACKUP_SCRIPTS_CONFIG_MAP),
+            pod::credentials_volume(),
+            pod::empty_dir("tmp"),
+        ]),
+        ..Default::default()
+    };
+    CronJob {
+        metadata: metadata(BACKUP.app),
+        spec: Some(CronJobSpec {
+            schedule: settings.backup.schedule.clone(),
+            time_zone: Some("Etc/UTC".to_owned()),
+            concurrency_policy: Some("Forbid".to_owned()),
+            starting_deadline_seconds: Some(3600),
+            successful_jobs_history_limit: Some(3),
+            failed_jobs_history_limit: Some(3),
+            job_template: JobTemplateSpec {
+                metadata: None,
+                spec: Some(JobSpec {
+                    backoff_limit: Some(2),
+                    ttl_seconds_after_finished: Some(7 * 24 * 3600),
+                    template: PodTemplateSpec {
+                        metadata: Some(ObjectMeta {
+                            labels: Some(BACKUP.labels()),
+                            ..Default::default()
+                        }),
+                        spec: Some(pod_spec),
+                    },
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

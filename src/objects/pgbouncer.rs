@@ -1,0 +1,187 @@
+//! PgBouncer in front of the database once the application has enough pods
+//! to exhaust its connections: a Deployment of at least two replicas, its
+//! Service, NetworkPolicy, disruption budget and identity.
+
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
+};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, PodSpec, PodTemplateSpec, Probe, Service, ServiceAccount,
+    ServicePort, ServiceSpec, TCPSocketAction,
+};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::config::{PGBOUNCER_CONFIG_MAP, PGBOUNCER_FILE, PGBOUNCER_USERLIST_SCRIPT};
+use super::labels::POOLER;
+use super::network_policy;
+use super::pod::{self, PGBOUNCER_USER};
+use crate::names;
+use crate::quantity::{Bytes, MilliCpu};
+use crate::settings::{Amounts, Settings};
+
+const CONFIG_DIR: &str = "/etc/pgbouncer/config";
+const REQUESTS: Amounts = Amounts {
+    memory: Bytes::mebibytes(32),
+    cpu: MilliCpu::millicores(50),
+};
+const LIMITS: Amounts = Amounts {
+    memory: Bytes::mebibytes(128),
+    cpu: MilliCpu::millicores(500),
+};
+
+fn metadata() -> ObjectMeta {
+    ObjectMeta {
+        name: Some(POOLER.app.to_owned()),
+        namespace: Some(names::NAMESPACE.to_owned()),
+        labels: Some(POOLER.labels()),
+        ..Default::default()
+    }
+}
+
+pub fn service_account() -> ServiceAccount {
+    ServiceAccount {
+        metadata: metadata(),
+        automount_service_account_token: Some(false),
+        ..Default::default()
+    }
+}
+
+/// Applications connect to `pgbouncer:5432` exactly as they would to
+/// `postgres:5432`.
+pub fn service() -> Service {
+    Service {
+        metadata: metadata(),
+        spec: Some(ServiceSpec {
+            selector: Some(POOLER.selector()),
+            ports: Some(vec![ServicePort {
+                name: Some("postgres".to_owned()),
+                port: names::DATABASE_PORT,
+                target_port: Some(IntOrString::String("pgbouncer".to_owned())),
+                protocol: Some("TCP".to_owned()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn network_policy() -> NetworkPolicy {
+    network_policy::admit_application(metadata(), POOLER.selector(), names::PGBOUNCER_PORT)
+}
+
+pub fn disruption_budget() -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: metadata(),
+        spec: Some(PodDisruptionBudgetSpec {
+            min_available: Some(IntOrString::Int(1)),
+            selector: Some(LabelSelector {
+                match_labels: Some(POOLER.selector()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn deployment(settings: &Settings) -> Deployment {
+    let tcp_probe = |initial_delay: i32| Probe {
+        tcp_socket: Some(TCPSocketAction {
+            port: IntOrString::String("pgbouncer".to_owned()),
+            ..Default::default()
+        }),
+        initial_delay_seconds: Some(initial_delay),
+        period_seconds: Some(10),
+        timeout_seconds: Some(5),
+        ..Default::default()
+    };
+    let auth_mount = pod::mount("auth", names::PGBOUNCER_AUTH_DIR);
+    let userlist = Container {
+        name: "userlist".to_owned(),
+        image: Some(settings.pgbouncer.image.clone()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
+        command: Some(vec![
+            "sh".to_owned(),
+            format!("{CONFIG_DIR}/{PGBOUNCER_USERLIST_SCRIPT}"),
+        ]),
+        resources: Some(pod::resources(&REQUESTS, &LIMITS)),
+        security_context: Some(pod::container_security(PGBOUNCER_USER)),
+        volume_mounts: Some(vec![
+            pod::read_only_mount("config", CONFIG_DIR),
+            pod::credentials_mount(),
+            auth_mount.clone(),
+        ]),
+        ..Default::default()
+    };
+    let pgbouncer = Container {
+        name: "pgbouncer".to_owned(),
+        image: Some(settings.pgbouncer.image.clone()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
+        command: Some(vec![
+            "pgbouncer".to_owned(),
+            format!("{CONFIG_DIR}/{PGBOUNCER_FILE}"),
+        ]),
+        ports: Some(vec![ContainerPort {
+            name: Some("pgbouncer".to_owned()),
+            container_port: names::PGBOUNCER_PORT,
+            protocol: Some("TCP".to_owned()),
+            ..Default::default()
+        }]),
+        resources: Some(pod::resources(&REQUESTS, &LIMITS)),
+        liveness_probe: Some(tcp_probe(15)),
+        readiness_probe: Some(tcp_probe(2)),
+        security_context: Some(pod::container_security(PGBOUNCER_USER)),
+        volume_mounts: Some(vec![
+            pod::read_only_mount("config", CONFIG_DIR),
+            pod::read_only_mount("auth", names::PGBOUNCER_AUTH_DIR),
+            pod::mount("run", "/var/run/pgbouncer"),
+            pod::mount("tmp", "/tmp"),
+        ]),
+        ..Default::default()
+    };
+    Deployment {
+        metadata: metadata(),
+        spec: Some(DeploymentSpec {
+            replicas: Some(i32::try_from(settings.pgbouncer.replicas).unwrap_or(i32::MAX)),
+            selector: LabelSelector {
+                match_labels: Some(POOLER.selector()),
+                ..Default::default()
+            },
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".to_owned()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_unavailable: Some(IntOrString::Int(0)),
+                    max_surge: Some(IntOrString::Int(1)),
+                }),
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(POOLER.labels()),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(POOLER.app.to_owned()),
+                    automount_service_account_token: Some(false),
+                    enable_service_links: Some(false),
+                    security_context: Some(pod::pod_security(PGBOUNCER_USER)),
+                    init_containers: Some(vec![userlist]),
+                    containers: vec![pgbouncer],
+                    volumes: Some(vec![
+                        pod::config_map_volume("config", PGBOUNCER_CONFIG_MAP),
+                        pod::credentials_volume(),
+                        pod::memory_dir("auth", "1Mi".to_owned()),
+                        pod::empty_dir("run"),
+                        pod::empty_dir("tmp"),
+                    ]),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,152 @@
+//! Pieces every generated pod is made of, so that each workload meets Pod
+//! Security Standards *restricted* the same way.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMapVolumeSource, EmptyDirVolumeSource, EnvVar, PodSecurityContext,
+    ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+use crate::names;
+use crate::settings::Amounts;
+
+/// A non-root identity: the user and group the image's files belong to.
+#[derive(Debug, Clone, Copy)]
+pub struct RunAs {
+    pub user: i64,
+    pub group: i64,
+}
+
+/// The `postgres` user of the official image; the data files belong to it.
+pub const POSTGRES_USER: RunAs = RunAs {
+    user: 999,
+    group: 999,
+};
+/// The `pgbouncer` user of the CloudNativePG PgBouncer image.
+pub const PGBOUNCER_USER: RunAs = RunAs {
+    user: 998,
+    group: 996,
+};
+
+pub fn pod_security(run_as: RunAs) -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_user: Some(run_as.user),
+        run_as_group: Some(run_as.group),
+        fs_group: Some(run_as.group),
+        fs_group_change_policy: Some("OnRootMismatch".to_owned()),
+        run_as_non_root: Some(true),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".to_owned(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn container_security(run_as: RunAs) -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        privileged: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        run_as_user: Some(run_as.user),
+        run_as_group: Some(run_as.group),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_owned()]),
+            ..Default::default()
+        }),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".to_owned(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn env(name: &str, value: impl Into<String>) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: Some(value.into()),
+        ..Default::default()
+    }
+}
+
+pub fn mount(volume: &str, path: &str) -> VolumeMount {
+    VolumeMount {
+        name: volume.to_owned(),
+        mount_path: path.to_owned(),
+        ..Default::default()
+    }
+}
+
+pub fn read_only_mount(volume: &str, path: &str) -> VolumeMount {
+    VolumeMount {
+        read_only: Some(true),
+        ..mount(volume, path)
+    }
+}
+
+pub fn config_map_volume(volume: &str, config_map: &str) -> Volume {
+    Volume {
+        name: volume.to_owned(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: config_map.to_owned(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn empty_dir(volume: &str) -> Volume {
+    Volume {
+        name: volume.to_owned(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Default::default()
+    }
+}
+
+/// Memory-backed, so nothing written there reaches a disk; counted against
+/// the container's memory limit, hence the size limit.
+pub fn memory_dir(volume: &str, size_limit: String) -> Volume {
+    Volume {
+        name: volume.to_owned(),
+        empty_dir: Some(EmptyDirVolumeSource {
+            medium: Some("Memory".to_owned()),
+            size_limit: Some(Quantity(size_limit)),
+        }),
+        ..Default::default()
+    }
+}
+
+/// The credentials Secret as files, readable by the pod's group only.
+pub fn credentials_volume() -> Volume {
+    Volume {
+        name: "credentials".to_owned(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(names::CREDENTIALS_SECRET.to_owned()),
+            default_mode: Some(0o440),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn credentials_mount() -> VolumeMount {
+    read_only_mount("credentials", names::CREDENTIALS_DIR)
+}
+
+pub fn resources(requests: &Amounts, limits: &Amounts) -> ResourceRequirements {
+    let amounts = |a: &Amounts| {
+        BTreeMap::from([
+            ("cpu".to_owned(), Quantity(a.cpu.to_string())),
+            ("memory".to_owned(), Quantity(a.memory.to_string())),
+        ])
+    };
+    ResourceRequirements {
+        requests: Some(amounts(requests)),
+        limits: Some(amounts(limits)),
+        ..Default::default()
+    }
+}

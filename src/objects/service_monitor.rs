@@ -1,0 +1,54 @@
+//! The Prometheus Operator's ServiceMonitor. It is a custom resource, not in
+//! k8s-openapi, so its few fields are typed here.
+
+use serde::Serialize;
+
+use super::labels::DATABASE;
+use crate::names;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceMonitor {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    spec: Spec,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Spec {
+    selector: k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+    endpoints: Vec<Endpoint>,
+}
+
+#[derive(Serialize)]
+struct Endpoint {
+    port: &'static str,
+    path: &'static str,
+    interval: &'static str,
+}
+
+pub fn build() -> ServiceMonitor {
+    ServiceMonitor {
+        api_version: "monitoring.coreos.com/v1",
+        kind: "ServiceMonitor",
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some(DATABASE.app.to_owned()),
+            namespace: Some(names::NAMESPACE.to_owned()),
+            labels: Some(DATABASE.labels()),
+            ..Default::default()
+        },
+        spec: Spec {
+            selector: k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+                match_labels: Some(DATABASE.labels()),
+                ..Default::default()
+            },
+            endpoints: vec![Endpoint {
+                port: "metrics",
+                path: "/metrics",
+                interval: "30s",
+            }],
+        },
+    }
+}
