@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::profile::Profile;
-use crate::settings::{Connections, Settings};
+use crate::settings::Settings;
 use crate::tuning::{self, Tuning};
 
 #[derive(Serialize)]
@@ -29,27 +29,59 @@ struct Budget {
     app_pods: u32,
     needed: u32,
     needed_with_margin: u32,
+    /// Present when PgBouncer stands between the pods and the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pgbouncer: Option<PoolBudget>,
+    server_connections: u32,
     available: u32,
     rule: String,
 }
 
-fn budget(c: &Connections) -> Budget {
+#[derive(Serialize)]
+struct PoolBudget {
+    replicas: u32,
+    pool_size_per_replica: u32,
+    max_client_conn_per_replica: u32,
+    rule: String,
+}
+
+fn budget(settings: &Settings) -> Budget {
+    let c = &settings.connections;
+    let pgbouncer = settings.uses_pgbouncer().then(|| PoolBudget {
+        replicas: settings.pgbouncer.replicas,
+        pool_size_per_replica: settings.pgbouncer_pool_size(),
+        max_client_conn_per_replica: c.needed_with_margin(),
+        rule: format!(
+            "{} app pods >= {}: PgBouncer (session pooling); pool per replica = min({} clients with margin, {} available / {} replicas) = {}, {} server connections at most",
+            c.app_pods(),
+            settings.pgbouncer.from_app_pods,
+            c.needed_with_margin(),
+            settings.available_connections(),
+            settings.pgbouncer.replicas,
+            settings.pgbouncer_pool_size(),
+            settings.server_connections()
+        ),
+    });
     Budget {
         app_pods: c.app_pods(),
         needed: c.needed(),
         needed_with_margin: c.needed_with_margin(),
-        available: c.available(),
+        pgbouncer,
+        server_connections: settings.server_connections(),
+        available: settings.available_connections(),
         rule: format!(
-            "({} web + {} worker pods) x {} connections per pod = {}, +{}% margin = {} <= max_connections {} - {} reserved = {}",
+            "({} web + {} worker pods) x {} connections per pod = {}, +{}% margin = {}; server connections {} <= max_connections {} - {} reserved - {} exporter and backup = {}",
             c.web_pods,
             c.worker_pods,
             c.per_pod,
             c.needed(),
             c.safety_margin_percent,
             c.needed_with_margin(),
+            settings.server_connections(),
             c.max_connections,
             c.superuser_reserved,
-            c.available()
+            settings.tool_connections(),
+            settings.available_connections()
         ),
     }
 }
@@ -59,7 +91,7 @@ pub fn explain(profile: &Profile) -> Explanation<'_> {
         profile: &profile.name,
         settings: &profile.settings,
         derived: Derived {
-            connection_budget: budget(&profile.settings.connections),
+            connection_budget: budget(&profile.settings),
             postgresql: tuning::derive(&profile.settings),
         },
         sources: profile
@@ -95,7 +127,16 @@ pub fn table(profiles: &[Profile]) -> String {
                 ),
                 format!("{}, {}", s.resources.limits.memory, s.resources.limits.cpu),
                 format!("{} + {}", c.web_pods, c.worker_pods),
-                format!("{}/{}", c.needed_with_margin(), c.available()),
+                format!(
+                    "{}/{}{}",
+                    s.server_connections(),
+                    s.available_connections(),
+                    if s.uses_pgbouncer() {
+                        " via PgBouncer"
+                    } else {
+                        ""
+                    }
+                ),
                 s.description.clone(),
             ]
         })

@@ -148,25 +148,35 @@ impl Connections {
     pub fn needed_with_margin(&self) -> u32 {
         (self.needed() * (100 + self.safety_margin_percent)).div_ceil(100)
     }
-
-    /// Connections left for the application once superusers have theirs.
-    pub fn available(&self) -> u32 {
-        self.max_connections.saturating_sub(self.superuser_reserved)
-    }
 }
 
 impl Settings {
+    /// Connections the tools of this profile hold: the metrics exporter and
+    /// the backup job, one each.
+    pub fn tool_connections(&self) -> u32 {
+        u32::from(self.monitoring.exporter) + u32::from(self.backup.enabled)
+    }
+
+    /// Connections left for the application once superusers and tools have theirs.
+    pub fn available_connections(&self) -> u32 {
+        let c = &self.connections;
+        c.max_connections
+            .saturating_sub(c.superuser_reserved)
+            .saturating_sub(self.tool_connections())
+    }
+
     /// Whether the application is large enough to need a connection pool.
     pub fn uses_pgbouncer(&self) -> bool {
         self.connections.app_pods() >= self.pgbouncer.from_app_pods
     }
 
-    /// Server connections each PgBouncer replica may open: together they
-    /// cover the application's need with margin.
+    /// Server connections each PgBouncer replica may open: every client
+    /// (so one replica can carry the load while another restarts), but no
+    /// more than an even share of what the server accepts.
     pub fn pgbouncer_pool_size(&self) -> u32 {
-        self.connections
-            .needed_with_margin()
-            .div_ceil(self.pgbouncer.replicas.max(1))
+        let c = &self.connections;
+        c.needed_with_margin()
+            .min(self.available_connections() / self.pgbouncer.replicas.max(1))
     }
 
     /// Connections PostgreSQL must accept from the application side: the
@@ -424,7 +434,11 @@ fn validate(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> {
             ),
         ));
     }
-    if s.server_connections() > c.available() {
+    // Session pooling gives every client its own server connection, so the
+    // pool must hold all clients, and all pools together must fit the server.
+    let over_budget = c.needed_with_margin() > s.available_connections()
+        || (s.uses_pgbouncer() && s.server_connections() < c.needed_with_margin());
+    if over_budget {
         let through_pool = if s.uses_pgbouncer() {
             format!(
                 ", through PgBouncer {} replicas x pool {} = {}",
@@ -439,16 +453,17 @@ fn validate(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> {
             "connections.max_connections",
             format!(
                 "connection budget exceeded: ({} web + {} worker pods) x {} per pod = {}, \
-                 +{}% margin = {}{through_pool} > {} available (max_connections {} - {} reserved)",
+                 +{}% margin = {}{through_pool}; available {} (max_connections {} - {} reserved - {} for exporter and backup)",
                 c.web_pods,
                 c.worker_pods,
                 c.per_pod,
                 c.needed(),
                 c.safety_margin_percent,
                 c.needed_with_margin(),
-                c.available(),
+                s.available_connections(),
                 c.max_connections,
-                c.superuser_reserved
+                c.superuser_reserved,
+                s.tool_connections()
             ),
         ));
     }
@@ -544,4 +559,115 @@ fn is_pinned_image(image: &str) -> bool {
     }
     let last_segment = image.rsplit('/').next().unwrap_or(image);
     matches!(last_segment.split_once(':'), Some((name, tag)) if !name.is_empty() && !tag.is_empty() && tag != "latest")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = include_str!("../profiles/base.yaml");
+
+    /// Resolves the base with one override file on top; the error as text.
+    fn resolve_with(override_yaml: &str) -> Result<Settings, String> {
+        let base: Layer = serde_saphyr::from_str(BASE).unwrap();
+        let custom: Layer = serde_saphyr::from_str(override_yaml).map_err(|e| e.to_string())?;
+        let layers = [
+            SourcedLayer {
+                file: "profiles/base.yaml",
+                layer: &base,
+            },
+            SourcedLayer {
+                file: "custom.yaml",
+                layer: &custom,
+            },
+        ];
+        resolve(&layers)
+            .map(|(settings, _)| settings)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn base_alone_is_valid() {
+        let settings = resolve_with("{}").unwrap();
+        assert_eq!(settings.storage.size, Bytes::gibibytes(10));
+    }
+
+    #[test]
+    fn impossible_values_name_file_line_key_and_value() {
+        let cases = [
+            (
+                "resources:\n  limits:\n    memory: 128Mi\n",
+                "custom.yaml:3: resources.limits.memory: limit 128Mi is below the request 256Mi",
+            ),
+            (
+                "resources:\n  limits:\n    cpu: 100m\n",
+                "custom.yaml:3: resources.limits.cpu: limit 100m is below the request 250m",
+            ),
+            (
+                "resources:\n  requests:\n    cpu: 0m\n",
+                "custom.yaml:3: resources.requests.cpu: must be greater than zero",
+            ),
+            (
+                "storage:\n  size: 512Mi\n",
+                "custom.yaml:2: storage.size: 512Mi is below the minimum of 1Gi",
+            ),
+            (
+                "storage:\n  class: Fast_SSD\n",
+                "custom.yaml:2: storage.class: \"Fast_SSD\" is not a valid StorageClass name",
+            ),
+            (
+                "image: postgres:latest\n",
+                "custom.yaml:1: image: \"postgres:latest\" is not a PostgreSQL image",
+            ),
+            (
+                "backup:\n  schedule: daily\n",
+                "custom.yaml:2: backup.schedule: \"daily\" is not a cron schedule",
+            ),
+            (
+                "pgbouncer:\n  image: pgbouncer\n",
+                "custom.yaml:2: pgbouncer.image: \"pgbouncer\" is not a pinned image",
+            ),
+            (
+                "connections:\n  web_pods: 0\n",
+                "custom.yaml:2: connections.web_pods: must be greater than zero",
+            ),
+        ];
+        for (yaml, expected) in cases {
+            let error = resolve_with(yaml).unwrap_err();
+            assert!(
+                error.starts_with(expected),
+                "for {yaml:?}\n got: {error}\nwant: {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn over_budget_connections_are_refused_with_the_numbers() {
+        let error = resolve_with("connections:\n  web_pods: 2\n  worker_pods: 2\n  per_pod: 20\n")
+            .unwrap_err();
+        assert!(
+            error.contains("(2 web + 2 worker pods) x 20 per pod = 80, +50% margin = 120"),
+            "{error}"
+        );
+        assert!(error.contains("available 96"), "{error}");
+    }
+
+    #[test]
+    fn pgbouncer_pools_must_hold_every_client() {
+        // 8 pods x 5 = 40, +50% = 60 clients; 3 replicas share the 96
+        // connections left (100 - 3 reserved - 1 exporter): 32 each, 96 in all.
+        let settings = resolve_with(
+            "connections:\n  web_pods: 4\n  worker_pods: 4\npgbouncer:\n  replicas: 3\n",
+        )
+        .unwrap();
+        assert!(settings.uses_pgbouncer());
+        assert_eq!(settings.pgbouncer_pool_size(), 32);
+        assert_eq!(settings.server_connections(), 96);
+        // 14 pods x 5 = 70, +50% = 105 clients > 96: refused.
+        let error = resolve_with("connections:\n  web_pods: 7\n  worker_pods: 7\n").unwrap_err();
+        assert!(
+            error.contains("through PgBouncer 2 replicas x pool 48 = 96"),
+            "{error}"
+        );
+    }
 }
