@@ -19,6 +19,10 @@ Exit codes: 0 success, 1 drift found by `check`, 2 bad usage or bad input."
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Directory of user profiles (`NAME.yaml` files with `extends: <profile>`
+    /// and overrides), merged with the built-in ones [default: ./profiles when it exists]
+    #[arg(long, value_name = "DIR", global = true)]
+    pub profiles_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,6 +17,7 @@ mod writer;
 mod yaml;
 
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -32,7 +33,7 @@ const EXIT_BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command) {
+    match run(cli) {
         Ok(code) => code,
         Err(error) => {
             // One line: the context chain, outermost first.
@@ -43,8 +44,23 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> Result<ExitCode> {
-    let catalog = Catalog::builtin()?;
+/// Where user profiles are looked for when `--profiles-dir` is not given.
+const DEFAULT_PROFILES_DIR: &str = "profiles";
+
+fn catalog(profiles_dir: Option<&Path>) -> Result<Catalog> {
+    let catalog = match profiles_dir {
+        Some(dir) => Catalog::with_profiles_dir(dir)?,
+        None if Path::new(DEFAULT_PROFILES_DIR).is_dir() => {
+            Catalog::with_profiles_dir(Path::new(DEFAULT_PROFILES_DIR))?
+        }
+        None => Catalog::builtin()?,
+    };
+    Ok(catalog)
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let catalog = catalog(cli.profiles_dir.as_deref())?;
+    let command = cli.command;
     let mut stdout = std::io::stdout().lock();
     match command {
         Command::Render(args) => {

@@ -565,7 +565,7 @@ fn is_pinned_image(image: &str) -> bool {
 mod tests {
     use super::*;
 
-    const BASE: &str = include_str!("../profiles/base.yaml");
+    const BASE: &str = include_str!("../profiles/builtin/base.yaml");
 
     /// Resolves the base with one override file on top; the error as text.
     fn resolve_with(override_yaml: &str) -> Result<Settings, String> {

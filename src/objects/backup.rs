@@ -64,7 +64,7 @@ pub fn cron_job(settings: &Settings) -> CronJob {
     let container = Container {
         name: "backup".to_owned(),
         image: Some(settings.image.to_string()),
-        image_pull_policy: Some("IfNotPresent".to_owned()),
+        image_pull_policy: Some("Always".to_owned()),
         command: Some(vec!["sh".to_owned(), format!("{SCRIPTS_DIR}/backup.sh")]),
         env: Some(vec![
             pod::env("PGHOST", names::DATABASE_SERVICE),
@@ -107,7 +107,13 @@ pub fn cron_job(settings: &Settings) -> CronJob {
         ..Default::default()
     };
     CronJob {
-        metadata: metadata(BACKUP.app),
+        metadata: ObjectMeta {
+            annotations: Some(pod::checkov_skips(&[
+                pod::SKIP_IMAGE_DIGEST,
+                pod::SKIP_POSTGRES_UID,
+            ])),
+            ..metadata(BACKUP.app)
+        },
         spec: Some(CronJobSpec {
             schedule: settings.backup.schedule.clone(),
             time_zone: Some("Etc/UTC".to_owned()),

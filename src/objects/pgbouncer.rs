@@ -103,7 +103,7 @@ pub fn deployment(settings: &Settings) -> Deployment {
     let userlist = Container {
         name: "userlist".to_owned(),
         image: Some(settings.pgbouncer.image.clone()),
-        image_pull_policy: Some("IfNotPresent".to_owned()),
+        image_pull_policy: Some("Always".to_owned()),
         command: Some(vec![
             "sh".to_owned(),
             format!("{CONFIG_DIR}/{PGBOUNCER_USERLIST_SCRIPT}"),
@@ -120,7 +120,7 @@ pub fn deployment(settings: &Settings) -> Deployment {
     let pgbouncer = Container {
         name: "pgbouncer".to_owned(),
         image: Some(settings.pgbouncer.image.clone()),
-        image_pull_policy: Some("IfNotPresent".to_owned()),
+        image_pull_policy: Some("Always".to_owned()),
         command: Some(vec![
             "pgbouncer".to_owned(),
             format!("{CONFIG_DIR}/{PGBOUNCER_FILE}"),
@@ -144,7 +144,13 @@ pub fn deployment(settings: &Settings) -> Deployment {
         ..Default::default()
     };
     Deployment {
-        metadata: metadata(),
+        metadata: ObjectMeta {
+            annotations: Some(pod::checkov_skips(&[
+                pod::SKIP_IMAGE_DIGEST,
+                pod::SKIP_PGBOUNCER_UID,
+            ])),
+            ..metadata()
+        },
         spec: Some(DeploymentSpec {
             replicas: Some(i32::try_from(settings.pgbouncer.replicas).unwrap_or(i32::MAX)),
             selector: LabelSelector {

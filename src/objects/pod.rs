@@ -150,3 +150,34 @@ pub fn resources(requests: &Amounts, limits: &Amounts) -> ResourceRequirements {
         ..Default::default()
     }
 }
+
+/// Checkov checks that a workload knowingly fails, as the annotations
+/// Checkov reads (`checkov.io/skipN: CHECK=reason`). The README lists them.
+pub fn checkov_skips(skips: &[(&str, &str)]) -> BTreeMap<String, String> {
+    skips
+        .iter()
+        .enumerate()
+        .map(|(index, (check, reason))| {
+            (
+                format!("checkov.io/skip{}", index + 1),
+                format!("{check}={reason}"),
+            )
+        })
+        .collect()
+}
+
+/// Tags are pinned by default; a digest cannot be chosen for the user.
+pub const SKIP_IMAGE_DIGEST: (&str, &str) = (
+    "CKV_K8S_43",
+    "images are pinned by tag; pin a digest with image: repository:tag@sha256:<digest> in a profile",
+);
+/// The official postgres image's files belong to uid 999.
+pub const SKIP_POSTGRES_UID: (&str, &str) = (
+    "CKV_K8S_40",
+    "the official postgres image runs as its postgres user, uid 999, which owns the data files",
+);
+/// The CloudNativePG PgBouncer image runs as its own user.
+pub const SKIP_PGBOUNCER_UID: (&str, &str) = (
+    "CKV_K8S_40",
+    "the CloudNativePG PgBouncer image runs as its pgbouncer user, uid 998",
+);

@@ -40,6 +40,10 @@ pub fn build(settings: &Settings) -> StatefulSet {
             name: Some(DATABASE.app.to_owned()),
             namespace: Some(names::NAMESPACE.to_owned()),
             labels: Some(DATABASE.labels()),
+            annotations: Some(pod::checkov_skips(&[
+                pod::SKIP_IMAGE_DIGEST,
+                pod::SKIP_POSTGRES_UID,
+            ])),
             ..Default::default()
         },
         spec: Some(StatefulSetSpec {
@@ -104,7 +108,7 @@ fn postgres_container(settings: &Settings) -> Container {
     Container {
         name: DATABASE.app.to_owned(),
         image: Some(image.to_string()),
-        image_pull_policy: Some("IfNotPresent".to_owned()),
+        image_pull_policy: Some("Always".to_owned()),
         args: Some(vec![
             "-c".to_owned(),
             format!("config_file={CONFIG_DIR}/{CONFIG_FILE}"),
@@ -166,7 +170,7 @@ fn exporter_container(settings: &Settings) -> Container {
     Container {
         name: "postgres-exporter".to_owned(),
         image: Some(settings.monitoring.exporter_image.clone()),
-        image_pull_policy: Some("IfNotPresent".to_owned()),
+        image_pull_policy: Some("Always".to_owned()),
         env: Some(vec![
             pod::env(
                 "DATA_SOURCE_URI",

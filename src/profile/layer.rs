@@ -14,6 +14,8 @@ use crate::quantity::{Bytes, MilliCpu};
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Layer {
+    /// Only in user profile files: the profile this one starts from.
+    pub extends: Option<Spanned<String>>,
     pub description: Option<Spanned<String>>,
     pub image: Option<Spanned<String>>,
     #[serde(default)]

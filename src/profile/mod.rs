@@ -4,6 +4,8 @@
 pub mod layer;
 
 use std::fmt;
+use std::fs;
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -15,39 +17,39 @@ pub const SIZES: [&str; 3] = ["small", "medium", "large"];
 const DEFAULT_SIZE: &str = "small";
 
 const BASE_FILE: (&str, &str) = (
-    "profiles/base.yaml",
-    include_str!("../../profiles/base.yaml"),
+    "profiles/builtin/base.yaml",
+    include_str!("../../profiles/builtin/base.yaml"),
 );
 const PLATFORM_FILES: [(&str, &str); 4] = [
     (
-        "profiles/platforms/dev.yaml",
-        include_str!("../../profiles/platforms/dev.yaml"),
+        "profiles/builtin/platforms/dev.yaml",
+        include_str!("../../profiles/builtin/platforms/dev.yaml"),
     ),
     (
-        "profiles/platforms/aws.yaml",
-        include_str!("../../profiles/platforms/aws.yaml"),
+        "profiles/builtin/platforms/aws.yaml",
+        include_str!("../../profiles/builtin/platforms/aws.yaml"),
     ),
     (
-        "profiles/platforms/gcp.yaml",
-        include_str!("../../profiles/platforms/gcp.yaml"),
+        "profiles/builtin/platforms/gcp.yaml",
+        include_str!("../../profiles/builtin/platforms/gcp.yaml"),
     ),
     (
-        "profiles/platforms/azure.yaml",
-        include_str!("../../profiles/platforms/azure.yaml"),
+        "profiles/builtin/platforms/azure.yaml",
+        include_str!("../../profiles/builtin/platforms/azure.yaml"),
     ),
 ];
 const SIZE_FILES: [(&str, &str); 3] = [
     (
-        "profiles/sizes/small.yaml",
-        include_str!("../../profiles/sizes/small.yaml"),
+        "profiles/builtin/sizes/small.yaml",
+        include_str!("../../profiles/builtin/sizes/small.yaml"),
     ),
     (
-        "profiles/sizes/medium.yaml",
-        include_str!("../../profiles/sizes/medium.yaml"),
+        "profiles/builtin/sizes/medium.yaml",
+        include_str!("../../profiles/builtin/sizes/medium.yaml"),
     ),
     (
-        "profiles/sizes/large.yaml",
-        include_str!("../../profiles/sizes/large.yaml"),
+        "profiles/builtin/sizes/large.yaml",
+        include_str!("../../profiles/builtin/sizes/large.yaml"),
     ),
 ];
 
@@ -65,6 +67,37 @@ pub enum ProfileError {
     },
     #[error("unknown profile {name:?}; known profiles: {}", known.join(", "))]
     Unknown { name: String, known: Vec<String> },
+    #[error("{file}:{line}: extends: unknown profile {parent:?}; known profiles: {}", known.join(", "))]
+    MissingParent {
+        file: String,
+        line: u64,
+        parent: String,
+        known: Vec<String>,
+    },
+    #[error("{file}:{line}: extends: {chain} is a cycle; a profile cannot extend itself")]
+    Cycle {
+        file: String,
+        line: u64,
+        chain: String,
+    },
+    #[error(
+        "{file}:1: extends: missing; a user profile starts from another, e.g. `extends: aws-large`"
+    )]
+    NoParent { file: String },
+    #[error("{file}:{line}: extends: only user profile files may extend a profile")]
+    BuiltinExtends { file: String, line: u64 },
+    #[error(
+        "{file}: {name:?} is not a valid profile name: use lower-case letters, digits and '-', starting with a letter, at most 53 characters (it names a directory and Kubernetes objects)"
+    )]
+    InvalidName { file: String, name: String },
+    #[error("{file}: profile {name:?} is already defined by {other}; profile names must be unique")]
+    Duplicate {
+        file: String,
+        name: String,
+        other: String,
+    },
+    #[error("{dir}: cannot read the profiles directory: {reason}")]
+    Directory { dir: String, reason: String },
     #[error(transparent)]
     Settings(#[from] SettingsError),
 }
@@ -88,6 +121,8 @@ pub struct Catalog {
     base: ParsedFile,
     platforms: Vec<(String, ParsedFile)>,
     sizes: Vec<(String, ParsedFile)>,
+    /// User profiles (`<name>.yaml` with `extends:`), by name.
+    custom: Vec<(String, ParsedFile)>,
 }
 
 impl Catalog {
@@ -100,15 +135,99 @@ impl Catalog {
                 .map(|(name, (path, text))| Ok((name.to_string(), parse_file(path, text)?)))
                 .collect::<Result<Vec<_>, ProfileError>>()
         };
-        Ok(Catalog {
+        let catalog = Catalog {
             base: parse_file(BASE_FILE.0, BASE_FILE.1)?,
             platforms: parse_all(&PLATFORMS, &PLATFORM_FILES)?,
             sizes: parse_all(&SIZES, &SIZE_FILES)?,
-        })
+            custom: Vec::new(),
+        };
+        let builtin_files = std::iter::once(&catalog.base)
+            .chain(catalog.platforms.iter().map(|(_, f)| f))
+            .chain(catalog.sizes.iter().map(|(_, f)| f));
+        for file in builtin_files {
+            if let Some(extends) = &file.layer.extends {
+                return Err(ProfileError::BuiltinExtends {
+                    file: file.path.clone(),
+                    line: extends.referenced.line(),
+                });
+            }
+        }
+        Ok(catalog)
     }
 
-    /// Every profile name, platform by platform, smallest size first.
+    /// The built-in profiles plus every `*.yaml` file directly in `dir`,
+    /// named after the file.
+    pub fn with_profiles_dir(dir: &Path) -> Result<Catalog, ProfileError> {
+        let mut catalog = Catalog::builtin()?;
+        let unreadable = |e: std::io::Error| ProfileError::Directory {
+            dir: dir.display().to_string(),
+            reason: e.to_string(),
+        };
+        let mut paths = Vec::new();
+        for entry in fs::read_dir(dir).map_err(unreadable)? {
+            let path = entry.map_err(unreadable)?.path();
+            let is_yaml = matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            );
+            if is_yaml && path.is_file() {
+                paths.push(path);
+            }
+        }
+        paths.sort();
+        for path in paths {
+            let display = path.display().to_string();
+            let name = path
+                .file_stem()
+                .and_then(|stem| stem.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            if !is_profile_name(&name) {
+                return Err(ProfileError::InvalidName {
+                    file: display,
+                    name,
+                });
+            }
+            if let Some(other) = catalog.file_defining(&name) {
+                return Err(ProfileError::Duplicate {
+                    file: display,
+                    name,
+                    other,
+                });
+            }
+            let text = fs::read_to_string(&path).map_err(|e| ProfileError::Directory {
+                dir: display.clone(),
+                reason: e.to_string(),
+            })?;
+            let parsed = parse_file(&display, &text)?;
+            if parsed.layer.extends.is_none() {
+                return Err(ProfileError::NoParent { file: display });
+            }
+            catalog.custom.push((name, parsed));
+        }
+        Ok(catalog)
+    }
+
+    /// The file that already defines a profile of this name, if any.
+    fn file_defining(&self, name: &str) -> Option<String> {
+        if let Some((_, file)) = self.custom.iter().find(|(n, _)| n == name) {
+            return Some(file.path.clone());
+        }
+        let builtin = self.builtin_names().contains(&name.to_owned())
+            || PLATFORMS.contains(&name)
+            || name == BASE_NAME;
+        builtin.then(|| "the built-in profiles".to_owned())
+    }
+
+    /// Every profile name: the built-ins platform by platform, smallest size
+    /// first, then user profiles by name.
     pub fn names(&self) -> Vec<String> {
+        let mut names = self.builtin_names();
+        names.extend(self.custom.iter().map(|(name, _)| name.clone()));
+        names
+    }
+
+    fn builtin_names(&self) -> Vec<String> {
         self.platforms
             .iter()
             .flat_map(|(platform, _)| {
@@ -138,6 +257,51 @@ impl Catalog {
 
     pub fn resolve(&self, requested: &str) -> Result<Profile, ProfileError> {
         let name = self.canonical_name(requested)?;
+        let mut files = self.layers_of(&name, &mut Vec::new())?;
+        files.reverse();
+        resolve_layers(name, &files)
+    }
+
+    /// The files of a profile, most specific first: a user profile's own
+    /// file, then those of the profile it extends, down to the base.
+    fn layers_of<'c>(
+        &'c self,
+        name: &str,
+        visiting: &mut Vec<String>,
+    ) -> Result<Vec<&'c ParsedFile>, ProfileError> {
+        let Some((_, file)) = self.custom.iter().find(|(n, _)| n == name) else {
+            return Ok(self.builtin_layers(name).into_iter().rev().collect());
+        };
+        let extends = file
+            .layer
+            .extends
+            .as_ref()
+            .expect("user profiles are loaded only with extends");
+        let line = extends.referenced.line();
+        visiting.push(name.to_owned());
+        let parent =
+            self.canonical_name(&extends.value)
+                .map_err(|_| ProfileError::MissingParent {
+                    file: file.path.clone(),
+                    line,
+                    parent: extends.value.clone(),
+                    known: self.names(),
+                })?;
+        if visiting.contains(&parent) {
+            visiting.push(parent);
+            return Err(ProfileError::Cycle {
+                file: file.path.clone(),
+                line,
+                chain: visiting.join(" -> "),
+            });
+        }
+        let mut files = vec![file];
+        files.extend(self.layers_of(&parent, visiting)?);
+        Ok(files)
+    }
+
+    /// base, platform, size of a built-in `<platform>-<size>` name.
+    fn builtin_layers(&self, name: &str) -> [&ParsedFile; 3] {
         let (platform, size) = name
             .split_once('-')
             .expect("canonical names are <platform>-<size>");
@@ -148,15 +312,14 @@ impl Catalog {
                 .map(|(_, file)| file)
                 .expect("canonical names only use known platforms and sizes")
         }
-        let layers = [
+        [
             &self.base,
             find(&self.platforms, platform),
             find(&self.sizes, size),
-        ];
-        resolve_layers(name, &layers)
+        ]
     }
 
-    /// The settings the base is rendered from: `profiles/base.yaml` alone.
+    /// The settings the base is rendered from: `profiles/builtin/base.yaml` alone.
     pub fn base(&self) -> Result<Profile, ProfileError> {
         resolve_layers(BASE_NAME.to_owned(), &[&self.base])
     }
@@ -184,6 +347,14 @@ fn parse_file(path: &str, text: &str) -> Result<ParsedFile, ProfileError> {
         path: path.to_owned(),
         layer,
     })
+}
+
+/// A profile name is a directory name and part of object names: an RFC 1123
+/// label short enough to leave room for suffixes.
+fn is_profile_name(name: &str) -> bool {
+    name.len() <= 53
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && crate::settings::is_dns_label(name)
 }
 
 /// One line naming the file, position, key and the parser's complaint.
