@@ -21,3 +21,17 @@ pub const EXPORTER_PASSWORD_KEY: &str = "exporter-password";
 pub const CREDENTIALS_DIR: &str = "/etc/postgresql/credentials";
 pub const BACKUP_DIR: &str = "/backups";
 pub const PGBOUNCER_AUTH_DIR: &str = "/etc/pgbouncer/auth";
+
+pub const REPLICATION_ROLE: &str = "replicator";
+pub const REPLICATION_PASSWORD_KEY: &str = "replication-password";
+/// The replicas' governing (headless) Service, for stable pod names.
+pub const REPLICA_SERVICE: &str = "postgres-replica";
+/// The Service that spreads read-only connections over the replicas.
+pub const READ_SERVICE: &str = "postgres-read";
+
+/// Where the database container reads its configuration files.
+pub const CONFIG_DIR: &str = "/etc/postgresql/config";
+/// The server's socket directory, private to the pod.
+pub const SOCKET_DIR: &str = "/var/run/postgresql";
+/// Where replica pods find their bootstrap and readiness scripts.
+pub const REPLICA_SCRIPTS_DIR: &str = "/etc/postgresql/replica";

@@ -20,6 +20,9 @@ use crate::quantity::{Bytes, MilliCpu};
 /// little WAL already take hundreds of megabytes.
 const MIN_STORAGE: Bytes = Bytes::gibibytes(1);
 
+/// PostgreSQL's default `max_wal_senders` is 10; keep room for a base backup.
+const MAX_READ_REPLICAS: u32 = 8;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
     pub description: String,
@@ -32,6 +35,19 @@ pub struct Settings {
     pub backup: Backup,
     pub monitoring: Monitoring,
     pub pgbouncer: PgBouncer,
+    pub replication: Replication,
+    pub scheduling: Scheduling,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Replication {
+    pub read_replicas: u32,
+    pub max_slot_wal_keep_size: Bytes,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Scheduling {
+    pub spread_zones: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -333,6 +349,20 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Origins), Setti
         image: r.take("pgbouncer.image", |l| l.pgbouncer.image.as_ref())?,
     };
 
+    let replication = Replication {
+        read_replicas: r.take("replication.read_replicas", |l| {
+            l.replication.read_replicas.as_ref()
+        })?,
+        max_slot_wal_keep_size: r.take("replication.max_slot_wal_keep_size", |l| {
+            l.replication.max_slot_wal_keep_size.as_ref()
+        })?,
+    };
+    let scheduling = Scheduling {
+        spread_zones: r.take("scheduling.spread_zones", |l| {
+            l.scheduling.spread_zones.as_ref()
+        })?,
+    };
+
     let settings = Settings {
         description,
         image,
@@ -344,6 +374,8 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Origins), Setti
         backup,
         monitoring,
         pgbouncer,
+        replication,
+        scheduling,
     };
     validate(&settings, &r)?;
     Ok((settings, r.origins))
@@ -506,6 +538,24 @@ fn validate(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> {
                 ),
             ));
         }
+    }
+    if s.replication.read_replicas > MAX_READ_REPLICAS {
+        return Err(r.invalid(
+            "replication.read_replicas",
+            format!(
+                "{} is more than {MAX_READ_REPLICAS}: each replica holds a replication slot and a WAL sender on the primary",
+                s.replication.read_replicas
+            ),
+        ));
+    }
+    if s.replication.max_slot_wal_keep_size >= s.storage.size {
+        return Err(r.invalid(
+            "replication.max_slot_wal_keep_size",
+            format!(
+                "{} must stay below the data volume {}: WAL kept for a lagging replica would fill it",
+                s.replication.max_slot_wal_keep_size, s.storage.size
+            ),
+        ));
     }
     if !is_dns_label(&s.monitoring.scraper_namespace) {
         return Err(r.invalid(

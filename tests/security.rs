@@ -128,7 +128,7 @@ fn no_credential_in_committed_non_dev_files() {
         .values()
         .map(|v| v.as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(passwords.len(), 3);
+    assert_eq!(passwords.len(), 4);
 
     for profile in PROFILES.iter().filter(|p| !p.starts_with("dev-")) {
         let built = stdout(&palgen(&["build", "--profile", profile]));

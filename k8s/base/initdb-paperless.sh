@@ -24,3 +24,14 @@ CREATE ROLE postgres_exporter LOGIN PASSWORD :'exporter_password' IN ROLE pg_mon
 GRANT CONNECT ON DATABASE paperless TO postgres_exporter;
 SQL
 unset app_password exporter_password
+
+# The replication role, where the Secret has its password (profiles with
+# read replicas need it).
+if [ -f "$credentials_dir/replication-password" ]; then
+    replication_password="$(cat "$credentials_dir/replication-password")"
+    psql --no-psqlrc --set ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" --dbname postgres \
+        --set replication_password="$replication_password" <<'SQL'
+CREATE ROLE replicator LOGIN REPLICATION PASSWORD :'replication_password';
+SQL
+    unset replication_password
+fi

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use super::FileConfigMap;
-use super::labels::{BACKUP, DATABASE, POOLER, Workload};
+use super::labels::{BACKUP, DATABASE, POOLER, REPLICA, Workload};
 use crate::profile::Profile;
 use crate::templates;
 use crate::tuning::Tuning;
@@ -10,6 +10,9 @@ pub const CONFIG_MAP: &str = "postgres-config";
 pub const INITDB_CONFIG_MAP: &str = "postgres-initdb";
 pub const BACKUP_SCRIPTS_CONFIG_MAP: &str = "postgres-backup-scripts";
 pub const PGBOUNCER_CONFIG_MAP: &str = "pgbouncer-config";
+pub const REPLICA_SCRIPTS_CONFIG_MAP: &str = "postgres-replica-scripts";
+pub const REPLICA_BOOTSTRAP_SCRIPT: &str = "replica-bootstrap.sh";
+pub const REPLICA_READY_SCRIPT: &str = "replica-ready.sh";
 pub const CONFIG_FILE: &str = "postgresql.conf";
 pub const PGBOUNCER_FILE: &str = "pgbouncer.ini";
 pub const PGBOUNCER_USERLIST_SCRIPT: &str = "pgbouncer-userlist.sh";
@@ -27,9 +30,16 @@ pub fn file_config_maps(profile: &Profile, tuning: &Tuning) -> Vec<FileConfigMap
             .collect::<BTreeMap<_, _>>(),
     };
     let mut maps = vec![
-        config_map(CONFIG_MAP, DATABASE, &[CONFIG_FILE]),
+        config_map(CONFIG_MAP, DATABASE, &[CONFIG_FILE, "pg_hba.conf"]),
         config_map(INITDB_CONFIG_MAP, DATABASE, &["initdb-paperless.sh"]),
     ];
+    if settings.replication.read_replicas > 0 {
+        maps.push(config_map(
+            REPLICA_SCRIPTS_CONFIG_MAP,
+            REPLICA,
+            &[REPLICA_BOOTSTRAP_SCRIPT, REPLICA_READY_SCRIPT],
+        ));
+    }
     if settings.backup.enabled {
         maps.push(config_map(
             BACKUP_SCRIPTS_CONFIG_MAP,

@@ -20,6 +20,11 @@ pub const DATABASE: Workload = Workload {
     name: "postgresql",
     component: "database",
 };
+pub const REPLICA: Workload = Workload {
+    app: "postgres-replica",
+    name: "postgresql",
+    component: "read-replica",
+};
 pub const BACKUP: Workload = Workload {
     app: "postgres-backup",
     name: "postgresql",

@@ -6,6 +6,7 @@
 
 mod backup;
 mod config;
+mod disruption_budget;
 mod labels;
 mod namespace;
 mod network_policy;
@@ -56,10 +57,17 @@ pub fn build(profile: &Profile) -> ObjectSet {
     let mut resources = vec![
         to_value(&namespace::build()),
         to_value(&service_account::build()),
-        to_value(&service::build(settings)),
-        to_value(&statefulset::build(settings)),
-        to_value(&network_policy::database(settings)),
+        to_value(&service::primary(settings)),
+        to_value(&statefulset::primary(settings)),
+        to_value(&network_policy::primary(settings)),
     ];
+    if settings.replication.read_replicas > 0 {
+        resources.push(to_value(&service::replicas(settings)));
+        resources.push(to_value(&service::reads()));
+        resources.push(to_value(&statefulset::replicas(settings)));
+        resources.push(to_value(&network_policy::replicas(settings)));
+        resources.push(to_value(&disruption_budget::replicas()));
+    }
     if let Some(class) = &settings.storage.provision {
         resources.push(to_value(&storage_class::build(
             &settings.storage.class,
@@ -81,7 +89,7 @@ pub fn build(profile: &Profile) -> ObjectSet {
         resources.push(to_value(&pgbouncer::service()));
         resources.push(to_value(&pgbouncer::deployment(settings)));
         resources.push(to_value(&pgbouncer::network_policy()));
-        resources.push(to_value(&pgbouncer::disruption_budget()));
+        resources.push(to_value(&disruption_budget::at_least_one(labels::POOLER)));
     }
     ObjectSet {
         resources,

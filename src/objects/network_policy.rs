@@ -13,7 +13,7 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::labels::{self, DATABASE};
+use super::labels::{self, DATABASE, REPLICA, Workload};
 use crate::names;
 use crate::settings::Settings;
 
@@ -70,7 +70,31 @@ pub fn admit_application(
     policy(metadata, pods, vec![rule(application_pods(), port)])
 }
 
-pub fn database(settings: &Settings) -> NetworkPolicy {
+/// The primary's policy. Replicas reach it for replication on the same port
+/// as queries: the rule for them is explicit, and pg_hba.conf admits
+/// replication connections for the replication role only.
+pub fn primary(settings: &Settings) -> NetworkPolicy {
+    let mut policy = database(settings, DATABASE);
+    if settings.replication.read_replicas > 0 {
+        let replicas = NetworkPolicyPeer {
+            pod_selector: Some(selector(REPLICA.selector())),
+            ..Default::default()
+        };
+        if let Some(spec) = policy.spec.as_mut() {
+            spec.ingress
+                .get_or_insert_with(Vec::new)
+                .insert(1, rule(replicas, names::DATABASE_PORT));
+        }
+    }
+    policy
+}
+
+/// The replicas admit what the primary admits, except replication.
+pub fn replicas(settings: &Settings) -> NetworkPolicy {
+    database(settings, REPLICA)
+}
+
+fn database(settings: &Settings, workload: Workload) -> NetworkPolicy {
     let mut ingress = vec![rule(application_pods(), names::DATABASE_PORT)];
     if settings.monitoring.exporter {
         let scraper = NetworkPolicyPeer {
@@ -83,10 +107,10 @@ pub fn database(settings: &Settings) -> NetworkPolicy {
         ingress.push(rule(scraper, names::EXPORTER_PORT));
     }
     let metadata = ObjectMeta {
-        name: Some(DATABASE.app.to_owned()),
+        name: Some(workload.app.to_owned()),
         namespace: Some(names::NAMESPACE.to_owned()),
-        labels: Some(DATABASE.labels()),
+        labels: Some(workload.labels()),
         ..Default::default()
     };
-    policy(metadata, DATABASE.selector(), ingress)
+    policy(metadata, workload.selector(), ingress)
 }

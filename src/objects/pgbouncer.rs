@@ -10,7 +10,6 @@ use k8s_openapi::api::core::v1::{
     ServicePort, ServiceSpec, TCPSocketAction,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -71,21 +70,6 @@ pub fn service() -> Service {
 
 pub fn network_policy() -> NetworkPolicy {
     network_policy::admit_application(metadata(), POOLER.selector(), names::PGBOUNCER_PORT)
-}
-
-pub fn disruption_budget() -> PodDisruptionBudget {
-    PodDisruptionBudget {
-        metadata: metadata(),
-        spec: Some(PodDisruptionBudgetSpec {
-            min_available: Some(IntOrString::Int(1)),
-            selector: Some(LabelSelector {
-                match_labels: Some(POOLER.selector()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
 }
 
 pub fn deployment(settings: &Settings) -> Deployment {

@@ -8,10 +8,14 @@ use crate::names;
 
 /// Public, well-known passwords, for laptop clusters only. Every other
 /// profile expects the Secret to be created out of band (see the README).
-const DEV_PASSWORDS: [(&str, &str); 3] = [
+const DEV_PASSWORDS: [(&str, &str); 4] = [
     (names::SUPERUSER_PASSWORD_KEY, "dev-only-postgres-insecure"),
     (names::APP_PASSWORD_KEY, "dev-only-paperless-insecure"),
     (names::EXPORTER_PASSWORD_KEY, "dev-only-exporter-insecure"),
+    (
+        names::REPLICATION_PASSWORD_KEY,
+        "dev-only-replication-insecure",
+    ),
 ];
 
 pub fn dev_credentials() -> Secret {

@@ -2,7 +2,7 @@ use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::labels::DATABASE;
+use super::labels::{DATABASE, REPLICA, Workload};
 use crate::names;
 use crate::settings::Settings;
 
@@ -16,20 +16,55 @@ fn port(name: &str, number: i32) -> ServicePort {
     }
 }
 
-/// A headless Service: `postgres:5432` resolves to the pod, and it is the
-/// StatefulSet's governing service, which gives `postgres-0.postgres`.
-pub fn build(settings: &Settings) -> Service {
+fn metadata(name: &str, workload: Workload) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(names::NAMESPACE.to_owned()),
+        labels: Some(workload.labels()),
+        ..Default::default()
+    }
+}
+
+/// The replicas' governing Service: gives `postgres-replica-N.postgres-replica`.
+pub fn replicas(settings: &Settings) -> Service {
     let mut ports = vec![port("postgres", names::DATABASE_PORT)];
     if settings.monitoring.exporter {
         ports.push(port("metrics", names::EXPORTER_PORT));
     }
     Service {
-        metadata: ObjectMeta {
-            name: Some(names::DATABASE_SERVICE.to_owned()),
-            namespace: Some(names::NAMESPACE.to_owned()),
-            labels: Some(DATABASE.labels()),
+        metadata: metadata(names::REPLICA_SERVICE, REPLICA),
+        spec: Some(ServiceSpec {
+            cluster_ip: Some("None".to_owned()),
+            selector: Some(REPLICA.selector()),
+            ports: Some(ports),
             ..Default::default()
-        },
+        }),
+        ..Default::default()
+    }
+}
+
+/// A virtual IP that spreads read-only connections over the ready replicas.
+pub fn reads() -> Service {
+    Service {
+        metadata: metadata(names::READ_SERVICE, REPLICA),
+        spec: Some(ServiceSpec {
+            selector: Some(REPLICA.selector()),
+            ports: Some(vec![port("postgres", names::DATABASE_PORT)]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A headless Service: `postgres:5432` resolves to the primary pod, and it
+/// is the primary's governing service, which gives `postgres-0.postgres`.
+pub fn primary(settings: &Settings) -> Service {
+    let mut ports = vec![port("postgres", names::DATABASE_PORT)];
+    if settings.monitoring.exporter {
+        ports.push(port("metrics", names::EXPORTER_PORT));
+    }
+    Service {
+        metadata: metadata(names::DATABASE_SERVICE, DATABASE),
         spec: Some(ServiceSpec {
             cluster_ip: Some("None".to_owned()),
             selector: Some(DATABASE.selector()),

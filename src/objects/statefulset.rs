@@ -1,26 +1,38 @@
+//! The database StatefulSets: the primary `postgres`, and, where the profile
+//! asks for them, the hot standbys `postgres-replica` streaming from it.
+//!
+//! Two StatefulSets rather than one with ordinal-based roles: the primary
+//! keeps its name, Service and volume whatever the replica count, Service
+//! selectors tell primary from replicas by a label that never changes, and
+//! the replicas scale without touching the primary.
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
 };
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, ExecAction, HTTPGetAction, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe, Volume, VolumeResourceRequirements,
+    Affinity, Container, ContainerPort, ExecAction, HTTPGetAction, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec, Probe,
+    TopologySpreadConstraint, Volume, VolumeResourceRequirements, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, LabelSelectorRequirement, ObjectMeta,
+};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::config::{CONFIG_FILE, CONFIG_MAP, INITDB_CONFIG_MAP};
-use super::labels::DATABASE;
+use super::config::{
+    CONFIG_FILE, CONFIG_MAP, INITDB_CONFIG_MAP, REPLICA_BOOTSTRAP_SCRIPT, REPLICA_READY_SCRIPT,
+    REPLICA_SCRIPTS_CONFIG_MAP,
+};
+use super::labels::{DATABASE, REPLICA, Workload};
 use super::pod::{self, POSTGRES_USER};
 use crate::names;
 use crate::quantity::{Bytes, MilliCpu};
 use crate::settings::{Amounts, Settings};
 
 pub const DATA_VOLUME: &str = "postgres-data";
-const CONFIG_DIR: &str = "/etc/postgresql/config";
-const SOCKET_DIR: &str = "/var/run/postgresql";
 /// Enough for a fast shutdown (the image stops with SIGINT) to finish a
 /// checkpoint of a busy database instead of being killed mid-way.
 const TERMINATION_GRACE_SECONDS: i64 = 120;
@@ -34,12 +46,48 @@ const EXPORTER_LIMITS: Amounts = Amounts {
     cpu: MilliCpu::millicores(200),
 };
 
-pub fn build(settings: &Settings) -> StatefulSet {
+/// What a database pod is: the primary, or a standby streaming from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Primary,
+    Replica,
+}
+
+impl Role {
+    fn workload(self) -> Workload {
+        match self {
+            Role::Primary => DATABASE,
+            Role::Replica => REPLICA,
+        }
+    }
+
+    fn service(self) -> &'static str {
+        match self {
+            Role::Primary => names::DATABASE_SERVICE,
+            Role::Replica => names::REPLICA_SERVICE,
+        }
+    }
+}
+
+pub fn primary(settings: &Settings) -> StatefulSet {
+    build(settings, Role::Primary)
+}
+
+pub fn replicas(settings: &Settings) -> StatefulSet {
+    build(settings, Role::Replica)
+}
+
+fn build(settings: &Settings, role: Role) -> StatefulSet {
+    let workload = role.workload();
+    let replicas = match role {
+        Role::Primary => 1,
+        Role::Replica => i32::try_from(settings.replication.read_replicas).unwrap_or(i32::MAX),
+    };
     StatefulSet {
         metadata: ObjectMeta {
-            name: Some(DATABASE.app.to_owned()),
+            name: Some(workload.app.to_owned()),
             namespace: Some(names::NAMESPACE.to_owned()),
-            labels: Some(DATABASE.labels()),
+            labels: Some(workload.labels()),
             annotations: Some(pod::checkov_skips(&[
                 pod::SKIP_IMAGE_DIGEST,
                 pod::SKIP_POSTGRES_UID,
@@ -47,10 +95,12 @@ pub fn build(settings: &Settings) -> StatefulSet {
             ..Default::default()
         },
         spec: Some(StatefulSetSpec {
-            service_name: Some(names::DATABASE_SERVICE.to_owned()),
-            replicas: Some(1),
+            service_name: Some(role.service().to_owned()),
+            replicas: Some(replicas),
+            // Standbys do not depend on each other: start and replace them together.
+            pod_management_policy: (role == Role::Replica).then(|| "Parallel".to_owned()),
             selector: LabelSelector {
-                match_labels: Some(DATABASE.selector()),
+                match_labels: Some(workload.selector()),
                 ..Default::default()
             },
             persistent_volume_claim_retention_policy: Some(
@@ -61,13 +111,13 @@ pub fn build(settings: &Settings) -> StatefulSet {
             ),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
-                    labels: Some(DATABASE.labels()),
+                    labels: Some(workload.labels()),
                     annotations: settings.monitoring.exporter.then(scrape_annotations),
                     ..Default::default()
                 }),
-                spec: Some(pod_spec(settings)),
+                spec: Some(pod_spec(settings, role)),
             },
-            volume_claim_templates: Some(vec![data_claim(settings)]),
+            volume_claim_templates: Some(vec![data_claim(settings, workload)]),
             ..Default::default()
         }),
         ..Default::default()
@@ -86,46 +136,125 @@ fn scrape_annotations() -> BTreeMap<String, String> {
     ])
 }
 
-fn pod_spec(settings: &Settings) -> PodSpec {
-    let mut containers = vec![postgres_container(settings)];
+fn pod_spec(settings: &Settings, role: Role) -> PodSpec {
+    let mut containers = vec![postgres_container(settings, role)];
     if settings.monitoring.exporter {
         containers.push(exporter_container(settings));
     }
+    let replicated = settings.replication.read_replicas > 0;
     PodSpec {
         service_account_name: Some(DATABASE.app.to_owned()),
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),
         termination_grace_period_seconds: Some(TERMINATION_GRACE_SECONDS),
         security_context: Some(pod::pod_security(POSTGRES_USER)),
+        init_containers: (role == Role::Replica).then(|| vec![bootstrap_container(settings)]),
         containers,
-        volumes: Some(volumes(settings)),
+        volumes: Some(volumes(settings, role)),
+        affinity: replicated.then(spread_over_nodes),
+        topology_spread_constraints: (replicated && settings.scheduling.spread_zones)
+            .then(|| vec![spread_over_zones()]),
         ..Default::default()
     }
 }
 
-fn postgres_container(settings: &Settings) -> Container {
+/// Every database pod, primary or replica.
+fn database_pods() -> LabelSelector {
+    LabelSelector {
+        match_expressions: Some(vec![LabelSelectorRequirement {
+            key: "app".to_owned(),
+            operator: "In".to_owned(),
+            values: Some(vec![DATABASE.app.to_owned(), REPLICA.app.to_owned()]),
+        }]),
+        ..Default::default()
+    }
+}
+
+/// Database pods prefer nodes that hold no other: losing a node then loses
+/// one copy of the data. Preferred, not required, so a cluster with fewer
+/// nodes than pods still schedules them.
+fn spread_over_nodes() -> Affinity {
+    Affinity {
+        pod_anti_affinity: Some(PodAntiAffinity {
+            preferred_during_scheduling_ignored_during_execution: Some(vec![
+                WeightedPodAffinityTerm {
+                    weight: 100,
+                    pod_affinity_term: PodAffinityTerm {
+                        label_selector: Some(database_pods()),
+                        topology_key: "kubernetes.io/hostname".to_owned(),
+                        ..Default::default()
+                    },
+                },
+            ]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn spread_over_zones() -> TopologySpreadConstraint {
+    TopologySpreadConstraint {
+        max_skew: 1,
+        topology_key: "topology.kubernetes.io/zone".to_owned(),
+        when_unsatisfiable: "ScheduleAnyway".to_owned(),
+        label_selector: Some(database_pods()),
+        ..Default::default()
+    }
+}
+
+fn postgres_env(settings: &Settings) -> Vec<k8s_openapi::api::core::v1::EnvVar> {
+    vec![
+        pod::env("PGDATA", settings.image.data_directory()),
+        pod::env("POSTGRES_USER", "postgres"),
+        pod::env(
+            "POSTGRES_PASSWORD_FILE",
+            format!(
+                "{}/{}",
+                names::CREDENTIALS_DIR,
+                names::SUPERUSER_PASSWORD_KEY
+            ),
+        ),
+        pod::env("POSTGRES_CREDENTIALS_DIR", names::CREDENTIALS_DIR),
+    ]
+}
+
+fn postgres_container(settings: &Settings, role: Role) -> Container {
     let image = &settings.image;
+    let readiness = match role {
+        Role::Primary => pg_isready_probe(5, 5, 3),
+        Role::Replica => exec_probe(
+            vec![
+                "sh".to_owned(),
+                format!("{}/{REPLICA_READY_SCRIPT}", names::REPLICA_SCRIPTS_DIR),
+            ],
+            5,
+            5,
+            3,
+        ),
+    };
+    let mut mounts = vec![
+        pod::mount(DATA_VOLUME, image.volume_mount_path()),
+        pod::read_only_mount("config", names::CONFIG_DIR),
+    ];
+    mounts.push(match role {
+        Role::Primary => pod::read_only_mount("initdb", "/docker-entrypoint-initdb.d"),
+        Role::Replica => pod::read_only_mount("replica-scripts", names::REPLICA_SCRIPTS_DIR),
+    });
+    mounts.extend([
+        pod::credentials_mount(),
+        pod::mount("run", names::SOCKET_DIR),
+        pod::mount("tmp", "/tmp"),
+        pod::mount("shm", "/dev/shm"),
+    ]);
     Container {
         name: DATABASE.app.to_owned(),
         image: Some(image.to_string()),
         image_pull_policy: Some("Always".to_owned()),
         args: Some(vec![
             "-c".to_owned(),
-            format!("config_file={CONFIG_DIR}/{CONFIG_FILE}"),
+            format!("config_file={}/{CONFIG_FILE}", names::CONFIG_DIR),
         ]),
-        env: Some(vec![
-            pod::env("PGDATA", image.data_directory()),
-            pod::env("POSTGRES_USER", "postgres"),
-            pod::env(
-                "POSTGRES_PASSWORD_FILE",
-                format!(
-                    "{}/{}",
-                    names::CREDENTIALS_DIR,
-                    names::SUPERUSER_PASSWORD_KEY
-                ),
-            ),
-            pod::env("POSTGRES_CREDENTIALS_DIR", names::CREDENTIALS_DIR),
-        ]),
+        env: Some(postgres_env(settings)),
         ports: Some(vec![ContainerPort {
             name: Some("postgres".to_owned()),
             container_port: names::DATABASE_PORT,
@@ -138,16 +267,38 @@ fn postgres_container(settings: &Settings) -> Container {
         )),
         startup_probe: Some(pg_isready_probe(5, 10, 60)),
         liveness_probe: Some(pg_isready_probe(30, 10, 3)),
-        readiness_probe: Some(pg_isready_probe(5, 5, 3)),
+        readiness_probe: Some(readiness),
+        security_context: Some(pod::container_security(POSTGRES_USER)),
+        volume_mounts: Some(mounts),
+        ..Default::default()
+    }
+}
+
+/// Clones the primary into an empty data volume before a replica starts.
+fn bootstrap_container(settings: &Settings) -> Container {
+    Container {
+        name: "bootstrap".to_owned(),
+        image: Some(settings.image.to_string()),
+        image_pull_policy: Some("Always".to_owned()),
+        command: Some(vec![
+            "sh".to_owned(),
+            format!("{}/{REPLICA_BOOTSTRAP_SCRIPT}", names::REPLICA_SCRIPTS_DIR),
+        ]),
+        env: Some(vec![
+            pod::env("PGDATA", settings.image.data_directory()),
+            pod::env("POSTGRES_CREDENTIALS_DIR", names::CREDENTIALS_DIR),
+        ]),
+        resources: Some(pod::resources(
+            &settings.resources.requests,
+            &settings.resources.limits,
+        )),
         security_context: Some(pod::container_security(POSTGRES_USER)),
         volume_mounts: Some(vec![
-            pod::mount(DATA_VOLUME, image.volume_mount_path()),
-            pod::read_only_mount("config", CONFIG_DIR),
-            pod::read_only_mount("initdb", "/docker-entrypoint-initdb.d"),
+            pod::mount(DATA_VOLUME, settings.image.volume_mount_path()),
+            pod::read_only_mount("replica-scripts", names::REPLICA_SCRIPTS_DIR),
             pod::credentials_mount(),
-            pod::mount("run", SOCKET_DIR),
+            pod::mount("run", names::SOCKET_DIR),
             pod::mount("tmp", "/tmp"),
-            pod::mount("shm", "/dev/shm"),
         ]),
         ..Default::default()
     }
@@ -205,24 +356,32 @@ fn exporter_container(settings: &Settings) -> Container {
     }
 }
 
-/// The reference's probe: `pg_isready -U postgres` over the local socket.
-fn pg_isready_probe(initial_delay: i32, period: i32, failure_threshold: i32) -> Probe {
+fn exec_probe(command: Vec<String>, initial_delay: i32, period: i32, failures: i32) -> Probe {
     Probe {
         exec: Some(ExecAction {
-            command: Some(["pg_isready", "-U", "postgres"].map(str::to_owned).to_vec()),
+            command: Some(command),
         }),
         initial_delay_seconds: Some(initial_delay),
         period_seconds: Some(period),
         timeout_seconds: Some(5),
-        failure_threshold: Some(failure_threshold),
+        failure_threshold: Some(failures),
         ..Default::default()
     }
 }
 
-fn volumes(settings: &Settings) -> Vec<Volume> {
+/// The reference's probe: `pg_isready -U postgres` over the local socket.
+fn pg_isready_probe(initial_delay: i32, period: i32, failures: i32) -> Probe {
+    let command = ["pg_isready", "-U", "postgres"].map(str::to_owned).to_vec();
+    exec_probe(command, initial_delay, period, failures)
+}
+
+fn volumes(settings: &Settings, role: Role) -> Vec<Volume> {
     vec![
         pod::config_map_volume("config", CONFIG_MAP),
-        pod::config_map_volume("initdb", INITDB_CONFIG_MAP),
+        match role {
+            Role::Primary => pod::config_map_volume("initdb", INITDB_CONFIG_MAP),
+            Role::Replica => pod::config_map_volume("replica-scripts", REPLICA_SCRIPTS_CONFIG_MAP),
+        },
         pod::credentials_volume(),
         pod::empty_dir("run"),
         pod::empty_dir("tmp"),
@@ -230,11 +389,11 @@ fn volumes(settings: &Settings) -> Vec<Volume> {
     ]
 }
 
-fn data_claim(settings: &Settings) -> PersistentVolumeClaim {
+fn data_claim(settings: &Settings, workload: Workload) -> PersistentVolumeClaim {
     PersistentVolumeClaim {
         metadata: ObjectMeta {
             name: Some(DATA_VOLUME.to_owned()),
-            labels: Some(DATABASE.selector()),
+            labels: Some(workload.selector()),
             ..Default::default()
         },
         spec: Some(PersistentVolumeClaimSpec {

@@ -33,6 +33,27 @@ pub struct Layer {
     pub monitoring: MonitoringLayer,
     #[serde(default)]
     pub pgbouncer: PgBouncerLayer,
+    #[serde(default)]
+    pub replication: ReplicationLayer,
+    #[serde(default)]
+    pub scheduling: SchedulingLayer,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationLayer {
+    /// Hot standbys streaming from the primary; 0 runs the primary alone.
+    pub read_replicas: Option<Spanned<u32>>,
+    /// WAL the primary keeps for a replica that falls behind, at most.
+    pub max_slot_wal_keep_size: Option<Spanned<Bytes>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulingLayer {
+    /// Spread database pods over zones (clusters whose nodes carry
+    /// `topology.kubernetes.io/zone`).
+    pub spread_zones: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
