@@ -35,6 +35,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        // A reader that went away (`palgen build | head`) is not an error.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             // One line: the context chain, outermost first.
             let message = format!("{error:#}").replace('\n', " ");
@@ -42,6 +44,14 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Where user profiles are looked for when `--profiles-dir` is not given.
@@ -67,13 +77,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let names = if args.selection.all {
                 catalog.names()
             } else {
-                let mut names = args
-                    .selection
-                    .profiles
-                    .iter()
-                    .map(|name| catalog.canonical_name(name))
-                    .collect::<Result<Vec<_>, _>>()?;
-                names.dedup();
+                let mut names: Vec<String> = Vec::new();
+                for requested in &args.selection.profiles {
+                    let name = catalog.canonical_name(requested)?;
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
                 names
             };
             let tree = generate::tree(&catalog, &names)?;

@@ -52,6 +52,23 @@ pub fn write(out: &Path, tree: &Tree) -> Result<Summary> {
     // directory exactly as it was.
     for relative in tree.files.keys() {
         let path = out.join(relative);
+        for ancestor in relative
+            .ancestors()
+            .skip(1)
+            .filter(|a| !a.as_os_str().is_empty())
+        {
+            let directory = out.join(ancestor);
+            if directory.exists() && !directory.is_dir() {
+                bail!(
+                    "{} is not a directory; palgen must write {} there",
+                    directory.display(),
+                    path.display()
+                );
+            }
+        }
+        if out.exists() && !out.is_dir() {
+            bail!("{} is not a directory", out.display());
+        }
         if path.is_dir() {
             bail!(
                 "{} is a directory; palgen must write a file there",

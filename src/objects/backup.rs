@@ -64,7 +64,7 @@ pub fn cron_job(settings: &Settings) -> CronJob {
     let container = Container {
         name: "backup".to_owned(),
         image: Some(settings.image.to_string()),
-        image_pull_policy: Some("Always".to_owned()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
         command: Some(vec!["sh".to_owned(), format!("{SCRIPTS_DIR}/backup.sh")]),
         env: Some(vec![
             pod::env("PGHOST", names::DATABASE_SERVICE),
@@ -110,6 +110,7 @@ pub fn cron_job(settings: &Settings) -> CronJob {
         metadata: ObjectMeta {
             annotations: Some(pod::checkov_skips(&[
                 pod::SKIP_IMAGE_DIGEST,
+                pod::SKIP_PULL_ALWAYS,
                 pod::SKIP_POSTGRES_UID,
             ])),
             ..metadata(BACKUP.app)

@@ -87,7 +87,7 @@ pub fn deployment(settings: &Settings) -> Deployment {
     let userlist = Container {
         name: "userlist".to_owned(),
         image: Some(settings.pgbouncer.image.clone()),
-        image_pull_policy: Some("Always".to_owned()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
         command: Some(vec![
             "sh".to_owned(),
             format!("{CONFIG_DIR}/{PGBOUNCER_USERLIST_SCRIPT}"),
@@ -104,7 +104,7 @@ pub fn deployment(settings: &Settings) -> Deployment {
     let pgbouncer = Container {
         name: "pgbouncer".to_owned(),
         image: Some(settings.pgbouncer.image.clone()),
-        image_pull_policy: Some("Always".to_owned()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
         command: Some(vec![
             "pgbouncer".to_owned(),
             format!("{CONFIG_DIR}/{PGBOUNCER_FILE}"),
@@ -131,6 +131,7 @@ pub fn deployment(settings: &Settings) -> Deployment {
         metadata: ObjectMeta {
             annotations: Some(pod::checkov_skips(&[
                 pod::SKIP_IMAGE_DIGEST,
+                pod::SKIP_PULL_ALWAYS,
                 pod::SKIP_PGBOUNCER_UID,
             ])),
             ..metadata()

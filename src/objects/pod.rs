@@ -171,6 +171,11 @@ pub const SKIP_IMAGE_DIGEST: (&str, &str) = (
     "CKV_K8S_43",
     "images are pinned by tag; pin a digest with image: repository:tag@sha256:<digest> in a profile",
 );
+/// A database restart must not wait on the registry.
+pub const SKIP_PULL_ALWAYS: (&str, &str) = (
+    "CKV_K8S_15",
+    "IfNotPresent so that a database restart never depends on the registry; pin a digest to make the image immutable",
+);
 /// The official postgres image's files belong to uid 999.
 pub const SKIP_POSTGRES_UID: (&str, &str) = (
     "CKV_K8S_40",

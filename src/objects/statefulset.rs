@@ -90,6 +90,7 @@ fn build(settings: &Settings, role: Role) -> StatefulSet {
             labels: Some(workload.labels()),
             annotations: Some(pod::checkov_skips(&[
                 pod::SKIP_IMAGE_DIGEST,
+                pod::SKIP_PULL_ALWAYS,
                 pod::SKIP_POSTGRES_UID,
             ])),
             ..Default::default()
@@ -249,7 +250,7 @@ fn postgres_container(settings: &Settings, role: Role) -> Container {
     Container {
         name: DATABASE.app.to_owned(),
         image: Some(image.to_string()),
-        image_pull_policy: Some("Always".to_owned()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
         args: Some(vec![
             "-c".to_owned(),
             format!("config_file={}/{CONFIG_FILE}", names::CONFIG_DIR),
@@ -279,7 +280,7 @@ fn bootstrap_container(settings: &Settings) -> Container {
     Container {
         name: "bootstrap".to_owned(),
         image: Some(settings.image.to_string()),
-        image_pull_policy: Some("Always".to_owned()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
         command: Some(vec![
             "sh".to_owned(),
             format!("{}/{REPLICA_BOOTSTRAP_SCRIPT}", names::REPLICA_SCRIPTS_DIR),
@@ -321,7 +322,7 @@ fn exporter_container(settings: &Settings) -> Container {
     Container {
         name: "postgres-exporter".to_owned(),
         image: Some(settings.monitoring.exporter_image.clone()),
-        image_pull_policy: Some("Always".to_owned()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
         env: Some(vec![
             pod::env(
                 "DATA_SOURCE_URI",

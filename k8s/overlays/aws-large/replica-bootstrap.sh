@@ -22,14 +22,21 @@ if [ -s "$PGDATA/PG_VERSION" ]; then
     exit 0
 fi
 
+# Cloned into a scratch directory and moved into place only once it is a
+# configured standby: an interrupted clone is never started, least of all as
+# a writable primary.
+clone="$PGDATA.bootstrap"
+rm -rf "$clone"
 echo "replica-bootstrap: cloning $primary_host:$primary_port into $PGDATA (slot $slot)"
 pg_receivewal --host="$primary_host" --port="$primary_port" --username=replicator \
     --no-password --slot="$slot" --create-slot --if-not-exists
 pg_basebackup --host="$primary_host" --port="$primary_port" --username=replicator \
-    --no-password --pgdata="$PGDATA" --wal-method=stream --slot="$slot" --checkpoint=fast
-touch "$PGDATA/standby.signal"
-cat >> "$PGDATA/postgresql.auto.conf" <<CONF
+    --no-password --pgdata="$clone" --wal-method=stream --slot="$slot" --checkpoint=fast
+touch "$clone/standby.signal"
+cat >> "$clone/postgresql.auto.conf" <<CONF
 primary_conninfo = 'host=$primary_host port=$primary_port user=replicator passfile=$run_dir/.pgpass application_name=$slot'
 primary_slot_name = '$slot'
 CONF
+rm -rf "$PGDATA"
+mv "$clone" "$PGDATA"
 echo "replica-bootstrap: done"
