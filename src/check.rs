@@ -6,12 +6,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use similar::TextDiff;
 
 use crate::generate::{self, Tree};
 use crate::kustomize::OVERLAYS_DIR;
 use crate::profile::Catalog;
-use crate::writer;
+use crate::{textdiff, writer};
 
 #[derive(Debug, Default)]
 pub struct Drift {
@@ -28,7 +27,7 @@ impl Drift {
     pub fn report(&self) -> String {
         let mut out = String::new();
         for (_, diff) in &self.changed {
-            out.push_str(diff);
+            out.push_str(&textdiff::colourise(diff));
         }
         for path in &self.missing {
             let _ = writeln!(
@@ -104,11 +103,12 @@ fn compare(out: &Path, tree: &Tree) -> Result<Drift> {
             Ok(bytes) => {
                 let actual = String::from_utf8_lossy(&bytes);
                 let name = relative.display().to_string();
-                let diff = TextDiff::from_lines(actual.as_ref(), expected.as_str())
-                    .unified_diff()
-                    .context_radius(3)
-                    .header(&format!("a/{name}"), &format!("b/{name}"))
-                    .to_string();
+                let diff = textdiff::unified(
+                    &actual,
+                    expected,
+                    &format!("a/{name}"),
+                    &format!("b/{name}"),
+                );
                 drift.changed.push((relative.clone(), diff));
             }
         }

@@ -14,7 +14,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 (<platform>-<size>: dev, aws, gcp, azure x small, medium, large).\n\n\
 Commit the generated tree, apply it with `kubectl apply -k k8s/overlays/<profile>`, \
 and run `palgen check` in CI to fail when the committed tree drifts.\n\n\
-Exit codes: 0 success, 1 drift found by `check`, 2 bad usage or bad input."
+Exit codes: 0 success, 1 drift found by `check`, 2 bad usage or bad input.\n\n\
+Diffs are coloured on a terminal unless NO_COLOR is set."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -23,6 +24,9 @@ pub struct Cli {
     /// and overrides), merged with the built-in ones [default: ./profiles when it exists]
     #[arg(long, value_name = "DIR", global = true)]
     pub profiles_dir: Option<PathBuf>,
+    /// Print nothing on success (errors and drift are still reported)
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,6 +52,27 @@ names missing and stale files, writes nothing. Exit 0 when equal, 1 on drift."
     List,
     /// Print the fully resolved settings of one profile, with derived values and their sources
     Show(ShowArgs),
+    /// Show how two profiles differ: settings (resolved and derived), then manifests
+    Diff(DiffArgs),
+    /// Print a shell completion script (e.g. `palgen completions bash > /etc/bash_completion.d/palgen`)
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The profile compared from
+    #[arg(value_name = "A")]
+    pub from: String,
+    /// The profile compared to
+    #[arg(value_name = "B")]
+    pub to: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ use anyhow::Result;
 use crate::kustomize::{self, BASE_DIR, OVERLAYS_DIR};
 use crate::objects::{self, ObjectSet};
 use crate::profile::Catalog;
+use crate::{templates, tuning};
 
 /// Generated files by path relative to the output directory, and the
 /// directories they make up (which palgen owns and cleans of stale files).
@@ -37,7 +38,16 @@ pub fn tree(catalog: &Catalog, profile_names: &[String]) -> Result<Tree> {
     add(PathBuf::from(BASE_DIR), kustomize::base_directory(&base));
     for name in profile_names {
         let profile = catalog.resolve(name)?;
-        let overlay = kustomize::overlay_directory(&base, &objects::build(&profile))?;
+        let objects = objects::build(&profile);
+        let mut overlay = kustomize::overlay_directory(&base, &objects)?;
+        overlay.insert(
+            "README.md".to_owned(),
+            templates::overlay_readme(
+                &profile,
+                &tuning::derive(&profile.settings),
+                &objects.inventory(),
+            ),
+        );
         add(PathBuf::from(OVERLAYS_DIR).join(name), overlay);
     }
     Ok(tree)

@@ -35,4 +35,5 @@ pub fn is_generated(text: &str) -> bool {
     ["# ", "-- "]
         .iter()
         .any(|marker| first_line.strip_prefix(marker) == Some(HEADER))
+        || first_line == format!("<!-- {HEADER} -->")
 }

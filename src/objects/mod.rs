@@ -45,6 +45,27 @@ pub struct ObjectSet {
     pub config_maps: Vec<FileConfigMap>,
 }
 
+impl ObjectSet {
+    /// "Kind `name`" of every object, for a reader: generated ConfigMaps by
+    /// the name they are generated from.
+    pub fn inventory(&self) -> Vec<String> {
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        let mut objects: Vec<String> = self
+            .resources
+            .iter()
+            .map(|o| format!("{} `{}`", text(&o["kind"]), text(&o["metadata"]["name"])))
+            .collect();
+        objects.extend(self.config_maps.iter().map(|c| {
+            format!(
+                "ConfigMap `{}` (from {})",
+                c.name,
+                c.files.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        }));
+        objects
+    }
+}
+
 fn to_value<T: Serialize>(object: &T) -> Value {
     serde_json::to_value(object).expect("Kubernetes objects serialise to JSON")
 }
