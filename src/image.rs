@@ -15,10 +15,14 @@ pub struct Image {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error(
-    "{0:?} is not a PostgreSQL image with a major version in its tag; write e.g. postgres:18 or postgres:18.1@sha256:<digest>"
-)]
-pub struct ImageError(String);
+pub enum ImageError {
+    #[error(
+        "{0:?} is not a PostgreSQL image with a major version in its tag; write e.g. postgres:18 or postgres:18.1@sha256:<digest>"
+    )]
+    NoMajor(String),
+    #[error("{0:?} runs PostgreSQL {1}; palgen supports {OLDEST_SUPPORTED_MAJOR} and newer")]
+    TooOld(String, u32),
+}
 
 /// The oldest major whose configuration palgen writes and tests.
 const OLDEST_SUPPORTED_MAJOR: u32 = 15;
@@ -54,7 +58,7 @@ impl std::str::FromStr for Image {
     type Err = ImageError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = || ImageError(text.to_owned());
+        let invalid = || ImageError::NoMajor(text.to_owned());
         if text.is_empty() || text.chars().any(char::is_whitespace) {
             return Err(invalid());
         }
@@ -76,7 +80,7 @@ impl std::str::FromStr for Image {
         let major_digits: String = tag.chars().take_while(char::is_ascii_digit).collect();
         let major: u32 = major_digits.parse().map_err(|_| invalid())?;
         if major < OLDEST_SUPPORTED_MAJOR {
-            return Err(invalid());
+            return Err(ImageError::TooOld(text.to_owned(), major));
         }
         Ok(Image {
             reference: text.to_owned(),

@@ -20,6 +20,9 @@ use crate::quantity::{Bytes, MilliCpu};
 /// little WAL already take hundreds of megabytes.
 const MIN_STORAGE: Bytes = Bytes::gibibytes(1);
 
+/// The largest `max_connections` PostgreSQL accepts.
+const MAX_CONNECTIONS_LIMIT: u32 = 262_143;
+
 /// PostgreSQL's default `max_wal_senders` is 10; keep room for a base backup.
 const MAX_READ_REPLICAS: u32 = 8;
 
@@ -121,6 +124,9 @@ pub struct Postgres {
 pub struct Origin {
     pub file: String,
     pub line: u64,
+    /// Position of the file among the profile's layers (later overrides earlier).
+    #[serde(skip)]
+    pub layer: usize,
 }
 
 impl fmt::Display for Origin {
@@ -151,18 +157,20 @@ pub enum SettingsError {
 }
 
 impl Connections {
+    // Saturating: absurd counts must reach the budget check, not overflow.
     pub fn app_pods(&self) -> u32 {
-        self.web_pods + self.worker_pods
+        self.web_pods.saturating_add(self.worker_pods)
     }
 
     /// Connections the application opens at most, before the safety margin.
     pub fn needed(&self) -> u32 {
-        self.app_pods() * self.per_pod
+        self.app_pods().saturating_mul(self.per_pod)
     }
 
     /// Connections needed including the safety margin, rounded up.
     pub fn needed_with_margin(&self) -> u32 {
-        (self.needed() * (100 + self.safety_margin_percent)).div_ceil(100)
+        let with_margin = u64::from(self.needed()) * (100 + u64::from(self.safety_margin_percent));
+        u32::try_from(with_margin.div_ceil(100)).unwrap_or(u32::MAX)
     }
 }
 
@@ -199,7 +207,8 @@ impl Settings {
     /// pool's total when PgBouncer stands in front, else the pods' own.
     pub fn server_connections(&self) -> u32 {
         if self.uses_pgbouncer() {
-            self.pgbouncer_pool_size() * self.pgbouncer.replicas
+            self.pgbouncer_pool_size()
+                .saturating_mul(self.pgbouncer.replicas)
         } else {
             self.connections.needed_with_margin()
         }
@@ -221,13 +230,17 @@ impl<'a> Resolver<'a> {
         let found = self
             .layers
             .iter()
+            .enumerate()
             .rev()
-            .find_map(|sourced| field(sourced.layer).map(|value| (sourced.file, value)));
+            .find_map(|(index, sourced)| {
+                field(sourced.layer).map(|value| (index, sourced.file, value))
+            });
         match found {
-            Some((file, spanned)) => {
+            Some((layer, file, spanned)) => {
                 let origin = Origin {
                     file: file.to_owned(),
                     line: spanned.referenced.line(),
+                    layer,
                 };
                 self.origins.insert(key, origin);
                 Ok(spanned.value.clone())
@@ -247,11 +260,22 @@ impl<'a> Resolver<'a> {
         self.take(key, field).ok()
     }
 
+    /// Of several keys that together make a value invalid, the one set by the
+    /// most specific file: the file the user most likely just wrote.
+    fn most_specific(&self, keys: &[&'static str]) -> &'static str {
+        keys.iter()
+            .copied()
+            .rev()
+            .max_by_key(|key| self.origins.get(key).map_or(0, |o| o.layer))
+            .unwrap_or(keys[0])
+    }
+
     fn invalid(&self, key: &'static str, message: String) -> SettingsError {
         SettingsError::Invalid {
             origin: self.origins.get(key).cloned().unwrap_or(Origin {
                 file: String::new(),
                 line: 0,
+                layer: 0,
             }),
             key,
             message,
@@ -457,6 +481,15 @@ fn validate(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> {
             return Err(r.invalid(key, "must be greater than zero".to_owned()));
         }
     }
+    if c.max_connections > MAX_CONNECTIONS_LIMIT {
+        return Err(r.invalid(
+            "connections.max_connections",
+            format!(
+                "{} is above PostgreSQL's maximum of {MAX_CONNECTIONS_LIMIT}",
+                c.max_connections
+            ),
+        ));
+    }
     if c.superuser_reserved >= c.max_connections {
         return Err(r.invalid(
             "connections.superuser_reserved",
@@ -481,8 +514,18 @@ fn validate(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> {
         } else {
             String::new()
         };
-        return Err(r.invalid(
+        let blamed = r.most_specific(&[
             "connections.max_connections",
+            "connections.superuser_reserved",
+            "connections.web_pods",
+            "connections.worker_pods",
+            "connections.per_pod",
+            "connections.safety_margin_percent",
+            "pgbouncer.replicas",
+            "pgbouncer.from_app_pods",
+        ]);
+        return Err(r.invalid(
+            blamed,
             format!(
                 "connection budget exceeded: ({} web + {} worker pods) x {} per pod = {}, \
                  +{}% margin = {}{through_pool}; available {} (max_connections {} - {} reserved - {} for exporter and backup)",
@@ -588,15 +631,52 @@ pub fn is_dns_label(name: &str) -> bool {
     name.len() <= 63 && !name.contains('.') && is_dns_subdomain(name)
 }
 
-/// Five whitespace-separated cron fields of the characters cron accepts.
+/// Five cron fields (minute, hour, day of month, month, day of week), each a
+/// list of `*`, values or ranges with an optional `/step`, within the range
+/// Kubernetes accepts for the field; months and weekdays also by name.
 fn is_cron_schedule(schedule: &str) -> bool {
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+    let ranges: [(u32, u32, &[&str], u32); 5] = [
+        (0, 59, &[], 0),
+        (0, 23, &[], 0),
+        (1, 31, &[], 0),
+        (1, 12, &MONTHS, 1),
+        (0, 7, &DAYS, 0),
+    ];
     let fields: Vec<&str> = schedule.split_whitespace().collect();
     fields.len() == 5
-        && fields.iter().all(|field| {
-            field
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '*' | ',' | '-' | '/'))
-        })
+        && fields
+            .iter()
+            .zip(ranges)
+            .all(|(field, (low, high, names, first))| {
+                let value = |text: &str| -> Option<u32> {
+                    let by_name = names
+                        .iter()
+                        .position(|name| name.eq_ignore_ascii_case(text))
+                        .and_then(|i| u32::try_from(i).ok())
+                        .map(|i| i + first);
+                    let number = by_name.or_else(|| text.parse().ok())?;
+                    (low..=high).contains(&number).then_some(number)
+                };
+                field.split(',').all(|item| {
+                    let (range, step) = match item.split_once('/') {
+                        Some((range, step)) => (range, Some(step)),
+                        None => (item, None),
+                    };
+                    let step_ok = step.is_none_or(|s| s.parse::<u32>().is_ok_and(|n| n >= 1));
+                    let range_ok = range == "*"
+                        || match range.split_once('-') {
+                            Some((from, to)) => {
+                                matches!((value(from), value(to)), (Some(a), Some(b)) if a <= b)
+                            }
+                            None => value(range).is_some(),
+                        };
+                    step_ok && range_ok
+                })
+            })
 }
 
 /// An image reference with a tag other than `latest`, or a digest.
@@ -692,9 +772,39 @@ mod tests {
     }
 
     #[test]
+    fn cron_schedules_follow_kubernetes_ranges() {
+        for good in [
+            "30 2 * * *",
+            "*/15 * * * *",
+            "0 0 1 jan,jul *",
+            "0 3 * * mon-fri",
+            "0 0 * * 7",
+        ] {
+            assert!(is_cron_schedule(good), "{good}");
+        }
+        for bad in [
+            "daily",
+            "* * * *",
+            "60 * * * *",
+            "0 24 * * *",
+            "0 0 0 * *",
+            "0 0 * 13 *",
+            "0 0 * * 8",
+            "*/0 * * * *",
+            "5-1 * * * *",
+        ] {
+            assert!(!is_cron_schedule(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn over_budget_connections_are_refused_with_the_numbers() {
         let error = resolve_with("connections:\n  web_pods: 2\n  worker_pods: 2\n  per_pod: 20\n")
             .unwrap_err();
+        assert!(
+            error.starts_with("custom.yaml:2: connections.web_pods:"),
+            "blames the user file: {error}"
+        );
         assert!(
             error.contains("(2 web + 2 worker pods) x 20 per pod = 80, +50% margin = 120"),
             "{error}"

@@ -195,9 +195,19 @@ impl Catalog {
                     other,
                 });
             }
-            let text = fs::read_to_string(&path).map_err(|e| ProfileError::Directory {
+            let bytes = fs::read(&path).map_err(|e| ProfileError::Directory {
                 dir: display.clone(),
                 reason: e.to_string(),
+            })?;
+            let text = String::from_utf8(bytes).map_err(|e| {
+                let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+                ProfileError::Parse {
+                    file: display.clone(),
+                    line: u64::try_from(line).unwrap_or(u64::MAX),
+                    column: 1,
+                    message: "not UTF-8 text; a profile file is UTF-8 YAML".to_owned(),
+                }
             })?;
             let parsed = parse_file(&display, &text)?;
             if parsed.layer.extends.is_none() {
@@ -357,23 +367,65 @@ fn is_profile_name(name: &str) -> bool {
         && crate::settings::is_dns_label(name)
 }
 
-/// One line naming the file, position, key and the parser's complaint.
+/// One line naming the file, position, key and what is wrong, in the terms
+/// of a profile file rather than of the YAML library.
 fn parse_error(path: &str, text: &str, error: &serde_saphyr::Error) -> ProfileError {
-    let (line, column) = error
+    let (mut line, mut column) = error
         .location()
         .map_or((0, 0), |location| (location.line(), location.column()));
     let rendered = error.without_snippet().to_string();
-    let mut message = strip_position_prefix(rendered.trim());
-    if let Some(key) = key_on_line(text, line) {
-        if !message.contains(&format!("`{key}`")) {
-            message = format!("{key}: {message}");
+    let stripped = strip_position_prefix(rendered.trim());
+    let raw = stripped.lines().next().unwrap_or_default();
+    let raw = strip_position_suffix(raw);
+    let value = value_on_line(text, line);
+    let mut key = key_on_line(text, line);
+    let message = if raw.contains("found a tab") {
+        // The parser reports where the scalar or block began; the tab itself
+        // is what the reader must find.
+        let start = usize::try_from(line).unwrap_or(1).saturating_sub(1);
+        if let Some(offset) = text.lines().skip(start).position(|l| l.contains('\t')) {
+            line = u64::try_from(start + offset + 1).unwrap_or(line);
+            let tab_line = text.lines().nth(start + offset).unwrap_or_default();
+            column = u64::try_from(tab_line.find('\t').unwrap_or(0) + 1).unwrap_or(1);
+            key = key_on_line(text, line);
         }
-    }
+        "a tab character; YAML indents with spaces only".to_owned()
+    } else if raw.starts_with("duplicate mapping key") {
+        "duplicate key: it appears twice in this mapping; write each key once".to_owned()
+    } else if raw.starts_with("multiple YAML documents") {
+        "multiple documents: a profile file holds one YAML document; remove the `---` separator and what follows".to_owned()
+    } else if raw.starts_with("invalid u32") || raw.starts_with("invalid u64") {
+        format!(
+            "expected a whole number from 0 to {}, found {}",
+            u32::MAX,
+            value.as_deref().unwrap_or("something else")
+        )
+    } else if raw.starts_with("invalid bool") || raw.starts_with("invalid boolean") {
+        format!(
+            "expected a boolean (true or false), found {}",
+            value.as_deref().unwrap_or("something else")
+        )
+    } else if raw.starts_with("expected string scalar") || raw.starts_with("expected scalar") {
+        // The parser stops inside the mapping or list given where a single
+        // value belongs: blame the key that holds it.
+        if let Some((parent_line, parent_key)) = parent_key(text, line) {
+            line = parent_line;
+            column = 1;
+            key = Some(parent_key);
+        }
+        "expected a single value (a string), found a mapping or a list".to_owned()
+    } else {
+        raw.to_owned()
+    };
+    let message = match key {
+        Some(key) if !message.contains(&format!("`{key}`")) => format!("{key}: {message}"),
+        _ => message,
+    };
     ProfileError::Parse {
         file: path.to_owned(),
         line,
         column,
-        message: message.lines().next().unwrap_or_default().to_owned(),
+        message,
     }
 }
 
@@ -385,6 +437,41 @@ fn strip_position_prefix(message: &str) -> String {
         Some((position, rest)) if position.starts_with("line ") => rest.to_owned(),
         _ => message.to_owned(),
     }
+}
+
+/// The parser ends some messages with " at line 3, column 9", which the
+/// message already starts with.
+fn strip_position_suffix(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(index) if message[index..].contains(", column ") => &message[..index],
+        _ => message,
+    }
+}
+
+/// The value written after the key on a 1-based line, if any.
+fn value_on_line(text: &str, line: u64) -> Option<String> {
+    let content = text
+        .lines()
+        .nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let (_, value) = content.split_once(':')?;
+    let value = value.trim();
+    (!value.is_empty()).then(|| format!("`{value}`"))
+}
+
+/// The key, above a 1-based line, whose value is the block that line is in.
+fn parent_key(text: &str, line: u64) -> Option<(u64, String)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let index = usize::try_from(line).ok()?.checked_sub(1)?;
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let own_indent = indent(lines.get(index)?);
+    (0..index).rev().find_map(|i| {
+        let candidate = lines[i];
+        if candidate.trim().is_empty() || indent(candidate) >= own_indent {
+            return None;
+        }
+        let key = key_on_line(text, u64::try_from(i + 1).ok()?)?;
+        Some((u64::try_from(i + 1).ok()?, key))
+    })
 }
 
 /// The mapping key written on a 1-based line, if the line holds one.

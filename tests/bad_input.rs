@@ -1,0 +1,635 @@
+//! Bad input, through the real binary: every malformed profile file,
+//! impossible setting and unusable command line must stop palgen with exit 2
+//! and ONE line on stderr,
+//!
+//! ```text
+//! palgen: error: <file>:<line>[:<col>]: <key>: <problem with the value and the accepted form>
+//! ```
+//!
+//! never a panic, and without writing anything.
+//!
+//! Each case runs in a fresh temporary directory holding `profiles/` (the
+//! user profiles) and, for the output cases, a prepared `k8s/`. Paths on the
+//! command line are relative to it, so messages name `profiles/a.yaml:3:`.
+//! A case lists the substrings its message must contain; `"x|y"` means
+//! either `x` or `y`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Exit status for bad usage or bad input.
+const EXIT_BAD_INPUT: i32 = 2;
+
+/// Text that betrays a crash rather than an error message.
+const CRASH_MARKERS: [&str; 3] = ["panicked", "RUST_BACKTRACE", "stack backtrace"];
+
+/// Advice meant for a programmer using the YAML library, not for a user.
+const LIBRARY_INTERNALS: [&str; 4] = ["DuplicateKeyPolicy", "from_str", "serde", "saphyr"];
+
+/// The usual command: render the user profile `a` into `k8s`.
+const RENDER_A: [&str; 7] = [
+    "--profiles-dir",
+    "profiles",
+    "render",
+    "--profile",
+    "a",
+    "--out",
+    "k8s",
+];
+
+/// Render a built-in profile: for problems of the profiles directory as a
+/// whole, which stop every command.
+const RENDER_AWS: [&str; 7] = [
+    "--profiles-dir",
+    "profiles",
+    "render",
+    "--profile",
+    "aws",
+    "--out",
+    "k8s",
+];
+
+struct Case {
+    /// Files to create, relative to the case's directory.
+    files: Vec<(String, Vec<u8>)>,
+    /// Empty directories to create.
+    dirs: Vec<String>,
+    args: Vec<String>,
+    /// Substrings the error line must contain; `a|b` accepts either.
+    expect: Vec<String>,
+}
+
+impl Case {
+    fn new(args: &[&str]) -> Case {
+        Case {
+            files: Vec::new(),
+            dirs: Vec::new(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            expect: Vec::new(),
+        }
+    }
+
+    fn file(mut self, path: &str, contents: impl AsRef<[u8]>) -> Case {
+        self.files
+            .push((path.to_owned(), contents.as_ref().to_owned()));
+        self
+    }
+
+    fn dir(mut self, path: &str) -> Case {
+        self.dirs.push(path.to_owned());
+        self
+    }
+
+    fn expect(mut self, substrings: &[&str]) -> Case {
+        self.expect.extend(substrings.iter().map(|s| s.to_string()));
+        self
+    }
+
+    /// Runs the case and asserts everything a bad-input error must satisfy;
+    /// every violation is reported at once, with the complete output.
+    fn run(self) {
+        let temp = tempfile::tempdir().expect("temporary directory");
+        let root = temp.path();
+        fs::create_dir_all(root.join("profiles")).unwrap();
+        for dir in &self.dirs {
+            fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        for (path, contents) in &self.files {
+            let path = root.join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, contents).unwrap();
+        }
+        let before = snapshot(root);
+
+        let output = palgen(root, &self.args);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+
+        let mut problems = Vec::new();
+        if output.status.code() != Some(EXIT_BAD_INPUT) {
+            problems.push(format!(
+                "exit status is {}, expected exit code {EXIT_BAD_INPUT}",
+                output.status
+            ));
+        }
+        for marker in CRASH_MARKERS {
+            if stderr.contains(marker) {
+                problems.push(format!("stderr contains {marker:?}: palgen crashed"));
+            }
+        }
+        if stderr.lines().count() != 1 || !stderr.ends_with('\n') {
+            problems.push(format!(
+                "stderr is {} lines, expected exactly one",
+                stderr.lines().count()
+            ));
+        }
+        if !stderr.starts_with("palgen: error: ") {
+            problems.push("stderr does not start with `palgen: error: `".to_owned());
+        }
+        for expected in &self.expect {
+            let alternatives: Vec<&str> = expected.split('|').collect();
+            if !alternatives.iter().any(|a| stderr.contains(a)) {
+                problems.push(format!("the message does not contain {expected:?}"));
+            }
+        }
+        for internal in LIBRARY_INTERNALS {
+            if stderr.contains(internal) {
+                problems.push(format!(
+                    "the message gives library advice ({internal:?}) instead of the accepted form"
+                ));
+            }
+        }
+        if !stdout.is_empty() {
+            problems.push("stdout is not empty".to_owned());
+        }
+        let after = snapshot(root);
+        if after != before {
+            problems.push(format!(
+                "the directory changed: {}",
+                describe_changes(&before, &after)
+            ));
+        }
+
+        if !problems.is_empty() {
+            let files: Vec<String> = self
+                .files
+                .iter()
+                .map(|(path, contents)| {
+                    format!(
+                        "--- {path} ---\n{}",
+                        String::from_utf8_lossy(contents).trim_end()
+                    )
+                })
+                .collect();
+            panic!(
+                "bad-input case failed:\n  - {}\ncommand: palgen {}\n{}\nstatus: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                problems.join("\n  - "),
+                self.args.join(" "),
+                files.join("\n"),
+                output.status,
+                first_lines(&stdout, 8),
+                stderr
+            );
+        }
+    }
+}
+
+/// The first `n` lines of a text, and how many were left out.
+fn first_lines(text: &str, n: usize) -> String {
+    let total = text.lines().count();
+    let mut shown: Vec<&str> = text.lines().take(n).collect();
+    let omitted = format!("... ({} more lines)", total.saturating_sub(n));
+    if total > n {
+        shown.push(&omitted);
+    }
+    shown.join("\n")
+}
+
+/// Runs palgen in `dir`, without a backtrace so that a panic prints what a
+/// user would see.
+fn palgen(dir: &Path, args: &[String]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_palgen"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .output()
+        .expect("palgen runs")
+}
+
+/// Every file and directory under `root`, with file contents.
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
+    let mut entries = BTreeMap::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let relative = path.strip_prefix(root).unwrap().to_path_buf();
+            if path.is_dir() {
+                entries.insert(relative, None);
+                pending.push(path);
+            } else {
+                entries.insert(relative, Some(fs::read(&path).unwrap_or_default()));
+            }
+        }
+    }
+    entries
+}
+
+fn describe_changes(
+    before: &BTreeMap<PathBuf, Option<Vec<u8>>>,
+    after: &BTreeMap<PathBuf, Option<Vec<u8>>>,
+) -> String {
+    let mut changes = Vec::new();
+    for (path, content) in after {
+        match before.get(path) {
+            None => changes.push(format!("created {}", path.display())),
+            Some(old) if old != content => changes.push(format!("changed {}", path.display())),
+            Some(_) => {}
+        }
+    }
+    for path in before.keys().filter(|p| !after.contains_key(*p)) {
+        changes.push(format!("removed {}", path.display()));
+    }
+    let total = changes.len();
+    changes.truncate(5);
+    format!("{} ({total} in all)", changes.join(", "))
+}
+
+/// The user profile `profiles/a.yaml` with this text, rendered.
+fn profile(text: &str) -> Case {
+    Case::new(&RENDER_A).file("profiles/a.yaml", text)
+}
+
+/// A profile file that is fine on its own.
+const VALID: &str = "extends: aws-large\n";
+
+/// One `#[test]` per case, so each bad input passes or fails on its own, and
+/// a test that the table holds at least as many cases as the issue asks for.
+macro_rules! bad_inputs {
+    ($($name:ident: $case:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                $case.run();
+            }
+        )*
+
+        #[test]
+        fn the_suite_covers_at_least_25_bad_inputs() {
+            let names = [$(stringify!($name)),*];
+            assert!(names.len() >= 25, "only {} cases", names.len());
+        }
+    };
+}
+
+bad_inputs! {
+    // --- YAML syntax and the shape of the file -----------------------------
+
+    yaml_unclosed_flow_mapping:
+        profile("extends: aws-large\nstorage: {size: 10Gi\n")
+            .expect(&["profiles/a.yaml:2:", "storage", "unclosed bracket"]);
+    yaml_unclosed_quote:
+        profile("extends: aws-large\nstorage:\n  size: \"10Gi\n")
+            .expect(&["profiles/a.yaml:3:", "size", "unclosed quote"]);
+    yaml_tab_indenting_a_nested_key:
+        profile("extends: aws-large\nstorage:\n\tsize: 1Gi\n")
+            .expect(&["profiles/a.yaml:3:", "size", "tab"]);
+    yaml_tab_indenting_a_top_level_key:
+        profile("extends: aws-large\n\tstorage: {}\n")
+            .expect(&["profiles/a.yaml:2:", "tab"]);
+    yaml_alias_to_an_unknown_anchor:
+        profile("extends: aws-large\ndescription: *nope\n")
+            .expect(&["profiles/a.yaml:2:", "description", "anchor"]);
+    yaml_duplicate_key:
+        profile("extends: aws-large\nstorage:\n  size: 10Gi\n  size: 20Gi\n")
+            .expect(&["profiles/a.yaml:4:", "size", "duplicate"]);
+    yaml_multiple_documents:
+        profile("extends: aws-large\n---\nextends: aws-small\n")
+            .expect(&["profiles/a.yaml:3:", "multiple", "document"]);
+    empty_file:
+        profile("")
+            .expect(&["profiles/a.yaml:1:", "extends", "missing", "extends: aws-large"]);
+    file_of_comments_only:
+        profile("# to do: pick a parent\n")
+            .expect(&["profiles/a.yaml:1:", "extends", "missing", "extends: aws-large"]);
+    file_is_a_yaml_list:
+        profile("- extends: aws-large\n- storage:\n    size: 20Gi\n")
+            .expect(&["profiles/a.yaml:1:", "mapping"]);
+    file_is_a_yaml_scalar:
+        profile("aws-large\n")
+            .expect(&["profiles/a.yaml:1:", "mapping"]);
+    file_is_not_utf8:
+        Case::new(&RENDER_A)
+            .file("profiles/a.yaml", b"extends: aws-large\nstorage:\n  class: \xff\xfe\n")
+            .expect(&["profiles/a.yaml:3", "UTF-8"]);
+
+    // --- wrong types --------------------------------------------------------
+
+    string_for_a_number:
+        profile("extends: aws-large\nconnections:\n  max_connections: many\n")
+            .expect(&["profiles/a.yaml:3:", "max_connections", "many|u32|whole number|integer"]);
+    negative_number:
+        profile("extends: aws-large\nconnections:\n  per_pod: -1\n")
+            .expect(&["profiles/a.yaml:3:", "per_pod", "-1|u32|whole number|integer"]);
+    fraction_for_a_whole_number:
+        profile("extends: aws-large\nbackup:\n  retention_days: 1.5\n")
+            .expect(&["profiles/a.yaml:3:", "retention_days", "1.5|u32|whole number|integer"]);
+    number_beyond_u32:
+        profile("extends: aws-large\nconnections:\n  web_pods: 4294967296\n")
+            .expect(&["profiles/a.yaml:3:", "web_pods", "4294967296|u32|whole number|integer"]);
+    map_for_a_scalar:
+        profile("extends: aws-large\nimage:\n  name: postgres\n  tag: \"18\"\n")
+            .expect(&["profiles/a.yaml:2:", "image", "string"]);
+    list_for_a_map:
+        profile("extends: aws-large\nstorage: [10Gi, ssd]\n")
+            .expect(&["profiles/a.yaml:2:", "storage", "mapping"]);
+    scalar_for_a_map:
+        profile("extends: aws-large\nresources: big\n")
+            .expect(&["profiles/a.yaml:2:", "resources", "mapping"]);
+    word_for_a_boolean:
+        profile("extends: aws-large\ndev_credentials: maybe\n")
+            .expect(&["profiles/a.yaml:2:", "dev_credentials", "boolean"]);
+    number_for_a_boolean:
+        profile("extends: aws-large\nstorage:\n  ssd: 1\n")
+            .expect(&["profiles/a.yaml:3:", "ssd", "boolean"]);
+    list_for_extends:
+        profile("extends: [aws-large]\n")
+            .expect(&["profiles/a.yaml:1:", "extends", "string"]);
+
+    // --- unknown keys -------------------------------------------------------
+
+    unknown_top_level_key:
+        profile("extends: aws-large\nreplicas: 3\n")
+            .expect(&["profiles/a.yaml:2:", "`replicas`", "extends, description, image, storage"]);
+    unknown_nested_key:
+        profile("extends: aws-large\nstorage:\n  sise: 20Gi\n")
+            .expect(&["profiles/a.yaml:3:", "`sise`", "class, size, ssd"]);
+    unknown_deeply_nested_key:
+        profile("extends: aws-large\nresources:\n  limits:\n    memroy: 8Gi\n")
+            .expect(&["profiles/a.yaml:4:", "`memroy`", "memory, cpu"]);
+    unknown_key_in_a_storage_class_definition:
+        profile("extends: aws-large\nstorage:\n  provision:\n    provisioner: ebs.csi.aws.com\n    reclaim: Retain\n")
+            .expect(&["profiles/a.yaml:5:", "`reclaim`", "provisioner, parameters"]);
+
+    // --- quantities -----------------------------------------------------------
+
+    quantity_with_a_decimal_unit_suffix:
+        profile("extends: aws-large\nstorage:\n  size: 10GB\n")
+            .expect(&["profiles/a.yaml:3:", "size", "\"10GB\"", "10Gi"]);
+    quantity_with_a_fraction:
+        profile("extends: aws-large\nstorage:\n  size: 1.5Gi\n")
+            .expect(&["profiles/a.yaml:3:", "size", "\"1.5Gi\"", "10Gi"]);
+    quantity_that_is_a_word:
+        profile("extends: aws-large\nstorage:\n  size: abc\n")
+            .expect(&["profiles/a.yaml:3:", "size", "\"abc\"", "10Gi"]);
+    quantity_that_is_negative:
+        profile("extends: aws-large\nstorage:\n  size: -5Gi\n")
+            .expect(&["profiles/a.yaml:3:", "size", "\"-5Gi\"", "10Gi"]);
+    quantity_beyond_64_bits:
+        profile("extends: aws-large\nstorage:\n  size: 20000Pi\n")
+            .expect(&["profiles/a.yaml:3:", "size", "\"20000Pi\""]);
+    memory_request_with_a_decimal_unit_suffix:
+        profile("extends: aws-large\nresources:\n  requests:\n    memory: 1GB\n")
+            .expect(&["profiles/a.yaml:4:", "memory", "\"1GB\"", "512Mi"]);
+    cpu_that_is_a_word:
+        profile("extends: aws-large\nresources:\n  limits:\n    cpu: two\n")
+            .expect(&["profiles/a.yaml:4:", "cpu", "\"two\"", "250m"]);
+    cpu_with_too_many_decimals:
+        profile("extends: aws-large\nresources:\n  limits:\n    cpu: 1.2345\n")
+            .expect(&["profiles/a.yaml:4:", "cpu", "\"1.2345\"", "250m"]);
+    cpu_with_a_memory_suffix:
+        profile("extends: aws-large\nresources:\n  requests:\n    cpu: 500mi\n")
+            .expect(&["profiles/a.yaml:4:", "cpu", "\"500mi\"", "250m"]);
+
+    // --- impossible values ----------------------------------------------------
+
+    memory_limit_below_request:
+        profile("extends: aws-large\nresources:\n  limits:\n    memory: 512Mi\n")
+            .expect(&["profiles/a.yaml:4:", "resources.limits.memory", "512Mi", "1Gi"]);
+    cpu_limit_below_request:
+        profile("extends: aws-large\nresources:\n  limits:\n    cpu: 500m\n")
+            .expect(&["profiles/a.yaml:4:", "resources.limits.cpu", "500m", "1000m"]);
+    zero_memory_request:
+        profile("extends: aws-large\nresources:\n  requests:\n    memory: 0\n")
+            .expect(&["profiles/a.yaml:4:", "resources.requests.memory", "greater than zero"]);
+    zero_cpu_limit:
+        profile("extends: aws-large\nresources:\n  limits:\n    cpu: 0\n")
+            .expect(&["profiles/a.yaml:4:", "resources.limits.cpu", "greater than zero"]);
+    zero_storage:
+        profile("extends: aws-large\nstorage:\n  size: 0\n")
+            .expect(&["profiles/a.yaml:3:", "storage.size", "0 is below the minimum of 1Gi"]);
+    storage_below_1gi:
+        profile("extends: aws-large\nstorage:\n  size: 512Mi\n")
+            .expect(&["profiles/a.yaml:3:", "storage.size", "512Mi", "1Gi"]);
+    backup_volume_below_1gi:
+        profile("extends: aws-large\nbackup:\n  size: 100Mi\n")
+            .expect(&["profiles/a.yaml:3:", "backup.size", "100Mi", "1Gi"]);
+    zero_web_pods:
+        profile("extends: aws-large\nconnections:\n  web_pods: 0\n")
+            .expect(&["profiles/a.yaml:3:", "connections.web_pods", "greater than zero"]);
+    zero_max_connections:
+        profile("extends: aws-large\nconnections:\n  max_connections: 0\n")
+            .expect(&["profiles/a.yaml:3:", "connections.max_connections", "greater than zero"]);
+    max_connections_beyond_what_postgres_accepts:
+        // PostgreSQL refuses to start with max_connections above 262143.
+        profile("extends: aws-large\nconnections:\n  max_connections: 300000\n")
+            .expect(&["profiles/a.yaml:3:", "connections.max_connections", "300000", "262143"]);
+    reserved_connections_take_them_all:
+        profile("extends: aws-large\nconnections:\n  superuser_reserved: 100\n")
+            .expect(&["profiles/a.yaml:3:", "connections.superuser_reserved", "100"]);
+    shared_memory_not_below_the_memory_limit:
+        profile("extends: aws-large\npostgres:\n  shm_size: 4Gi\n")
+            .expect(&["profiles/a.yaml:3:", "postgres.shm_size", "4Gi"]);
+    over_budget_with_max_connections_lowered:
+        profile("extends: aws-small\nconnections:\n  max_connections: 15\n")
+            .expect(&[
+                "profiles/a.yaml:3:",
+                "connections.max_connections",
+                "(1 web + 1 worker pods) x 5 per pod = 10",
+                "+50% margin = 15",
+                "available 10 (max_connections 15 - 3 reserved - 2 for exporter and backup)",
+            ]);
+    over_budget_through_pgbouncer:
+        profile("extends: aws-medium\nconnections:\n  max_connections: 40\n")
+            .expect(&[
+                "profiles/a.yaml:3:",
+                "connections.max_connections",
+                "(3 web + 3 worker pods) x 5 per pod = 30",
+                "through PgBouncer 2 replicas x pool 17 = 34",
+                "available 35",
+            ]);
+    over_budget_with_more_pods:
+        // The user's file caused it; an error pointing at the built-in
+        // base.yaml sends the user to a file they did not write.
+        profile("extends: dev-small\nconnections:\n  web_pods: 2\n  worker_pods: 2\n  per_pod: 20\n")
+            .expect(&[
+                "profiles/a.yaml:",
+                "connections.",
+                "(2 web + 2 worker pods) x 20 per pod = 80",
+                "+50% margin = 120",
+                "available 96",
+            ]);
+    web_pods_that_overflow_the_budget_arithmetic:
+        profile("extends: aws-large\nconnections:\n  web_pods: 4294967295\n")
+            .expect(&["profiles/a.yaml:3:", "web_pods"]);
+    per_pod_that_overflows_the_budget_arithmetic:
+        profile("extends: aws-large\nconnections:\n  per_pod: 4294967295\n")
+            .expect(&["profiles/a.yaml:3:", "per_pod"]);
+    safety_margin_that_overflows_the_budget_arithmetic:
+        profile("extends: aws-large\nconnections:\n  safety_margin_percent: 4294967295\n")
+            .expect(&["profiles/a.yaml:3:", "safety_margin_percent"]);
+    single_pgbouncer:
+        profile("extends: aws-large\npgbouncer:\n  replicas: 1\n")
+            .expect(&["profiles/a.yaml:3:", "pgbouncer.replicas", "at least 2"]);
+    cron_schedule_that_is_a_word:
+        profile("extends: aws-large\nbackup:\n  schedule: daily\n")
+            .expect(&["profiles/a.yaml:3:", "backup.schedule", "\"daily\"", "\"30 2 * * *\""]);
+    cron_schedule_with_six_fields:
+        profile("extends: aws-large\nbackup:\n  schedule: \"0 30 2 * * *\"\n")
+            .expect(&["profiles/a.yaml:3:", "backup.schedule", "\"0 30 2 * * *\"", "five fields"]);
+    cron_schedule_with_minute_61:
+        // Kubernetes rejects the CronJob: minutes are 0-59.
+        profile("extends: aws-large\nbackup:\n  schedule: \"61 2 * * *\"\n")
+            .expect(&["profiles/a.yaml:3:", "backup.schedule", "\"61 2 * * *\""]);
+    backup_retention_zero:
+        profile("extends: aws-large\nbackup:\n  retention_days: 0\n")
+            .expect(&["profiles/a.yaml:3:", "backup.retention_days", "at least 1"]);
+    unpinned_pgbouncer_image:
+        profile("extends: aws-large\npgbouncer:\n  image: pgbouncer:latest\n")
+            .expect(&["profiles/a.yaml:3:", "pgbouncer.image", "\"pgbouncer:latest\"", "repository:tag"]);
+    untagged_exporter_image:
+        profile("extends: aws-large\nmonitoring:\n  exporter_image: postgres-exporter\n")
+            .expect(&["profiles/a.yaml:3:", "monitoring.exporter_image", "\"postgres-exporter\"", "repository:tag"]);
+    postgres_image_latest:
+        profile("extends: aws-large\nimage: postgres:latest\n")
+            .expect(&["profiles/a.yaml:2:", "image", "\"postgres:latest\"", "postgres:18"]);
+    postgres_image_without_a_tag:
+        profile("extends: aws-large\nimage: postgres\n")
+            .expect(&["profiles/a.yaml:2:", "image", "\"postgres\"", "postgres:18"]);
+    postgres_image_with_a_short_digest:
+        profile("extends: aws-large\nimage: postgres:18@sha256:abc\n")
+            .expect(&["profiles/a.yaml:2:", "image", "\"postgres:18@sha256:abc\"", "@sha256:<digest>"]);
+    postgres_image_older_than_supported:
+        // postgres:14 has a major version in its tag; the message must say
+        // which majors are accepted rather than that there is none.
+        profile("extends: aws-large\nimage: postgres:14\n")
+            .expect(&["profiles/a.yaml:2:", "image", "\"postgres:14\"", "15"]);
+    storage_class_that_is_not_a_kubernetes_name:
+        profile("extends: aws-large\nstorage:\n  class: Fast_SSD\n")
+            .expect(&["profiles/a.yaml:3:", "storage.class", "\"Fast_SSD\"", "lower-case"]);
+    scraper_namespace_that_is_not_a_kubernetes_name:
+        profile("extends: aws-large\nmonitoring:\n  scraper_namespace: Monitoring!\n")
+            .expect(&["profiles/a.yaml:3:", "monitoring.scraper_namespace", "\"Monitoring!\""]);
+    too_many_read_replicas:
+        profile("extends: aws-large\nreplication:\n  read_replicas: 9\n")
+            .expect(&["profiles/a.yaml:3:", "replication.read_replicas", "9 is more than 8"]);
+    wal_kept_for_replicas_not_below_the_data_volume:
+        profile("extends: aws-large\nreplication:\n  max_slot_wal_keep_size: 100Gi\n")
+            .expect(&["profiles/a.yaml:3:", "replication.max_slot_wal_keep_size", "100Gi", "below the data volume"]);
+
+    // --- extends ----------------------------------------------------------------
+
+    extends_an_unknown_size:
+        profile("extends: aws-huge\n")
+            .expect(&["profiles/a.yaml:1:", "extends", "\"aws-huge\"", "aws-large"]);
+    extends_an_unknown_platform:
+        profile("extends: ibm-small\n")
+            .expect(&["profiles/a.yaml:1:", "extends", "\"ibm-small\"", "azure-small"]);
+    extends_the_base_which_is_not_a_profile:
+        profile("extends: base\n")
+            .expect(&["profiles/a.yaml:1:", "extends", "\"base\"", "dev-small"]);
+    extends_a_missing_user_profile:
+        profile("extends: acme-base\n")
+            .expect(&["profiles/a.yaml:1:", "extends", "\"acme-base\"", "aws-large"]);
+    extends_cycle_of_two:
+        Case::new(&RENDER_A)
+            .file("profiles/a.yaml", "extends: b\n")
+            .file("profiles/b.yaml", "extends: a\n")
+            .expect(&[
+                "profiles/a.yaml:1:|profiles/b.yaml:1:",
+                "extends",
+                "a -> b -> a|b -> a -> b",
+                "cycle",
+            ]);
+    extends_itself:
+        profile("extends: a\n")
+            .expect(&["profiles/a.yaml:1:", "extends", "a -> a", "cycle"]);
+    extends_missing:
+        profile("storage:\n  size: 20Gi\n")
+            .expect(&["profiles/a.yaml:1:", "extends", "missing", "extends: aws-large"]);
+    extends_null:
+        profile("extends: ~\n")
+            .expect(&["profiles/a.yaml:1:", "extends", "missing", "extends: aws-large"]);
+
+    // --- profile names ----------------------------------------------------------
+
+    file_name_not_a_kubernetes_name:
+        Case::new(&RENDER_AWS)
+            .file("profiles/Acme_Prod.yaml", VALID)
+            .expect(&["profiles/Acme_Prod.yaml", "\"Acme_Prod\"", "lower-case letters, digits and '-'"]);
+    file_name_starting_with_a_digit:
+        Case::new(&RENDER_AWS)
+            .file("profiles/1prod.yaml", VALID)
+            .expect(&["profiles/1prod.yaml", "\"1prod\"", "starting with a letter"]);
+    file_name_with_a_dot:
+        Case::new(&RENDER_AWS)
+            .file("profiles/acme.prod.yaml", VALID)
+            .expect(&["profiles/acme.prod.yaml", "\"acme.prod\"", "lower-case letters"]);
+    file_name_too_long:
+        Case::new(&RENDER_AWS)
+            .file(&format!("profiles/{}.yaml", "a".repeat(54)), VALID)
+            .expect(&["is not a valid profile name", "at most 53 characters"]);
+    file_named_like_a_builtin_profile:
+        Case::new(&RENDER_AWS)
+            .file("profiles/aws-large.yaml", VALID)
+            .expect(&["profiles/aws-large.yaml", "\"aws-large\"", "built-in", "unique"]);
+    file_named_like_a_bare_platform:
+        Case::new(&RENDER_AWS)
+            .file("profiles/gcp.yaml", VALID)
+            .expect(&["profiles/gcp.yaml", "\"gcp\"", "built-in", "unique"]);
+    same_profile_as_yaml_and_yml:
+        Case::new(&RENDER_AWS)
+            .file("profiles/x.yaml", VALID)
+            .file("profiles/x.yml", "extends: aws-small\n")
+            .expect(&["profiles/x.yml", "\"x\"", "profiles/x.yaml", "unique"]);
+
+    // --- the command line and the output directory ---------------------------------
+
+    unknown_profile_on_the_command_line:
+        Case::new(&["--profiles-dir", "profiles", "render", "--profile", "acme", "--out", "k8s"])
+            .expect(&["unknown profile \"acme\"", "aws-large"]);
+    unknown_profile_for_show:
+        Case::new(&["--profiles-dir", "profiles", "show", "--profile", "aws-huge"])
+            .expect(&["unknown profile \"aws-huge\"", "aws-large"]);
+    unknown_profile_for_build:
+        Case::new(&["--profiles-dir", "profiles", "build", "--profile", "ibm"])
+            .expect(&["unknown profile \"ibm\"", "azure-small"]);
+    profiles_dir_missing:
+        Case::new(&["--profiles-dir", "no-such-dir", "render", "--profile", "aws", "--out", "k8s"])
+            .expect(&["no-such-dir", "profiles directory", "No such file"]);
+    profiles_dir_is_a_file:
+        Case::new(&["--profiles-dir", "profiles.txt", "render", "--profile", "aws", "--out", "k8s"])
+            .file("profiles.txt", "extends: aws-large\n")
+            .expect(&["profiles.txt", "profiles directory", "Not a directory|not a directory"]);
+    default_profiles_dir_is_read:
+        Case::new(&["show", "--profile", "aws"])
+            .file("profiles/a.yaml", "extends: aws-large\nstorage:\n  size: 10GB\n")
+            .expect(&["profiles/a.yaml:3:", "size", "\"10GB\""]);
+    bad_profile_stops_check:
+        Case::new(&["--profiles-dir", "profiles", "check", "--out", "k8s"])
+            .file("profiles/a.yaml", "extends: aws-large\nstorage:\n  size: 10GB\n")
+            .dir("k8s/overlays")
+            .expect(&["profiles/a.yaml:3:", "size", "\"10GB\""]);
+    bad_profile_shown:
+        Case::new(&["--profiles-dir", "profiles", "show", "--profile", "a", "--format", "json"])
+            .file("profiles/a.yaml", "extends: aws-large\nresources:\n  limits:\n    cpu: 500m\n")
+            .expect(&["profiles/a.yaml:4:", "resources.limits.cpu", "500m", "1000m"]);
+    out_under_a_regular_file:
+        Case::new(&["--profiles-dir", "profiles", "render", "--profile", "aws", "--out", "notes.txt/k8s"])
+            .file("notes.txt", "not a directory\n")
+            .expect(&["notes.txt", "directory"]);
+    out_is_a_regular_file:
+        Case::new(&["--profiles-dir", "profiles", "render", "--profile", "aws", "--out", "notes.txt"])
+            .file("notes.txt", "not a directory\n")
+            .expect(&["notes.txt", "not a directory"]);
+    foreign_file_in_an_overlay:
+        Case::new(&RENDER_AWS)
+            .file("k8s/overlays/aws-small/kustomization.yaml", "resources:\n  - hand-written.yaml\n")
+            .expect(&["k8s/overlays/aws-small/kustomization.yaml", "not generated by palgen"]);
+    foreign_file_in_a_custom_profile_overlay:
+        Case::new(&RENDER_A)
+            .file("profiles/a.yaml", VALID)
+            .file("k8s/overlays/a/postgresql.conf", "max_connections = 500\n")
+            .expect(&["k8s/overlays/a/postgresql.conf", "not generated by palgen"]);
+    foreign_file_in_the_base:
+        Case::new(&RENDER_AWS)
+            .file("k8s/base/statefulset-postgres.yaml", "kind: StatefulSet\n")
+            .expect(&["k8s/base/statefulset-postgres.yaml", "not generated by palgen"]);
+    directory_at_a_generated_path:
+        Case::new(&RENDER_AWS)
+            .dir("k8s/base/kustomization.yaml")
+            .expect(&["k8s/base/kustomization.yaml", "is a directory"]);
+}
