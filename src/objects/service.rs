@@ -25,7 +25,9 @@ fn metadata(name: &str, workload: Workload) -> ObjectMeta {
     }
 }
 
-/// The replicas' governing Service: gives `postgres-replica-N.postgres-replica`.
+/// The replicas' governing Service: gives `postgres-replica-N.postgres-replica`,
+/// published even while a pod is not ready, so that a promoted replica (which
+/// stops being a ready standby) stays reachable by name.
 pub fn replicas(settings: &Settings) -> Service {
     let mut ports = vec![port("postgres", names::DATABASE_PORT)];
     if settings.monitoring.exporter {
@@ -36,6 +38,7 @@ pub fn replicas(settings: &Settings) -> Service {
         spec: Some(ServiceSpec {
             cluster_ip: Some("None".to_owned()),
             selector: Some(REPLICA.selector()),
+            publish_not_ready_addresses: Some(true),
             ports: Some(ports),
             ..Default::default()
         }),

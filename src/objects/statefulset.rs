@@ -12,9 +12,10 @@ use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
 };
 use k8s_openapi::api::core::v1::{
-    Affinity, Container, ContainerPort, ExecAction, HTTPGetAction, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec, Probe,
-    TopologySpreadConstraint, Volume, VolumeResourceRequirements, WeightedPodAffinityTerm,
+    Affinity, Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, HTTPGetAction,
+    ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm,
+    PodAntiAffinity, PodSpec, PodTemplateSpec, Probe, TopologySpreadConstraint, Volume,
+    VolumeResourceRequirements, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
@@ -203,7 +204,7 @@ fn spread_over_zones() -> TopologySpreadConstraint {
     }
 }
 
-fn postgres_env(settings: &Settings) -> Vec<k8s_openapi::api::core::v1::EnvVar> {
+fn postgres_env(settings: &Settings) -> Vec<EnvVar> {
     vec![
         pod::env("PGDATA", settings.image.data_directory()),
         pod::env("POSTGRES_USER", "postgres"),
@@ -288,6 +289,7 @@ fn bootstrap_container(settings: &Settings) -> Container {
         env: Some(vec![
             pod::env("PGDATA", settings.image.data_directory()),
             pod::env("POSTGRES_CREDENTIALS_DIR", names::CREDENTIALS_DIR),
+            pod_name_env("REPLICA_NAME"),
         ]),
         resources: Some(pod::resources(
             &settings.resources.requests,
@@ -301,6 +303,21 @@ fn bootstrap_container(settings: &Settings) -> Container {
             pod::mount("run", names::SOCKET_DIR),
             pod::mount("tmp", "/tmp"),
         ]),
+        ..Default::default()
+    }
+}
+
+/// The pod's own name, from the downward API.
+fn pod_name_env(name: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: "metadata.name".to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }

@@ -37,6 +37,8 @@ cat >> "$clone/postgresql.auto.conf" <<CONF
 primary_conninfo = 'host=$primary_host port=$primary_port user=replicator passfile=$run_dir/.pgpass application_name=$slot'
 primary_slot_name = '$slot'
 CONF
+# PGDATA sits two levels below the volume's mount point, so it can be
+# replaced by a rename; it must never be the mount point itself.
 rm -rf "$PGDATA"
 mv "$clone" "$PGDATA"
 echo "replica-bootstrap: done"
