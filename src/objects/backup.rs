@@ -1,14 +1,11 @@
 //! Scheduled logical backups: a CronJob running the generated backup script
 //! against the database, writing to a volume of its own.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
-    Container, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource,
-    PodSpec, PodTemplateSpec, Volume, VolumeResourceRequirements,
+    Container, PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec,
+    Volume,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::config::BACKUP_SCRIPTS_CONFIG_MAP;
@@ -44,18 +41,10 @@ fn metadata(name: &str) -> ObjectMeta {
 pub fn claim(settings: &Settings) -> PersistentVolumeClaim {
     PersistentVolumeClaim {
         metadata: metadata(BACKUP_CLAIM),
-        spec: Some(PersistentVolumeClaimSpec {
-            access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
-            storage_class_name: Some(settings.storage.class.clone()),
-            resources: Some(VolumeResourceRequirements {
-                requests: Some(BTreeMap::from([(
-                    "storage".to_owned(),
-                    Quantity(settings.backup.size.to_string()),
-                )])),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
+        spec: Some(pod::claim_spec(
+            &settings.storage.class,
+            settings.backup.size,
+        )),
         ..Default::default()
     }
 }

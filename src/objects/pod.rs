@@ -4,12 +4,14 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapVolumeSource, EmptyDirVolumeSource, EnvVar, PodSecurityContext,
-    ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    Capabilities, ConfigMapVolumeSource, EmptyDirVolumeSource, EnvVar, PersistentVolumeClaimSpec,
+    PodSecurityContext, ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext,
+    Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use crate::names;
+use crate::quantity::Bytes;
 use crate::settings::Amounts;
 
 /// A non-root identity: the user and group the image's files belong to.
@@ -135,6 +137,22 @@ pub fn credentials_volume() -> Volume {
 
 pub fn credentials_mount() -> VolumeMount {
     read_only_mount("credentials", names::CREDENTIALS_DIR)
+}
+
+/// A single-node volume of the profile's StorageClass.
+pub fn claim_spec(class: &str, size: Bytes) -> PersistentVolumeClaimSpec {
+    PersistentVolumeClaimSpec {
+        access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+        storage_class_name: Some(class.to_owned()),
+        resources: Some(VolumeResourceRequirements {
+            requests: Some(BTreeMap::from([(
+                "storage".to_owned(),
+                Quantity(size.to_string()),
+            )])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 pub fn resources(requests: &Amounts, limits: &Amounts) -> ResourceRequirements {
