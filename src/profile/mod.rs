@@ -2,6 +2,7 @@
 //! turns into resolved settings.
 
 pub mod layer;
+mod resolve;
 
 use std::fmt;
 use std::fs;
@@ -9,8 +10,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::settings::{self, Origins, Settings, SettingsError, SourcedLayer};
+use crate::settings::{Origins, Settings};
 use layer::Layer;
+use resolve::{SettingsError, SourcedLayer};
 
 pub const PLATFORMS: [&str; 4] = ["dev", "aws", "gcp", "azure"];
 pub const SIZES: [&str; 3] = ["small", "medium", "large"];
@@ -343,7 +345,7 @@ fn resolve_layers(name: String, files: &[&ParsedFile]) -> Result<Profile, Profil
             layer: &file.layer,
         })
         .collect();
-    let (settings, origins) = settings::resolve(&layers)?;
+    let (settings, origins) = resolve::resolve(&layers)?;
     Ok(Profile {
         name,
         settings,
