@@ -2,7 +2,9 @@
 //! memory. Writing them (`writer`) and comparing them (`check`) come after.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::thread;
 
 use anyhow::Result;
 
@@ -23,8 +25,33 @@ pub fn base_objects(catalog: &Catalog) -> Result<ObjectSet> {
 }
 
 /// The base and one overlay per profile name (names must be canonical).
+/// Overlays are independent of each other, so they are generated on all
+/// cores; the result does not depend on which thread made what.
 pub fn tree(catalog: &Catalog, profile_names: &[String]) -> Result<Tree> {
     let base = base_objects(catalog)?;
+    let threads = thread::available_parallelism()
+        .map_or(1, NonZeroUsize::get)
+        .clamp(1, profile_names.len().max(1));
+    let chunk_size = profile_names.len().div_ceil(threads).max(1);
+    let overlays: Vec<Result<Vec<(&String, kustomize::Directory)>>> = thread::scope(|scope| {
+        let workers: Vec<_> = profile_names
+            .chunks(chunk_size)
+            .map(|chunk| {
+                let base = &base;
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|name| Ok((name, overlay(catalog, base, name)?)))
+                        .collect()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("overlay generation does not panic"))
+            .collect()
+    });
+
     let mut tree = Tree {
         files: BTreeMap::new(),
         directories: Vec::new(),
@@ -36,19 +63,23 @@ pub fn tree(catalog: &Catalog, profile_names: &[String]) -> Result<Tree> {
         tree.directories.push(dir);
     };
     add(PathBuf::from(BASE_DIR), kustomize::base_directory(&base));
-    for name in profile_names {
-        let profile = catalog.resolve(name)?;
-        let objects = objects::build(&profile);
-        let mut overlay = kustomize::overlay_directory(&base, &objects)?;
-        overlay.insert(
-            "README.md".to_owned(),
-            templates::overlay_readme(
-                &profile,
-                &tuning::derive(&profile.settings),
-                &objects.inventory(),
-            ),
-        );
-        add(PathBuf::from(OVERLAYS_DIR).join(name), overlay);
+    for chunk in overlays {
+        for (name, directory) in chunk? {
+            add(PathBuf::from(OVERLAYS_DIR).join(name), directory);
+        }
     }
     Ok(tree)
+}
+
+/// One profile's overlay directory, with its README.
+fn overlay(catalog: &Catalog, base: &ObjectSet, name: &str) -> Result<kustomize::Directory> {
+    let profile = catalog.resolve(name)?;
+    let objects = objects::build(&profile);
+    let mut overlay = kustomize::overlay_directory(base, &objects)?;
+    let tuning = tuning::derive(&profile.settings);
+    overlay.insert(
+        "README.md".to_owned(),
+        templates::overlay_readme(&profile, &tuning, &objects.inventory()),
+    );
+    Ok(overlay)
 }

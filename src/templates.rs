@@ -4,6 +4,8 @@
 use crate::names;
 use crate::profile::Profile;
 use crate::tuning::Tuning;
+use std::sync::LazyLock;
+
 use minijinja::{Environment, context};
 
 /// The first line of every generated file, behind the comment marker of its
@@ -44,6 +46,10 @@ const TEMPLATES: [(&str, &str); 10] = [
         include_str!("../templates/pgbouncer-userlist.sh.j2"),
     ),
 ];
+
+/// Compiled once per process: compiling every template for every file
+/// rendered was most of palgen's run time.
+static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(environment);
 
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
@@ -112,7 +118,7 @@ fn context(profile: &Profile, tuning: &Tuning) -> minijinja::Value {
 }
 
 fn render_with(name: &str, ctx: minijinja::Value) -> String {
-    environment()
+    ENVIRONMENT
         .get_template(name)
         .and_then(|template| template.render(ctx))
         .unwrap_or_else(|e| panic!("built-in template {name} failed to render: {e:#}"))

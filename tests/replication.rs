@@ -12,29 +12,22 @@
 //! and that every script they run is aws-large's, byte for byte.
 //!
 //! Each test starts its own servers on free ports in its own temporary
-//! directory (see `replication_support/mod.rs`), so they run in parallel.
+//! directory (see `pg/mod.rs`), so they run in parallel.
 
 mod common;
-mod replication_support;
+mod pg;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{palgen, stderr};
-use replication_support::{
-    Sandbox, Server, ServerSpec, WAIT, describe, free_port, pg_install, pg_program, run, run_ok,
-    service_command, text, wait_until,
+use common::{stderr, stdout};
+use pg::{
+    APP_PASSWORD, Generated, POSTGRES_PASSWORD, REPLICATION_PASSWORD, Sandbox, Server, ServerSpec,
+    WAIT, describe, exit_ok, initdb, pg_program, require_peer_admits_postgres, run, server_major,
+    wait_until, write_credentials,
 };
-
-/// The Secret's keys, as files of the credentials directory. The passwords
-/// hold quotes, backslashes, colons, dollar signs and spaces, so that every
-/// script that passes one on (into SQL, into a .pgpass) must quote it right.
-const POSTGRES_PASSWORD: &str = r#"su'per "user" $HOME \pw"#;
-const APP_PASSWORD: &str = r#"app 'pass' with "quotes" and \ $PATH"#;
-const EXPORTER_PASSWORD: &str = "exp0rter:p@ss/w%rd";
-const REPLICATION_PASSWORD: &str = r#"re:pl\i'ca "tion" $PW:\"#;
 
 /// The pod name of the first replica, and the slot the bootstrap must name
 /// after it.
@@ -47,53 +40,28 @@ const SLOT: &str = "postgres_replica_0";
 /// `palgen render` of aws-large and of a user profile that differs from it
 /// only by the image's major (the one of the server the tests run).
 struct Rendered {
-    dir: tempfile::TempDir,
+    generated: Generated,
     profile: String,
 }
 
 impl Rendered {
     fn new() -> Rendered {
-        let major = pg_install().major;
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let profiles = dir.path().join("profiles");
-        fs::create_dir(&profiles).expect("mkdir profiles");
+        let major = server_major();
         let profile = format!("large-pg{major}");
-        fs::write(
-            profiles.join(format!("{profile}.yaml")),
-            format!("extends: aws-large\nimage: postgres:{major}\n"),
-        )
-        .expect("write the user profile");
-        let out = dir.path().join("k8s");
-        let output = palgen(&[
-            "--profiles-dir",
-            profiles.to_str().unwrap(),
-            "render",
-            "--profile",
-            &profile,
-            "--profile",
-            "aws-large",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(
-            output.status.success(),
-            "palgen render of {profile} failed: {}",
-            stderr(&output)
+        let generated = Generated::render_profiles(
+            &[(
+                &profile,
+                &format!("extends: aws-large\nimage: postgres:{major}\n"),
+            )],
+            &[&profile, "aws-large"],
         );
-        Rendered { dir, profile }
+        Rendered { generated, profile }
     }
 
     /// A file as `profile` has it: its overlay's copy when the overlay has
     /// one (overlays hold only what differs from base), else base's.
     fn file(&self, profile: &str, name: &str) -> String {
-        let k8s = self.dir.path().join("k8s");
-        let overlay = k8s.join("overlays").join(profile).join(name);
-        let path = if overlay.exists() {
-            overlay
-        } else {
-            k8s.join("base").join(name)
-        };
-        fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        self.generated.file(profile, name)
     }
 
     /// A file of the profile the servers run with.
@@ -149,26 +117,20 @@ struct Site {
 }
 
 impl Site {
+    /// The generated pg_hba.conf runs as it is, so the tests need `peer` to
+    /// admit the scripts as the role `postgres`.
     fn new() -> Site {
+        require_peer_admits_postgres();
         let rendered = Rendered::new();
         let sandbox = Sandbox::new();
-        let credentials = sandbox.mkdir("credentials");
-        for (key, password) in [
-            ("postgres-password", POSTGRES_PASSWORD),
-            ("app-password", APP_PASSWORD),
-            ("exporter-password", EXPORTER_PASSWORD),
-            ("replication-password", REPLICATION_PASSWORD),
-        ] {
-            // As a Secret mounts them: the bare value, no newline.
-            sandbox.write(&format!("credentials/{key}"), password);
-        }
-        sandbox.mkdir("config");
+        let credentials = write_credentials(&sandbox);
+        sandbox.dir("config");
         let config = sandbox.write(
             "config/postgresql.conf",
             &rendered.tested("postgresql.conf"),
         );
         let hba = sandbox.write("config/pg_hba.conf", &rendered.tested("pg_hba.conf"));
-        sandbox.mkdir("scripts");
+        sandbox.dir("scripts");
         let init_script = sandbox.write(
             "scripts/initdb-paperless.sh",
             &rendered.tested("initdb-paperless.sh"),
@@ -192,17 +154,16 @@ impl Site {
         }
     }
 
-    fn start_server(&self, name: &str, data: &Path, sockets: &Path, port: u16) -> Server {
+    fn start_server(&self, name: &str, data: &Path, sockets: &Path) -> Server {
         Server::start(
+            &self.sandbox,
             &ServerSpec {
                 name,
                 data,
                 config: &self.config,
                 hba: &self.hba,
                 sockets,
-                port,
             },
-            self.sandbox.path(),
         )
     }
 
@@ -211,27 +172,14 @@ impl Site {
     /// the generated configuration, then the generated init script over the
     /// local socket.
     fn start_primary(&self) -> Server {
-        self.sandbox.mkdir("primary");
+        self.sandbox.dir("primary");
         let data = self.sandbox.path().join("primary/data");
-        let sockets = self.sandbox.mkdir("primary/run");
-        run_ok(
-            "initdb",
-            self.sandbox
-                .command(pg_program("initdb"))
-                .arg("--pgdata")
-                .arg(&data)
-                .args(["--username=postgres", "--encoding=UTF8", "--no-locale"])
-                .args([
-                    "--auth-local=peer",
-                    "--auth-host=scram-sha-256",
-                    "--no-sync",
-                ])
-                .arg("--pwfile")
-                .arg(self.credentials.join("postgres-password")),
-        );
-        let primary = self.start_server("primary", &data, &sockets, free_port());
+        let sockets = self.sandbox.dir("primary/run");
+        initdb(&self.sandbox, &data, &self.credentials);
+        let primary = self.start_server("primary", &data, &sockets);
         let output = self.sandbox.sh(
             &self.init_script,
+            &[],
             &[
                 ("PGHOST", sockets.display().to_string()),
                 ("PGPORT", primary.port().to_string()),
@@ -265,20 +213,20 @@ impl Site {
     /// (`/var/lib/postgresql`); and its run directory (socket and .pgpass,
     /// the pod's `/var/run/postgresql` emptyDir).
     fn replica_dirs(&self, volume: Volume) -> (PathBuf, PathBuf) {
-        self.sandbox.mkdir("replica");
-        self.sandbox.mkdir("replica/volume");
-        self.sandbox.mkdir("replica/volume/18");
+        self.sandbox.dir("replica");
+        self.sandbox.dir("replica/volume");
+        self.sandbox.dir("replica/volume/18");
         let pgdata = self.sandbox.path().join("replica/volume/18/docker");
-        let run_dir = self.sandbox.mkdir("replica/run");
+        let run_dir = self.sandbox.dir("replica/run");
         match volume {
             Volume::Empty => {}
             Volume::EmptyPgdata => {
-                self.sandbox.mkdir("replica/volume/18/docker");
+                self.sandbox.dir("replica/volume/18/docker");
             }
             Volume::InterruptedClone => {
                 // What a bootstrap killed halfway through pg_basebackup
                 // leaves: a scratch directory that looks like a cluster.
-                self.sandbox.mkdir("replica/volume/18/docker.bootstrap");
+                self.sandbox.dir("replica/volume/18/docker.bootstrap");
                 self.sandbox
                     .write("replica/volume/18/docker.bootstrap/PG_VERSION", "15\n");
                 self.sandbox
@@ -292,6 +240,7 @@ impl Site {
     fn bootstrap(&self, primary: &Server, pgdata: &Path, run_dir: &Path) -> Output {
         self.sandbox.sh(
             &self.bootstrap_script,
+            &[],
             &[
                 ("PGDATA", pgdata.display().to_string()),
                 (
@@ -310,6 +259,7 @@ impl Site {
     fn ready(&self, server: &Server) -> Output {
         self.sandbox.sh(
             &self.ready_script,
+            &[],
             &[
                 ("PGHOST", server.sockets().display().to_string()),
                 ("PGPORT", server.port().to_string()),
@@ -319,21 +269,15 @@ impl Site {
 
     /// Waits (bounded) until the readiness check exits 0.
     fn wait_ready(&self, replica: &Server, primary: &Server) {
-        wait_until(WAIT, || {
-            let output = self.ready(replica);
-            if output.status.success() {
-                Ok(())
-            } else {
-                Err(format!("replica-ready.sh: {}", describe(&output)))
-            }
-        })
-        .unwrap_or_else(|why| {
-            panic!(
-                "the replica never became ready: {why}\n{}\n{}",
-                replica.log(),
-                primary.log()
-            )
-        });
+        wait_until(WAIT, || exit_ok("replica-ready.sh", &self.ready(replica))).unwrap_or_else(
+            |why| {
+                panic!(
+                    "the replica never became ready: {why}\n{}\n{}",
+                    replica.log(),
+                    primary.log()
+                )
+            },
+        );
     }
 }
 
@@ -364,7 +308,7 @@ fn start_pair(site: &Site, volume: Volume) -> (Server, Server) {
         primary.log()
     );
     assert!(
-        text(&output.stdout).contains("cloning"),
+        stdout(&output).contains("cloning"),
         "the bootstrap of an empty directory must clone the primary: {}",
         describe(&output)
     );
@@ -404,7 +348,7 @@ fn start_pair(site: &Site, volume: Volume) -> (Server, Server) {
         "libpq ignores a .pgpass others may read"
     );
 
-    let replica = site.start_server("replica", &pgdata, &run_dir, free_port());
+    let replica = site.start_server("replica", &pgdata, &run_dir);
     site.wait_ready(&replica, &primary);
     assert_eq!(replica.sql("postgres", "SELECT pg_is_in_recovery()"), "t");
     // The primary sees the replica streaming through the slot, under the
@@ -497,7 +441,7 @@ fn tested_files_are_aws_large_but_for_io_method() {
     );
     let (stripped, removed) = without_io_method(&theirs);
     assert_eq!(removed, ["io_method = worker"], "aws-large:\n{theirs}");
-    if pg_install().major >= 18 {
+    if server_major() >= 18 {
         assert_eq!(ours, theirs);
     } else {
         assert_eq!(
@@ -615,7 +559,7 @@ fn bootstrapped_replica_streams_and_restarts_without_recloning() {
         describe(&output)
     );
     assert!(
-        text(&output.stderr).contains("not streaming (recovery, receiver: false none)"),
+        stderr(&output).contains("not streaming (recovery, receiver: false none)"),
         "{}",
         describe(&output)
     );
@@ -646,7 +590,7 @@ fn bootstrapped_replica_streams_and_restarts_without_recloning() {
         "a second bootstrap must succeed: {}",
         describe(&output)
     );
-    let said = text(&output.stdout);
+    let said = stdout(&output);
     assert!(
         said.contains("holds a cluster; starting it as it is") && !said.contains("cloning"),
         "a second bootstrap must leave the cluster alone: {}",
@@ -667,7 +611,7 @@ fn bootstrapped_replica_streams_and_restarts_without_recloning() {
         SLOT
     );
 
-    let replica = site.start_server("replica", &pgdata, &run_dir, free_port());
+    let replica = site.start_server("replica", &pgdata, &run_dir);
     site.wait_ready(&replica, &primary);
     wait_replicated(&replica, &primary, &while_down);
 }
@@ -800,7 +744,7 @@ fn documented_promotion_makes_a_writable_primary_with_every_committed_row() {
     // read Service: it is no longer a streaming standby.
     let output = site.ready(&replica);
     assert!(
-        !output.status.success() && text(&output.stderr).contains("receiver: false none"),
+        !output.status.success() && stderr(&output).contains("receiver: false none"),
         "{}",
         describe(&output)
     );
@@ -814,7 +758,9 @@ fn only_the_replication_role_may_connect_for_replication() {
     let site = Site::new();
     let primary = site.start_primary();
     let identify = |user: &str, password: &str| {
-        run(service_command(pg_program("psql"), site.sandbox.path())
+        run(site
+            .sandbox
+            .command(pg_program("psql"))
             .args([
                 "--no-psqlrc",
                 "--no-align",
@@ -830,7 +776,7 @@ fn only_the_replication_role_may_connect_for_replication() {
     let rejected_by_hba = |output: &Output, user: &str| {
         assert!(
             !output.status.success()
-                && text(&output.stderr).contains(&format!(
+                && stderr(output).contains(&format!(
                     "no pg_hba.conf entry for replication connection from host \"127.0.0.1\", \
                      user \"{user}\""
                 )),
@@ -852,7 +798,7 @@ fn only_the_replication_role_may_connect_for_replication() {
         "SELECT system_identifier FROM pg_control_system()",
     );
     assert!(
-        text(&output.stdout).starts_with(&format!("{system_id}|")),
+        stdout(&output).starts_with(&format!("{system_id}|")),
         "IDENTIFY_SYSTEM: {}",
         describe(&output)
     );
@@ -860,8 +806,7 @@ fn only_the_replication_role_may_connect_for_replication() {
     let output = identify("replicator", "wrong password");
     assert!(
         !output.status.success()
-            && text(&output.stderr)
-                .contains("password authentication failed for user \"replicator\""),
+            && stderr(&output).contains("password authentication failed for user \"replicator\""),
         "{}",
         describe(&output)
     );
@@ -875,14 +820,14 @@ fn only_the_replication_role_may_connect_for_replication() {
     rejected_by_hba(&identify("postgres", POSTGRES_PASSWORD), "postgres");
 
     // pg_basebackup as the application role: no.
-    let output = run(
-        service_command(pg_program("pg_basebackup"), site.sandbox.path())
-            .args(["--host", "127.0.0.1", "--port", &primary.port().to_string()])
-            .args(["--username", "paperless", "--no-password"])
-            .arg("--pgdata")
-            .arg(site.sandbox.path().join("stolen"))
-            .env("PGPASSWORD", APP_PASSWORD),
-    );
+    let output = run(site
+        .sandbox
+        .command(pg_program("pg_basebackup"))
+        .args(["--host", "127.0.0.1", "--port", &primary.port().to_string()])
+        .args(["--username", "paperless", "--no-password"])
+        .arg("--pgdata")
+        .arg(site.sandbox.path().join("stolen"))
+        .env("PGPASSWORD", APP_PASSWORD));
     rejected_by_hba(&output, "paperless");
     assert!(!site.sandbox.path().join("stolen").exists());
 

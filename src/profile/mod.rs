@@ -239,6 +239,14 @@ impl Catalog {
         names
     }
 
+    fn is_known(&self, name: &str) -> bool {
+        self.custom.iter().any(|(n, _)| n == name)
+            || name.split_once('-').is_some_and(|(platform, size)| {
+                self.platforms.iter().any(|(p, _)| p == platform)
+                    && self.sizes.iter().any(|(s, _)| s == size)
+            })
+    }
+
     fn builtin_names(&self) -> Vec<String> {
         self.platforms
             .iter()
@@ -257,7 +265,7 @@ impl Catalog {
         } else {
             requested.to_owned()
         };
-        if self.names().contains(&full) {
+        if self.is_known(&full) {
             Ok(full)
         } else {
             Err(ProfileError::Unknown {

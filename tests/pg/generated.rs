@@ -1,0 +1,147 @@
+//! palgen's output: the rendered tree, and the objects of `palgen build`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::common::{objects_by_identity, palgen, render_all, stderr, stdout};
+
+/// A tree palgen rendered into a temporary directory.
+pub struct Generated {
+    tree: PathBuf,
+    /// Holds the tree: it is removed with the `Generated`.
+    _dir: tempfile::TempDir,
+}
+
+impl Generated {
+    /// `palgen render --all`.
+    pub fn render() -> Generated {
+        let dir = render_all();
+        Generated {
+            tree: dir.path().to_owned(),
+            _dir: dir,
+        }
+    }
+
+    /// `palgen --profiles-dir <user profiles> render --profile ...` of the
+    /// given profiles (built-in ones or of `user_profiles`, which are
+    /// `(name, YAML)` pairs written as `<name>.yaml`).
+    pub fn render_profiles(user_profiles: &[(&str, &str)], profiles: &[&str]) -> Generated {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let profiles_dir = dir.path().join("profiles");
+        fs::create_dir(&profiles_dir).expect("mkdir profiles");
+        for (name, yaml) in user_profiles {
+            fs::write(profiles_dir.join(format!("{name}.yaml")), yaml)
+                .expect("write a user profile");
+        }
+        let tree = dir.path().join("k8s");
+        let mut args = vec!["--profiles-dir", profiles_dir.to_str().unwrap(), "render"];
+        for profile in profiles {
+            args.extend(["--profile", profile]);
+        }
+        args.extend(["--out", tree.to_str().unwrap()]);
+        let output = palgen(&args);
+        assert!(
+            output.status.success(),
+            "palgen render of {profiles:?} failed: {}",
+            stderr(&output)
+        );
+        Generated { tree, _dir: dir }
+    }
+
+    /// A file of `base/`.
+    pub fn base(&self, name: &str) -> String {
+        read(&self.tree.join("base").join(name))
+    }
+
+    /// A file as the profile sees it: its overlay's copy when the overlay
+    /// has one (it holds only what differs from base), else base's.
+    pub fn file(&self, profile: &str, name: &str) -> String {
+        let overlay = self.tree.join("overlays").join(profile).join(name);
+        if overlay.exists() {
+            read(&overlay)
+        } else {
+            self.base(name)
+        }
+    }
+
+    /// What the server of base (the small size) reads.
+    pub fn base_server(&self) -> ServerFiles {
+        ServerFiles {
+            conf: self.base("postgresql.conf"),
+            hba: self.base("pg_hba.conf"),
+        }
+    }
+
+    /// What the server of a profile reads.
+    pub fn server(&self, profile: &str) -> ServerFiles {
+        ServerFiles {
+            conf: self.file(profile, "postgresql.conf"),
+            hba: self.file(profile, "pg_hba.conf"),
+        }
+    }
+
+    /// A file only the profile's overlay has (scripts of optional features).
+    pub fn overlay(&self, profile: &str, name: &str) -> String {
+        read(&self.tree.join("overlays").join(profile).join(name))
+    }
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// The generated files a PostgreSQL server reads.
+pub struct ServerFiles {
+    pub conf: String,
+    pub hba: String,
+}
+
+/// The objects of `palgen build --profile NAME`, keyed kind/namespace/name.
+pub fn build(profile: &str) -> BTreeMap<String, Value> {
+    let output = palgen(&["build", "--profile", profile]);
+    assert!(output.status.success(), "palgen build: {}", stderr(&output));
+    objects_by_identity(&stdout(&output))
+}
+
+/// A container of the StatefulSet `postgres`.
+pub fn postgres_container<'a>(objects: &'a BTreeMap<String, Value>, name: &str) -> &'a Value {
+    objects["StatefulSet/paless/postgres"]["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .expect("containers")
+        .iter()
+        .find(|container| container["name"] == name)
+        .unwrap_or_else(|| panic!("StatefulSet postgres has no container {name}"))
+}
+
+/// A container's literal environment (a value from a Secret or ConfigMap
+/// reference fails: the tests could not reproduce it).
+pub fn container_env(container: &Value) -> BTreeMap<String, String> {
+    container["env"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|var| {
+            let name = var["name"].as_str().expect("env name").to_owned();
+            let value = var["value"]
+                .as_str()
+                .unwrap_or_else(|| panic!("env {name} has no literal value: {var}"))
+                .to_owned();
+            (name, value)
+        })
+        .collect()
+}
+
+/// Replaces the one occurrence of `from` in generated text; the tests use it
+/// only for host, port and path values that differ outside the cluster.
+pub fn substitute(text: &str, from: &str, to: &str) -> String {
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "expected exactly one {from:?} in the generated text:\n{text}"
+    );
+    text.replacen(from, to, 1)
+}
