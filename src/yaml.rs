@@ -10,9 +10,12 @@ pub fn generated_document<T: Serialize>(value: &T) -> String {
     format!("# {HEADER}\n{}", document(value))
 }
 
-/// One YAML document, without header.
+/// One YAML document, without header. Long single-line strings stay on one
+/// line (a reviewer greps for them); multi-line ones become `|` blocks.
 pub fn document<T: Serialize>(value: &T) -> String {
-    let text = serde_saphyr::to_string(value).expect("JSON-shaped values serialise to YAML");
+    let options = serde_saphyr::ser_options! { folded_wrap_chars: usize::MAX };
+    let text = serde_saphyr::to_string_with_options(value, options)
+        .expect("JSON-shaped values serialise to YAML");
     if text.ends_with('\n') {
         text
     } else {
