@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 
 use crate::generate::{self, Tree};
-use crate::kustomize::OVERLAYS_DIR;
 use crate::profile::Catalog;
 use crate::{textdiff, writer};
 
@@ -54,32 +53,6 @@ impl Drift {
     }
 }
 
-/// The overlays present on disk: the profiles `check` regenerates.
-fn overlays_on_disk(out: &Path, catalog: &Catalog) -> Result<Vec<String>> {
-    let dir = out.join(OVERLAYS_DIR);
-    let mut names = Vec::new();
-    if !dir.exists() {
-        return Ok(names);
-    }
-    for entry in fs::read_dir(&dir)? {
-        let entry = entry?;
-        if !entry.path().is_dir() {
-            continue;
-        }
-        let name = entry.file_name().to_string_lossy().into_owned();
-        match catalog.canonical_name(&name) {
-            Ok(canonical) if canonical == name => names.push(name),
-            _ => bail!(
-                "{} is not the overlay of a known profile; known profiles: {}",
-                entry.path().display(),
-                catalog.names().join(", ")
-            ),
-        }
-    }
-    names.sort();
-    Ok(names)
-}
-
 pub fn check(out: &Path, catalog: &Catalog) -> Result<Drift> {
     if !out.is_dir() {
         bail!(
@@ -88,8 +61,11 @@ pub fn check(out: &Path, catalog: &Catalog) -> Result<Drift> {
             out.display()
         );
     }
-    let profiles = overlays_on_disk(out, catalog)?;
-    let tree = generate::tree(catalog, &profiles)?;
+    let (profiles, orphans) = generate::overlays_on_disk(out, catalog)?;
+    let mut tree = generate::tree(catalog, &profiles)?;
+    // The overlay of a profile that no longer exists: every file palgen
+    // wrote there is stale.
+    tree.directories.extend(orphans);
     compare(out, &tree)
 }
 

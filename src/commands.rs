@@ -55,7 +55,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 names
             };
             let out = &args.out.out;
-            let tree = generate::tree(&catalog, &names)?;
+            let mut tree = generate::tree(&catalog, &names)?;
+            if args.selection.all {
+                // With every profile rendered, an overlay of none is left
+                // over from a removed profile: its generated files go.
+                let (_, orphans) = generate::overlays_on_disk(out, &catalog)?;
+                tree.directories.extend(orphans);
+            }
             let summary = writer::write(out, &tree)?;
             if !quiet {
                 for path in &summary.written {

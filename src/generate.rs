@@ -2,8 +2,9 @@
 //! memory. Writing them (`writer`) and comparing them (`check`) come after.
 
 use std::collections::BTreeMap;
+use std::fs;
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::thread;
 
 use anyhow::Result;
@@ -22,6 +23,35 @@ pub struct Tree {
 
 pub fn base_objects(catalog: &Catalog) -> Result<ObjectSet> {
     Ok(objects::build(&catalog.base()?))
+}
+
+/// The overlay directories under `out`: those of known profiles by name,
+/// and the paths of those whose profile is gone.
+pub fn overlays_on_disk(out: &Path, catalog: &Catalog) -> Result<(Vec<String>, Vec<PathBuf>)> {
+    let dir = out.join(OVERLAYS_DIR);
+    let (mut known, mut orphans) = (Vec::new(), Vec::new());
+    if !dir.is_dir() {
+        return Ok((known, orphans));
+    }
+    let unreadable = |e: std::io::Error| anyhow::anyhow!("cannot read {}: {e}", dir.display());
+    for entry in fs::read_dir(&dir).map_err(unreadable)? {
+        let entry = entry.map_err(unreadable)?;
+        if !entry.file_type().map_err(unreadable)?.is_dir() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if catalog
+            .canonical_name(&name)
+            .is_ok_and(|canonical| canonical == name)
+        {
+            known.push(name);
+        } else {
+            orphans.push(PathBuf::from(OVERLAYS_DIR).join(name));
+        }
+    }
+    known.sort();
+    orphans.sort();
+    Ok((known, orphans))
 }
 
 /// The base and one overlay per profile name (names must be canonical).

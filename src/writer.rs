@@ -130,6 +130,11 @@ pub fn write(out: &Path, tree: &Tree) -> Result<Summary> {
             .with_context(|| format!("cannot remove stale {}", path.display()))?;
         summary.removed.push(relative);
     }
+    // A directory left empty by that (the overlay of a removed profile) goes
+    // too; one that still holds someone's file stays.
+    for dir in &tree.directories {
+        let _ = fs::remove_dir(out.join(dir));
+    }
     Ok(summary)
 }
 

@@ -777,12 +777,63 @@ fn check_of_a_missing_directory_is_a_one_line_error() {
 }
 
 #[test]
-fn check_rejects_an_overlay_of_no_known_profile() {
+fn check_names_the_generated_files_of_a_removed_profile_stale() {
     let (_tree, out) = rendered();
-    fs::create_dir(out.join("overlays/aws-huge")).unwrap();
+    let orphan = out.join("overlays/aws-huge");
+    fs::create_dir(&orphan).unwrap();
+    fs::write(orphan.join("notes.txt"), "a file of mine\n").unwrap();
     let r = run(&["check", "--out", path_str(&out)]);
-    let message = r.expect_one_line_error();
-    assert!(message.contains("aws-huge"), "{r}");
+    r.expect_code(EXIT_OK);
+
+    fs::copy(
+        out.join("overlays/aws-large/kustomization.yaml"),
+        orphan.join("kustomization.yaml"),
+    )
+    .unwrap();
+    let r = run(&["check", "--out", path_str(&out)]);
+    r.expect_code(EXIT_DRIFT);
+    assert!(
+        r.stdout()
+            .contains("stale: overlays/aws-huge/kustomization.yaml"),
+        "{r}"
+    );
+    assert!(
+        !r.stdout().contains("notes.txt"),
+        "a foreign file is not palgen's to report\n{r}"
+    );
+}
+
+#[test]
+fn render_all_removes_the_overlay_of_a_removed_profile_but_not_foreign_files() {
+    let (_tree, out) = rendered();
+    let orphan = out.join("overlays/gone");
+    fs::create_dir(&orphan).unwrap();
+    fs::copy(
+        out.join("overlays/aws-large/kustomization.yaml"),
+        orphan.join("kustomization.yaml"),
+    )
+    .unwrap();
+    let r = run(&["render", "--all", "--out", path_str(&out)]);
+    r.expect_code(EXIT_OK);
+    assert!(
+        !orphan.exists(),
+        "the emptied overlay directory is removed\n{r}"
+    );
+
+    fs::create_dir(&orphan).unwrap();
+    fs::copy(
+        out.join("overlays/aws-large/kustomization.yaml"),
+        orphan.join("kustomization.yaml"),
+    )
+    .unwrap();
+    fs::write(orphan.join("notes.txt"), "a file of mine\n").unwrap();
+    let r = run(&["render", "--all", "--out", path_str(&out)]);
+    r.expect_code(EXIT_OK);
+    assert!(!orphan.join("kustomization.yaml").exists(), "{r}");
+    assert_eq!(
+        fs::read_to_string(orphan.join("notes.txt")).unwrap(),
+        "a file of mine\n"
+    );
 }
 
 // ---------------------------------------------------------------------------
