@@ -1,13 +1,15 @@
 //! The CI drift check: regenerate in memory, compare byte for byte with the
 //! directory, report every difference, write nothing.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::{Result, bail};
 
-use crate::generate::{self, Tree};
+use crate::generate;
 use crate::profile::Catalog;
 use crate::{textdiff, writer};
 
@@ -62,39 +64,54 @@ pub fn check(out: &Path, catalog: &Catalog) -> Result<Drift> {
         );
     }
     let (profiles, orphans) = generate::overlays_on_disk(out, catalog)?;
-    let mut tree = generate::tree(catalog, &profiles)?;
+    let found = Mutex::new((Drift::default(), BTreeSet::new()));
+    generate::each_directory(catalog, &profiles, |dir| {
+        for (name, expected) in &dir.files {
+            let relative = dir.path.join(name);
+            let difference = compare(out, &relative, expected);
+            let mut found = found.lock().expect("no thread panics holding the report");
+            match difference {
+                Difference::None => {}
+                Difference::Missing => found.0.missing.push(relative.clone()),
+                Difference::Changed(diff) => found.0.changed.push((relative.clone(), diff)),
+            }
+            found.1.insert(relative);
+        }
+        Ok(())
+    })?;
+    let (mut drift, generated) = found
+        .into_inner()
+        .expect("no thread panics holding the report");
     // The overlay of a profile that no longer exists: every file palgen
     // wrote there is stale.
-    tree.directories.extend(orphans);
-    compare(out, &tree)
+    let mut owned = generate::directory_paths(&profiles);
+    owned.extend(orphans);
+    drift.stale = writer::stale_files(out, &owned, &generated)?;
+    drift.missing.sort();
+    drift.changed.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(drift)
 }
 
-fn compare(out: &Path, tree: &Tree) -> Result<Drift> {
-    let mut drift = Drift::default();
-    for (relative, expected) in &tree.files {
-        let path = out.join(relative);
-        match fs::read(&path) {
-            Err(_) => drift.missing.push(relative.clone()),
-            Ok(bytes) if bytes == expected.as_bytes() => {}
-            Ok(bytes) => {
-                let actual = String::from_utf8_lossy(&bytes);
-                let name = relative.display().to_string();
-                let diff = textdiff::unified(
-                    &actual,
-                    expected,
-                    &format!("a/{name}"),
-                    &format!("b/{name}"),
-                );
-                drift.changed.push((relative.clone(), diff));
-            }
+enum Difference {
+    None,
+    Missing,
+    /// A unified diff from the file on disk to the generated one.
+    Changed(String),
+}
+
+fn compare(out: &Path, relative: &Path, expected: &str) -> Difference {
+    match fs::read(out.join(relative)) {
+        Err(_) => Difference::Missing,
+        Ok(bytes) if bytes == expected.as_bytes() => Difference::None,
+        Ok(bytes) => {
+            let actual = String::from_utf8_lossy(&bytes);
+            let name = relative.display().to_string();
+            Difference::Changed(textdiff::unified(
+                &actual,
+                expected,
+                &format!("a/{name}"),
+                &format!("b/{name}"),
+            ))
         }
     }
-    for dir in &tree.directories {
-        for relative in writer::files_under(out, dir)? {
-            if !tree.files.contains_key(&relative) && writer::is_ours(&out.join(&relative)) {
-                drift.stale.push(relative);
-            }
-        }
-    }
-    Ok(drift)
 }

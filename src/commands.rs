@@ -55,14 +55,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 names
             };
             let out = &args.out.out;
-            let mut tree = generate::tree(&catalog, &names)?;
-            if args.selection.all {
-                // With every profile rendered, an overlay of none is left
-                // over from a removed profile: its generated files go.
-                let (_, orphans) = generate::overlays_on_disk(out, &catalog)?;
-                tree.directories.extend(orphans);
-            }
-            let summary = writer::write(out, &tree)?;
+            // With every profile rendered, an overlay of none is left over
+            // from a removed profile: its generated files go.
+            let orphans = if args.selection.all {
+                generate::overlays_on_disk(out, &catalog)?.1
+            } else {
+                Vec::new()
+            };
+            let summary = writer::write(out, &catalog, &names, &orphans)?;
             if !quiet {
                 for path in &summary.written {
                     writeln!(stdout, "wrote {}", out.join(path).display())?;

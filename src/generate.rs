@@ -1,7 +1,7 @@
-//! The pipeline from profile names to the files of the Kustomize tree, in
-//! memory. Writing them (`writer`) and comparing them (`check`) come after.
+//! The pipeline from profile names to the files of the Kustomize tree, one
+//! directory at a time. Writing them (`writer`) and comparing them (`check`)
+//! consume the directories as they come.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -14,11 +14,11 @@ use crate::objects::{self, ObjectSet};
 use crate::profile::Catalog;
 use crate::{templates, tuning};
 
-/// Generated files by path relative to the output directory, and the
-/// directories they make up (which palgen owns and cleans of stale files).
-pub struct Tree {
-    pub files: BTreeMap<PathBuf, String>,
-    pub directories: Vec<PathBuf>,
+/// One generated directory: its path relative to the output directory and
+/// its files by name.
+pub struct GeneratedDir {
+    pub path: PathBuf,
+    pub files: kustomize::Directory,
 }
 
 pub fn base_objects(catalog: &Catalog) -> Result<ObjectSet> {
@@ -54,51 +54,56 @@ pub fn overlays_on_disk(out: &Path, catalog: &Catalog) -> Result<(Vec<String>, V
     Ok((known, orphans))
 }
 
-/// The base and one overlay per profile name (names must be canonical).
-/// Overlays are independent of each other, so they are generated on all
-/// cores; the result does not depend on which thread made what.
-pub fn tree(catalog: &Catalog, profile_names: &[String]) -> Result<Tree> {
+/// The directories of the base and of each profile's overlay (names must
+/// be canonical), in the order `each_directory` visits them.
+pub fn directory_paths(profile_names: &[String]) -> Vec<PathBuf> {
+    std::iter::once(PathBuf::from(BASE_DIR))
+        .chain(
+            profile_names
+                .iter()
+                .map(|name| PathBuf::from(OVERLAYS_DIR).join(name)),
+        )
+        .collect()
+}
+
+/// Generates the base and each profile's overlay, handing every directory to
+/// `visit` as soon as it is made: the base first, then the overlays, which
+/// are independent of each other and made on all cores, in no fixed order.
+/// Only the directories being visited are in memory, whatever the number of
+/// profiles.
+pub fn each_directory(
+    catalog: &Catalog,
+    profile_names: &[String],
+    visit: impl Fn(GeneratedDir) -> Result<()> + Sync,
+) -> Result<()> {
     let base = base_objects(catalog)?;
+    visit(GeneratedDir {
+        path: PathBuf::from(BASE_DIR),
+        files: kustomize::base_directory(&base),
+    })?;
     let threads = thread::available_parallelism()
         .map_or(1, NonZeroUsize::get)
         .clamp(1, profile_names.len().max(1));
     let chunk_size = profile_names.len().div_ceil(threads).max(1);
-    let overlays: Vec<Result<Vec<(&String, kustomize::Directory)>>> = thread::scope(|scope| {
+    let (base, visit) = (&base, &visit);
+    thread::scope(|scope| {
         let workers: Vec<_> = profile_names
             .chunks(chunk_size)
             .map(|chunk| {
-                let base = &base;
                 scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|name| Ok((name, overlay(catalog, base, name)?)))
-                        .collect()
+                    chunk.iter().try_for_each(|name| {
+                        visit(GeneratedDir {
+                            path: PathBuf::from(OVERLAYS_DIR).join(name),
+                            files: overlay(catalog, base, name)?,
+                        })
+                    })
                 })
             })
             .collect();
         workers
             .into_iter()
-            .map(|worker| worker.join().expect("overlay generation does not panic"))
-            .collect()
-    });
-
-    let mut tree = Tree {
-        files: BTreeMap::new(),
-        directories: Vec::new(),
-    };
-    let mut add = |dir: PathBuf, files: kustomize::Directory| {
-        for (name, text) in files {
-            tree.files.insert(dir.join(name), text);
-        }
-        tree.directories.push(dir);
-    };
-    add(PathBuf::from(BASE_DIR), kustomize::base_directory(&base));
-    for chunk in overlays {
-        for (name, directory) in chunk? {
-            add(PathBuf::from(OVERLAYS_DIR).join(name), directory);
-        }
-    }
-    Ok(tree)
+            .try_for_each(|worker| worker.join().expect("overlay generation does not panic"))
+    })
 }
 
 /// One profile's overlay directory, with its README.

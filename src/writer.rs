@@ -6,10 +6,13 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result, bail};
 
-use crate::generate::Tree;
+use crate::generate;
+use crate::kustomize::OVERLAYS_DIR;
+use crate::profile::Catalog;
 use crate::yaml;
 
 #[derive(Debug, Default)]
@@ -58,84 +61,150 @@ pub fn is_ours(path: &Path) -> bool {
 /// Longer than any header line palgen writes.
 const MAX_HEADER_BYTES: u64 = 512;
 
-pub fn write(out: &Path, tree: &Tree) -> Result<Summary> {
-    // Decide everything before the first write, so a refusal leaves the
-    // directory exactly as it was.
+/// What a render will do, decided before anything is written.
+#[derive(Default)]
+struct Plan {
+    /// Every file palgen generates, relative to the output directory.
+    generated: BTreeSet<PathBuf>,
+    /// Generated files that are missing or differ on disk.
+    to_write: BTreeSet<PathBuf>,
+    unchanged: usize,
+}
+
+/// Renders the base and the named overlays into `out`. `also_owned` are
+/// directories palgen owns beyond those (overlays of removed profiles): their
+/// generated files are stale.
+///
+/// Everything is decided before the first write, so a refusal leaves the
+/// directory exactly as it was. The tree is generated twice when files must
+/// be written (once to plan, once to write) rather than held in memory.
+pub fn write(
+    out: &Path,
+    catalog: &Catalog,
+    profile_names: &[String],
+    also_owned: &[PathBuf],
+) -> Result<Summary> {
     if out.exists() && !out.is_dir() {
         bail!("{} is not a directory", out.display());
     }
-    let mut checked_directories = BTreeSet::new();
-    // Files already as generated: compared while checking ownership, so each
-    // file is read once and no second copy of the tree is kept.
-    let mut unchanged = BTreeSet::new();
-    for (relative, text) in &tree.files {
+    let plan = Mutex::new(Plan::default());
+    generate::each_directory(catalog, profile_names, |dir| {
+        check_directory_path(out, &dir.path)?;
+        for (name, text) in &dir.files {
+            let relative = dir.path.join(name);
+            let unchanged = check_target(out, &relative, text)?;
+            let mut plan = plan.lock().expect("no thread panics holding the plan");
+            if unchanged {
+                plan.unchanged += 1;
+            } else {
+                plan.to_write.insert(relative.clone());
+            }
+            plan.generated.insert(relative);
+        }
+        Ok(())
+    })?;
+    let plan = plan
+        .into_inner()
+        .expect("no thread panics holding the plan");
+
+    let mut owned = generate::directory_paths(profile_names);
+    owned.extend(also_owned.iter().cloned());
+    let stale = stale_files(out, &owned, &plan.generated)?;
+
+    if !plan.to_write.is_empty() {
+        let needed: Vec<String> = profile_names
+            .iter()
+            .filter(|name| {
+                let dir = Path::new(OVERLAYS_DIR).join(name);
+                plan.to_write
+                    .iter()
+                    .any(|path| path.parent() == Some(dir.as_path()))
+            })
+            .cloned()
+            .collect();
+        generate::each_directory(catalog, &needed, |dir| {
+            for (name, text) in &dir.files {
+                let relative = dir.path.join(name);
+                if plan.to_write.contains(&relative) {
+                    write_atomically(&out.join(&relative), text)?;
+                }
+            }
+            Ok(())
+        })?;
+    }
+    for relative in &stale {
         let path = out.join(relative);
-        let ancestors = relative.ancestors().skip(1);
-        for ancestor in ancestors.filter(|a| !a.as_os_str().is_empty()) {
-            if !checked_directories.insert(ancestor) {
-                continue;
-            }
-            let directory = out.join(ancestor);
-            if directory.exists() && !directory.is_dir() {
-                bail!(
-                    "{} is not a directory; palgen must write {} there",
-                    directory.display(),
-                    path.display()
-                );
-            }
-        }
-        let Ok(metadata) = fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if metadata.is_dir() {
+        fs::remove_file(&path)
+            .with_context(|| format!("cannot remove stale {}", path.display()))?;
+    }
+    // A directory left empty by that (the overlay of a removed profile) goes
+    // too; one that still holds someone's file stays.
+    for dir in also_owned {
+        let _ = fs::remove_dir(out.join(dir));
+    }
+    Ok(Summary {
+        written: plan.to_write.into_iter().collect(),
+        unchanged: plan.unchanged,
+        removed: stale,
+    })
+}
+
+/// The generated files' directory and its parents, where they exist, are
+/// directories.
+fn check_directory_path(out: &Path, dir: &Path) -> Result<()> {
+    for ancestor in dir.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+        let directory = out.join(ancestor);
+        if directory.exists() && !directory.is_dir() {
             bail!(
-                "{} is a directory; palgen must write a file there",
-                path.display()
+                "{} is not a directory; palgen must write {} there",
+                directory.display(),
+                out.join(dir).display()
             );
-        }
-        let old = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let first_line = old.split(|&b| b == b'\n').next().unwrap_or_default();
-        if !yaml::is_generated(&String::from_utf8_lossy(first_line)) {
-            bail!(
-                "{} was not generated by palgen; refusing to overwrite it (move it away or delete it)",
-                path.display()
-            );
-        }
-        if old == text.as_bytes() {
-            unchanged.insert(relative);
         }
     }
+    Ok(())
+}
+
+/// Whether palgen may write `relative`, and whether it is already as
+/// generated: each existing file is read once, for both.
+fn check_target(out: &Path, relative: &Path, text: &str) -> Result<bool> {
+    let path = out.join(relative);
+    let Ok(metadata) = fs::symlink_metadata(&path) else {
+        return Ok(false);
+    };
+    if metadata.is_dir() {
+        bail!(
+            "{} is a directory; palgen must write a file there",
+            path.display()
+        );
+    }
+    let old = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let first_line = old.split(|&b| b == b'\n').next().unwrap_or_default();
+    if !yaml::is_generated(&String::from_utf8_lossy(first_line)) {
+        bail!(
+            "{} was not generated by palgen; refusing to overwrite it (move it away or delete it)",
+            path.display()
+        );
+    }
+    Ok(old == text.as_bytes())
+}
+
+/// Files palgen wrote in its directories that it no longer generates.
+pub fn stale_files(
+    out: &Path,
+    owned: &[PathBuf],
+    generated: &BTreeSet<PathBuf>,
+) -> Result<Vec<PathBuf>> {
     let mut stale = Vec::new();
-    for dir in &tree.directories {
+    for dir in owned {
         for relative in files_under(out, dir)? {
-            if !tree.files.contains_key(&relative) && is_ours(&out.join(&relative)) {
+            if !generated.contains(&relative) && is_ours(&out.join(&relative)) {
                 stale.push(relative);
             }
         }
     }
-
-    let mut summary = Summary::default();
-    for (relative, text) in &tree.files {
-        let path = out.join(relative);
-        if unchanged.contains(relative) {
-            summary.unchanged += 1;
-            continue;
-        }
-        write_atomically(&path, text)?;
-        summary.written.push(relative.clone());
-    }
-    for relative in stale {
-        let path = out.join(&relative);
-        fs::remove_file(&path)
-            .with_context(|| format!("cannot remove stale {}", path.display()))?;
-        summary.removed.push(relative);
-    }
-    // A directory left empty by that (the overlay of a removed profile) goes
-    // too; one that still holds someone's file stays.
-    for dir in &tree.directories {
-        let _ = fs::remove_dir(out.join(dir));
-    }
-    Ok(summary)
+    stale.sort();
+    Ok(stale)
 }
 
 /// A temporary file beside the target, renamed over it: an interrupted run
