@@ -70,18 +70,10 @@ fn budget(settings: &Settings) -> Budget {
         server_connections: settings.server_connections(),
         available: settings.available_connections(),
         rule: format!(
-            "({} web + {} worker pods) x {} connections per pod = {}, +{}% margin = {}; server connections {} <= max_connections {} - {} reserved - {} exporter and backup = {}",
-            c.web_pods,
-            c.worker_pods,
-            c.per_pod,
-            c.needed(),
-            c.safety_margin_percent,
-            c.needed_with_margin(),
+            "{}; server connections {} <= {}",
+            c.need_explained(),
             settings.server_connections(),
-            c.max_connections,
-            c.superuser_reserved,
-            settings.tool_connections(),
-            settings.available_connections()
+            settings.available_explained()
         ),
     }
 }

@@ -140,7 +140,35 @@ impl Connections {
     }
 }
 
+impl Connections {
+    /// The need as arithmetic: "(3 web + 3 worker pods) x 5 per pod = 30,
+    /// +50% margin = 45".
+    pub fn need_explained(&self) -> String {
+        format!(
+            "({} web + {} worker pods) x {} per pod = {}, +{}% margin = {}",
+            self.web_pods,
+            self.worker_pods,
+            self.per_pod,
+            self.needed(),
+            self.safety_margin_percent,
+            self.needed_with_margin()
+        )
+    }
+}
+
 impl Settings {
+    /// What the server leaves the application, as arithmetic.
+    pub fn available_explained(&self) -> String {
+        let c = &self.connections;
+        format!(
+            "available {} (max_connections {} - {} reserved - {} for exporter and backup)",
+            self.available_connections(),
+            c.max_connections,
+            c.superuser_reserved,
+            self.tool_connections()
+        )
+    }
+
     /// Connections the tools of this profile hold: the metrics exporter and
     /// the backup job, one each.
     pub fn tool_connections(&self) -> u32 {

@@ -128,28 +128,13 @@ fn path_str(path: &Path) -> &str {
 
 /// Every file under `root` by relative path (with `/`), with its bytes.
 fn read_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        let entries = fs::read_dir(&current)
-            .unwrap_or_else(|error| panic!("cannot read {}: {error}", current.display()));
-        for entry in entries {
-            let path = entry.expect("directory entry").path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let relative = path
-                    .strip_prefix(root)
-                    .unwrap()
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                files.insert(relative, fs::read(&path).expect("readable file"));
-            }
-        }
-    }
-    files
+    common::files_under(root, root)
+        .into_iter()
+        .map(|relative| {
+            let bytes = fs::read(root.join(&relative)).expect("readable file");
+            (relative, bytes)
+        })
+        .collect()
 }
 
 /// Everything observable about a directory: every entry (directories

@@ -144,12 +144,9 @@ fn no_credential_in_committed_non_dev_files() {
             );
         }
     }
-    for entry in walk(&repo_root().join("k8s")) {
-        let relative = entry
-            .strip_prefix(repo_root())
-            .unwrap()
-            .display()
-            .to_string();
+    let root = repo_root();
+    for relative in common::files_under(&root, &root.join("k8s")) {
+        let entry = root.join(&relative);
         if relative.starts_with("k8s/overlays/dev-") {
             continue;
         }
@@ -181,17 +178,4 @@ fn namespace_enforces_restricted_pod_security() {
             );
         }
     }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }

@@ -17,36 +17,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::{PROFILES, palgen, stderr, stdout};
-
-/// Files under `dir`, recursively, as sorted paths relative to `root`
-/// with `/` separators.
-fn files_under(root: &Path, dir: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        let entries = fs::read_dir(&current)
-            .unwrap_or_else(|error| panic!("cannot read {}: {error}", current.display()));
-        for entry in entries {
-            let path = entry.expect("directory entry").path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let relative: PathBuf = path.strip_prefix(root).unwrap().to_path_buf();
-                let parts: Vec<String> = relative
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                found.push(parts.join("/"));
-            }
-        }
-    }
-    found.sort();
-    found
-}
+use common::{PROFILES, files_under, palgen, stderr, stdout};
 
 /// `palgen render --all` into a fresh directory, once per test run: the
-/// tests only read it, and a render (an fsync per file) takes a second.
+/// tests only read it.
 fn rendered() -> &'static Path {
     static TREE: OnceLock<PathBuf> = OnceLock::new();
     TREE.get_or_init(|| {

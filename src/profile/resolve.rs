@@ -374,18 +374,9 @@ fn validate_connections(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsEr
         return Err(r.invalid(
             blamed,
             format!(
-                "connection budget exceeded: ({} web + {} worker pods) x {} per pod = {}, \
-                 +{}% margin = {}{through_pool}; available {} (max_connections {} - {} reserved - {} for exporter and backup)",
-                c.web_pods,
-                c.worker_pods,
-                c.per_pod,
-                c.needed(),
-                c.safety_margin_percent,
-                c.needed_with_margin(),
-                s.available_connections(),
-                c.max_connections,
-                c.superuser_reserved,
-                s.tool_connections()
+                "connection budget exceeded: {}{through_pool}; {}",
+                c.need_explained(),
+                s.available_explained()
             ),
         ));
     }

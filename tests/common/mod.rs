@@ -102,3 +102,29 @@ pub fn objects_by_identity(yaml: &str) -> BTreeMap<String, Value> {
     }
     objects
 }
+
+/// Files under `dir`, recursively, as sorted paths relative to `root` with
+/// `/` separators (the same on every platform, for messages and snapshots).
+pub fn files_under(root: &Path, dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let entries = std::fs::read_dir(&current)
+            .unwrap_or_else(|error| panic!("cannot read {}: {error}", current.display()));
+        for entry in entries {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(root).expect("under root");
+                let parts: Vec<String> = relative
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                found.push(parts.join("/"));
+            }
+        }
+    }
+    found.sort();
+    found
+}
