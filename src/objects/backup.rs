@@ -27,20 +27,11 @@ const LIMITS: Amounts = Amounts {
     cpu: MilliCpu::millicores(1000),
 };
 
-fn metadata(name: &str) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name.to_owned()),
-        namespace: Some(names::NAMESPACE.to_owned()),
-        labels: Some(BACKUP.labels()),
-        ..Default::default()
-    }
-}
-
 /// The volume dumps are written to, apart from the data volume so a lost
 /// data volume does not take its backups with it.
 pub fn claim(settings: &Settings) -> PersistentVolumeClaim {
     PersistentVolumeClaim {
-        metadata: metadata(BACKUP_CLAIM),
+        metadata: BACKUP.metadata(BACKUP_CLAIM),
         spec: Some(pod::claim_spec(
             &settings.storage.class,
             settings.backup.size,
@@ -102,7 +93,7 @@ pub fn cron_job(settings: &Settings) -> CronJob {
                 pod::SKIP_PULL_ALWAYS,
                 pod::SKIP_POSTGRES_UID,
             ])),
-            ..metadata(BACKUP.app)
+            ..BACKUP.metadata(BACKUP.app)
         },
         spec: Some(CronJobSpec {
             schedule: settings.backup.schedule.clone(),

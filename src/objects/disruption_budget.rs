@@ -1,18 +1,12 @@
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::labels::{REPLICA, Workload};
-use crate::names;
 
 fn budget(workload: Workload, rule: PodDisruptionBudgetSpec) -> PodDisruptionBudget {
     PodDisruptionBudget {
-        metadata: ObjectMeta {
-            name: Some(workload.app.to_owned()),
-            namespace: Some(names::NAMESPACE.to_owned()),
-            labels: Some(workload.labels()),
-            ..Default::default()
-        },
+        metadata: workload.metadata(workload.app),
         spec: Some(PodDisruptionBudgetSpec {
             selector: Some(LabelSelector {
                 match_labels: Some(workload.selector()),

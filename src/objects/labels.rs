@@ -3,6 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::names;
+
 /// Pods carrying this label may reach the database (see the NetworkPolicy).
 pub const PART_OF_KEY: &str = "app.kubernetes.io/part-of";
 pub const PART_OF_VALUE: &str = "paless";
@@ -41,6 +45,16 @@ impl Workload {
     /// are immutable, so they carry only these.
     pub fn selector(self) -> BTreeMap<String, String> {
         BTreeMap::from([("app".to_owned(), self.app.to_owned())])
+    }
+
+    /// The metadata of a namespaced object of this workload.
+    pub fn metadata(self, name: &str) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(names::NAMESPACE.to_owned()),
+            labels: Some(self.labels()),
+            ..Default::default()
+        }
     }
 
     /// Everything a reviewer or a dashboard uses to find the object.

@@ -106,11 +106,9 @@ fn database(settings: &Settings, workload: Workload) -> NetworkPolicy {
         };
         ingress.push(rule(scraper, names::EXPORTER_PORT));
     }
-    let metadata = ObjectMeta {
-        name: Some(workload.app.to_owned()),
-        namespace: Some(names::NAMESPACE.to_owned()),
-        labels: Some(workload.labels()),
-        ..Default::default()
-    };
-    policy(metadata, workload.selector(), ingress)
+    policy(
+        workload.metadata(workload.app),
+        workload.selector(),
+        ingress,
+    )
 }

@@ -31,18 +31,9 @@ const LIMITS: Amounts = Amounts {
     cpu: MilliCpu::millicores(500),
 };
 
-fn metadata() -> ObjectMeta {
-    ObjectMeta {
-        name: Some(POOLER.app.to_owned()),
-        namespace: Some(names::NAMESPACE.to_owned()),
-        labels: Some(POOLER.labels()),
-        ..Default::default()
-    }
-}
-
 pub fn service_account() -> ServiceAccount {
     ServiceAccount {
-        metadata: metadata(),
+        metadata: POOLER.metadata(POOLER.app),
         automount_service_account_token: Some(false),
         ..Default::default()
     }
@@ -52,7 +43,7 @@ pub fn service_account() -> ServiceAccount {
 /// `postgres:5432`.
 pub fn service() -> Service {
     Service {
-        metadata: metadata(),
+        metadata: POOLER.metadata(POOLER.app),
         spec: Some(ServiceSpec {
             selector: Some(POOLER.selector()),
             ports: Some(vec![ServicePort {
@@ -69,7 +60,11 @@ pub fn service() -> Service {
 }
 
 pub fn network_policy() -> NetworkPolicy {
-    network_policy::admit_application(metadata(), POOLER.selector(), names::PGBOUNCER_PORT)
+    network_policy::admit_application(
+        POOLER.metadata(POOLER.app),
+        POOLER.selector(),
+        names::PGBOUNCER_PORT,
+    )
 }
 
 pub fn deployment(settings: &Settings) -> Deployment {
@@ -134,7 +129,7 @@ pub fn deployment(settings: &Settings) -> Deployment {
                 pod::SKIP_PULL_ALWAYS,
                 pod::SKIP_PGBOUNCER_UID,
             ])),
-            ..metadata()
+            ..POOLER.metadata(POOLER.app)
         },
         spec: Some(DeploymentSpec {
             replicas: Some(i32::try_from(settings.pgbouncer.replicas).unwrap_or(i32::MAX)),

@@ -23,14 +23,12 @@ pub fn dev_credentials() -> Secret {
     labels.insert("paless.io/credentials".to_owned(), "dev-only".to_owned());
     Secret {
         metadata: ObjectMeta {
-            name: Some(names::CREDENTIALS_SECRET.to_owned()),
-            namespace: Some(names::NAMESPACE.to_owned()),
             labels: Some(labels),
             annotations: Some(BTreeMap::from([(
                 "paless.io/warning".to_owned(),
                 "Development only: these passwords are published in the palgen repository. Never use the dev profile outside a laptop cluster.".to_owned(),
             )])),
-            ..Default::default()
+            ..DATABASE.metadata(names::CREDENTIALS_SECRET)
         },
         type_: Some("Opaque".to_owned()),
         string_data: Some(

@@ -1,8 +1,7 @@
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::labels::{DATABASE, REPLICA, Workload};
+use super::labels::{DATABASE, REPLICA};
 use crate::names;
 use crate::settings::Settings;
 
@@ -16,15 +15,6 @@ fn port(name: &str, number: i32) -> ServicePort {
     }
 }
 
-fn metadata(name: &str, workload: Workload) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name.to_owned()),
-        namespace: Some(names::NAMESPACE.to_owned()),
-        labels: Some(workload.labels()),
-        ..Default::default()
-    }
-}
-
 /// The replicas' governing Service: gives `postgres-replica-N.postgres-replica`,
 /// published even while a pod is not ready, so that a promoted replica (which
 /// stops being a ready standby) stays reachable by name.
@@ -34,7 +24,7 @@ pub fn replicas(settings: &Settings) -> Service {
         ports.push(port("metrics", names::EXPORTER_PORT));
     }
     Service {
-        metadata: metadata(names::REPLICA_SERVICE, REPLICA),
+        metadata: REPLICA.metadata(names::REPLICA_SERVICE),
         spec: Some(ServiceSpec {
             cluster_ip: Some("None".to_owned()),
             selector: Some(REPLICA.selector()),
@@ -49,7 +39,7 @@ pub fn replicas(settings: &Settings) -> Service {
 /// A virtual IP that spreads read-only connections over the ready replicas.
 pub fn reads() -> Service {
     Service {
-        metadata: metadata(names::READ_SERVICE, REPLICA),
+        metadata: REPLICA.metadata(names::READ_SERVICE),
         spec: Some(ServiceSpec {
             selector: Some(REPLICA.selector()),
             ports: Some(vec![port("postgres", names::DATABASE_PORT)]),
@@ -67,7 +57,7 @@ pub fn primary(settings: &Settings) -> Service {
         ports.push(port("metrics", names::EXPORTER_PORT));
     }
     Service {
-        metadata: metadata(names::DATABASE_SERVICE, DATABASE),
+        metadata: DATABASE.metadata(names::DATABASE_SERVICE),
         spec: Some(ServiceSpec {
             cluster_ip: Some("None".to_owned()),
             selector: Some(DATABASE.selector()),

@@ -4,7 +4,6 @@
 use serde::Serialize;
 
 use super::labels::DATABASE;
-use crate::names;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -33,12 +32,7 @@ pub fn build() -> ServiceMonitor {
     ServiceMonitor {
         api_version: "monitoring.coreos.com/v1",
         kind: "ServiceMonitor",
-        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-            name: Some(DATABASE.app.to_owned()),
-            namespace: Some(names::NAMESPACE.to_owned()),
-            labels: Some(DATABASE.labels()),
-            ..Default::default()
-        },
+        metadata: DATABASE.metadata(DATABASE.app),
         spec: Spec {
             selector: k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
                 match_labels: Some(DATABASE.labels()),

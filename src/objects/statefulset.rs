@@ -84,15 +84,12 @@ fn build(settings: &Settings, role: Role) -> StatefulSet {
     };
     StatefulSet {
         metadata: ObjectMeta {
-            name: Some(workload.app.to_owned()),
-            namespace: Some(names::NAMESPACE.to_owned()),
-            labels: Some(workload.labels()),
             annotations: Some(pod::checkov_skips(&[
                 pod::SKIP_IMAGE_DIGEST,
                 pod::SKIP_PULL_ALWAYS,
                 pod::SKIP_POSTGRES_UID,
             ])),
-            ..Default::default()
+            ..workload.metadata(workload.app)
         },
         spec: Some(StatefulSetSpec {
             service_name: Some(role.service().to_owned()),
