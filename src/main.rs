@@ -1,22 +1,16 @@
 //! palgen: generates the Kustomize tree for the PostgreSQL database of Paless.
 
-mod check;
 mod cli;
 mod commands;
-mod explain;
-mod generate;
-mod image;
+mod contract;
 mod kustomize;
-mod names;
+mod model;
 mod objects;
 mod profile;
-mod profile_diff;
-mod quantity;
-mod settings;
+mod report;
 mod templates;
 mod textdiff;
-mod tuning;
-mod writer;
+mod tree;
 mod yaml;
 
 use std::process::ExitCode;

@@ -1,9 +1,8 @@
 //! Text that PostgreSQL and shells read, rendered from the templates in
 //! `templates/` with the resolved settings as their only input.
 
-use crate::names;
+use crate::contract;
 use crate::profile::Profile;
-use crate::tuning::Tuning;
 use std::sync::LazyLock;
 
 use minijinja::{Environment, context};
@@ -68,51 +67,52 @@ fn environment() -> Environment<'static> {
     env
 }
 
-/// Renders one built-in template for a profile and its derived tuning.
-pub fn render(name: &str, profile: &Profile, tuning: &Tuning) -> String {
-    render_with(name, context(profile, tuning))
+/// Renders one built-in template for a profile.
+pub fn render(name: &str, profile: &Profile) -> String {
+    render_with(name, context(profile))
 }
 
 /// The README of an overlay, which also lists the objects it deploys.
-pub fn overlay_readme(profile: &Profile, tuning: &Tuning, objects: &[String]) -> String {
+pub fn overlay_readme(profile: &Profile, objects: &[String]) -> String {
     render_with(
         "overlay-README.md",
-        context! { objects => objects.to_vec(), ..context(profile, tuning) },
+        context! { objects => objects.to_vec(), ..context(profile) },
     )
 }
 
 /// Everything a template may print: the settings, the values derived from
 /// them, and the names the objects use.
-fn context(profile: &Profile, tuning: &Tuning) -> minijinja::Value {
+fn context(profile: &Profile) -> minijinja::Value {
     let settings = &profile.settings;
+    let budget = &profile.derived.connection_budget;
     context! {
         header => HEADER,
         profile => &profile.name,
         settings => minijinja::Value::from(minijinja::value::Serde(settings)),
-        tuning => minijinja::Value::from(minijinja::value::Serde(tuning)),
+        tuning => minijinja::Value::from(minijinja::value::Serde(&profile.derived.postgresql)),
         image_major => settings.image.major(),
-        database => names::DATABASE,
-        app_role => names::APP_ROLE,
-        exporter_role => names::EXPORTER_ROLE,
-        database_host => names::DATABASE_SERVICE,
-        database_port => names::DATABASE_PORT,
-        pgbouncer_port => names::PGBOUNCER_PORT,
-        exporter_port => names::EXPORTER_PORT,
-        credentials_dir => names::CREDENTIALS_DIR,
-        superuser_password_key => names::SUPERUSER_PASSWORD_KEY,
-        app_password_key => names::APP_PASSWORD_KEY,
-        exporter_password_key => names::EXPORTER_PASSWORD_KEY,
-        backup_dir => names::BACKUP_DIR,
-        pgbouncer_auth_dir => names::PGBOUNCER_AUTH_DIR,
-        max_client_conn => settings.connections.needed_with_margin(),
-        pool_size => settings.pgbouncer_pool_size(),
-        uses_pgbouncer => settings.uses_pgbouncer(),
-        server_connections => settings.server_connections(),
-        available_connections => settings.available_connections(),
-        replication_role => names::REPLICATION_ROLE,
-        replication_password_key => names::REPLICATION_PASSWORD_KEY,
-        config_dir => names::CONFIG_DIR,
-        socket_dir => names::SOCKET_DIR,
+        database => contract::DATABASE,
+        app_role => contract::APP_ROLE,
+        exporter_role => contract::EXPORTER_ROLE,
+        database_host => contract::DATABASE_SERVICE,
+        database_port => contract::DATABASE_PORT,
+        pgbouncer_port => contract::PGBOUNCER_PORT,
+        exporter_port => contract::EXPORTER_PORT,
+        credentials_dir => contract::CREDENTIALS_DIR,
+        superuser_password_key => contract::SUPERUSER_PASSWORD_KEY,
+        app_password_key => contract::APP_PASSWORD_KEY,
+        exporter_password_key => contract::EXPORTER_PASSWORD_KEY,
+        backup_dir => contract::BACKUP_DIR,
+        pgbouncer_auth_dir => contract::PGBOUNCER_AUTH_DIR,
+        max_client_conn => budget.needed_with_margin,
+        pool_size => budget.pgbouncer.as_ref().map(|pool| pool.pool_size_per_replica),
+        uses_pgbouncer => budget.uses_pgbouncer(),
+        server_connections => budget.server_connections,
+        available_connections => budget.available,
+        replication_role => contract::REPLICATION_ROLE,
+        replication_password_key => contract::REPLICATION_PASSWORD_KEY,
+        config_dir => contract::CONFIG_DIR,
+        socket_dir => contract::SOCKET_DIR,
         max_slot_wal_keep_size => settings.replication.max_slot_wal_keep_size.to_postgres_units(),
     }
 }

@@ -352,7 +352,7 @@ fn render_with_the_same_profile_named_twice_renders_it_once() {
     let (_tree, out) = rendered();
     let stale = out.join("overlays/aws-small/storageclass-old.yaml");
     fs::copy(
-        out.join("overlays/aws-small/storageclass-ebs-sc.yaml"),
+        out.join("components/ebs-storageclass/storageclass-ebs-sc.yaml"),
         &stale,
     )
     .unwrap();
@@ -381,7 +381,7 @@ fn render_removes_the_stale_files_it_wrote() {
     // Generated files palgen no longer generates: copies carry its header.
     let stale_overlay = out.join("overlays/aws-large/storageclass-old.yaml");
     fs::copy(
-        out.join("overlays/aws-large/storageclass-ebs-sc.yaml"),
+        out.join("components/ebs-storageclass/storageclass-ebs-sc.yaml"),
         &stale_overlay,
     )
     .unwrap();
@@ -445,7 +445,7 @@ fn render_refuses_to_overwrite_a_foreign_file_and_changes_nothing() {
     fs::write(&edited, edited_text).unwrap();
     fs::remove_file(out.join("base/service-postgres.yaml")).unwrap();
     fs::copy(
-        out.join("overlays/aws-large/storageclass-ebs-sc.yaml"),
+        out.join("components/ebs-storageclass/storageclass-ebs-sc.yaml"),
         out.join("overlays/aws-large/storageclass-old.yaml"),
     )
     .unwrap();
@@ -725,7 +725,8 @@ fn check_reports_every_kind_of_drift_at_once_and_writes_nothing() {
         .unwrap()
         .replace("port: 5432", "port: 5433");
     fs::write(&edited, text).unwrap();
-    fs::remove_file(out.join("overlays/dev-small/secret-postgres-credentials.yaml")).unwrap();
+    fs::remove_file(out.join("components/dev-credentials/secret-postgres-credentials.yaml"))
+        .unwrap();
     fs::copy(
         out.join("base/namespace-paless.yaml"),
         out.join("base/namespace-old.yaml"),
@@ -738,7 +739,7 @@ fn check_reports_every_kind_of_drift_at_once_and_writes_nothing() {
     let stdout = r.stdout();
     assert!(stdout.contains("--- a/base/service-postgres.yaml"), "{r}");
     assert!(
-        stdout.contains("overlays/dev-small/secret-postgres-credentials.yaml"),
+        stdout.contains("components/dev-credentials/secret-postgres-credentials.yaml"),
         "{r}"
     );
     assert!(stdout.contains("base/namespace-old.yaml"), "{r}");

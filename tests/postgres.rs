@@ -396,7 +396,7 @@ fn backup_and_restore_bring_back_every_row_into_a_fresh_server() {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let backup = source.sandbox().run_script(
         "backup.sh",
-        &generated.overlay(profile, "backup.sh"),
+        &generated.file(profile, "backup.sh"),
         &[],
         &env,
     );
@@ -450,7 +450,7 @@ fn backup_and_restore_bring_back_every_row_into_a_fresh_server() {
 
     // The restore path: a second, fresh server initialised like the first.
     let target = TempCluster::paperless(&generated, &server);
-    let restore_script = generated.overlay(profile, "restore.sh");
+    let restore_script = generated.file(profile, "restore.sh");
     let restore = |dump: &Path| {
         let mut env = target.client_env();
         env.push(("PGDATABASE", "paperless".to_owned()));
@@ -535,7 +535,7 @@ fn pgbouncer_with_the_generated_ini_and_userlist_proxies_to_paperless() {
     let auth_dir = sandbox.dir("pgbouncer-auth");
     let userlist = sandbox.run_script(
         "pgbouncer-userlist.sh",
-        &generated.overlay(profile, "pgbouncer-userlist.sh"),
+        &generated.file(profile, "pgbouncer-userlist.sh"),
         &[],
         &[
             (
@@ -562,7 +562,7 @@ fn pgbouncer_with_the_generated_ini_and_userlist_proxies_to_paperless() {
     );
 
     let port = free_port();
-    let ini = generated.overlay(profile, "pgbouncer.ini");
+    let ini = generated.file(profile, "pgbouncer.ini");
     // The Service `postgres` on 5432 is the test server on loopback.
     let ini = substitute(
         &ini,

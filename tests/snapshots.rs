@@ -1,5 +1,5 @@
 //! insta snapshots of everything palgen prints or writes: every generated
-//! file of the base and of every overlay (on the exact rendered bytes), the
+//! file of the base, the components and every overlay (on the exact rendered bytes), the
 //! list of generated files, `palgen build` of every profile and `palgen list`.
 //!
 //! Refresh after an intended change to the output (removing the old files
@@ -101,6 +101,11 @@ fn generated_file_list() {
 #[test]
 fn base_files() {
     snapshot_files(rendered(), "base");
+}
+
+#[test]
+fn component_files() {
+    snapshot_files(rendered(), "components");
 }
 
 /// One test per profile, so a change shows every affected profile at once

@@ -56,13 +56,13 @@ fn readme_custom_profile_renders_and_check_guards_its_overlay() {
         "check right after render",
     );
 
-    let backup = overlay.join("cronjob-postgres-backup.yaml");
+    let backup = overlay.join("patch-cronjob-postgres-backup.yaml");
     let text = fs::read_to_string(&backup).unwrap();
     fs::write(&backup, text.replace("0 3 * * *", "0 4 * * *")).unwrap();
     let check = palgen_in(dir.path(), &["check"]);
     assert_status(&check, 1, "check after editing the custom overlay");
     assert!(
-        stdout(&check).contains("a/overlays/acme-prod/cronjob-postgres-backup.yaml"),
+        stdout(&check).contains("a/overlays/acme-prod/patch-cronjob-postgres-backup.yaml"),
         "{}",
         stdout(&check)
     );

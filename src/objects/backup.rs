@@ -11,9 +11,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use super::config::BACKUP_SCRIPTS_CONFIG_MAP;
 use super::labels::{BACKUP, DATABASE};
 use super::pod::{self, POSTGRES_USER};
-use crate::names;
-use crate::quantity::{Bytes, MilliCpu};
-use crate::settings::{Amounts, Settings};
+use crate::contract;
+use crate::model::quantity::{Bytes, MilliCpu};
+use crate::model::settings::{Amounts, Settings};
 
 pub const BACKUP_CLAIM: &str = "postgres-backups";
 const SCRIPTS_DIR: &str = "/scripts";
@@ -47,17 +47,17 @@ pub fn cron_job(settings: &Settings) -> CronJob {
         image_pull_policy: Some("IfNotPresent".to_owned()),
         command: Some(vec!["sh".to_owned(), format!("{SCRIPTS_DIR}/backup.sh")]),
         env: Some(vec![
-            pod::env("PGHOST", names::DATABASE_SERVICE),
-            pod::env("PGPORT", names::DATABASE_PORT.to_string()),
-            pod::env("PGUSER", names::APP_ROLE),
-            pod::env("PGDATABASE", names::DATABASE),
-            pod::env("BACKUP_DIR", names::BACKUP_DIR),
-            pod::env("POSTGRES_CREDENTIALS_DIR", names::CREDENTIALS_DIR),
+            pod::env("PGHOST", contract::DATABASE_SERVICE),
+            pod::env("PGPORT", contract::DATABASE_PORT.to_string()),
+            pod::env("PGUSER", contract::APP_ROLE),
+            pod::env("PGDATABASE", contract::DATABASE),
+            pod::env("BACKUP_DIR", contract::BACKUP_DIR),
+            pod::env("POSTGRES_CREDENTIALS_DIR", contract::CREDENTIALS_DIR),
         ]),
         resources: Some(pod::resources(&REQUESTS, &LIMITS)),
         security_context: Some(pod::container_security(POSTGRES_USER)),
         volume_mounts: Some(vec![
-            pod::mount("backups", names::BACKUP_DIR),
+            pod::mount("backups", contract::BACKUP_DIR),
             pod::read_only_mount("scripts", SCRIPTS_DIR),
             pod::credentials_mount(),
             pod::mount("tmp", "/tmp"),

@@ -1,10 +1,9 @@
 use std::collections::BTreeMap;
 
-use super::FileConfigMap;
 use super::labels::{BACKUP, DATABASE, POOLER, REPLICA, Workload};
+use super::{Feature, FileConfigMap};
 use crate::profile::Profile;
 use crate::templates;
-use crate::tuning::Tuning;
 
 pub const CONFIG_MAP: &str = "postgres-config";
 pub const INITDB_CONFIG_MAP: &str = "postgres-initdb";
@@ -19,23 +18,28 @@ pub const PGBOUNCER_USERLIST_SCRIPT: &str = "pgbouncer-userlist.sh";
 
 /// The ConfigMaps made from templates: the database's own, and those of the
 /// backup job and PgBouncer where the profile has them.
-pub fn file_config_maps(profile: &Profile, tuning: &Tuning) -> Vec<FileConfigMap> {
+pub fn file_config_maps(profile: &Profile) -> Vec<FileConfigMap> {
     let settings = &profile.settings;
-    let config_map = |name: &'static str, workload: Workload, files: &[&str]| FileConfigMap {
+    let config_map = |name: &'static str,
+                      feature: Option<Feature>,
+                      workload: Workload,
+                      files: &[&str]| FileConfigMap {
         name,
+        feature,
         labels: workload.labels(),
         files: files
             .iter()
-            .map(|file| (file.to_string(), templates::render(file, profile, tuning)))
+            .map(|file| (file.to_string(), templates::render(file, profile)))
             .collect::<BTreeMap<_, _>>(),
     };
     let mut maps = vec![
-        config_map(CONFIG_MAP, DATABASE, &[CONFIG_FILE, "pg_hba.conf"]),
-        config_map(INITDB_CONFIG_MAP, DATABASE, &["initdb-paperless.sh"]),
+        config_map(CONFIG_MAP, None, DATABASE, &[CONFIG_FILE, "pg_hba.conf"]),
+        config_map(INITDB_CONFIG_MAP, None, DATABASE, &["initdb-paperless.sh"]),
     ];
     if settings.replication.read_replicas > 0 {
         maps.push(config_map(
             REPLICA_SCRIPTS_CONFIG_MAP,
+            Some(Feature::ReadReplicas),
             REPLICA,
             &[REPLICA_BOOTSTRAP_SCRIPT, REPLICA_READY_SCRIPT],
         ));
@@ -43,13 +47,15 @@ pub fn file_config_maps(profile: &Profile, tuning: &Tuning) -> Vec<FileConfigMap
     if settings.backup.enabled {
         maps.push(config_map(
             BACKUP_SCRIPTS_CONFIG_MAP,
+            Some(Feature::Backup),
             BACKUP,
             &["backup.sh", "restore.sh"],
         ));
     }
-    if settings.uses_pgbouncer() {
+    if profile.derived.connection_budget.uses_pgbouncer() {
         maps.push(config_map(
             PGBOUNCER_CONFIG_MAP,
+            Some(Feature::PgBouncer),
             POOLER,
             &[PGBOUNCER_FILE, PGBOUNCER_USERLIST_SCRIPT],
         ));

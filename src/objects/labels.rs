@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::names;
+use crate::contract;
 
 /// Pods carrying this label may reach the database (see the NetworkPolicy).
 pub const PART_OF_KEY: &str = "app.kubernetes.io/part-of";
@@ -51,7 +51,7 @@ impl Workload {
     pub fn metadata(self, name: &str) -> ObjectMeta {
         ObjectMeta {
             name: Some(name.to_owned()),
-            namespace: Some(names::NAMESPACE.to_owned()),
+            namespace: Some(contract::NAMESPACE.to_owned()),
             labels: Some(self.labels()),
             ..Default::default()
         }

@@ -25,7 +25,41 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::profile::Profile;
-use crate::tuning;
+
+/// An optional part of the deployment. The objects only a feature adds are
+/// kept together in the tree as a Kustomize component, so an overlay lists
+/// the feature instead of repeating its files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Feature {
+    Backup,
+    PgBouncer,
+    ReadReplicas,
+    StorageClass,
+    DevCredentials,
+    ServiceMonitor,
+}
+
+impl Feature {
+    /// The component directory's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::Backup => "backup",
+            Feature::PgBouncer => "pgbouncer",
+            Feature::ReadReplicas => "read-replicas",
+            Feature::StorageClass => "ebs-storageclass",
+            Feature::DevCredentials => "dev-credentials",
+            Feature::ServiceMonitor => "service-monitor",
+        }
+    }
+}
+
+/// One Kubernetes object as its API serialises it, and the feature that
+/// adds it (none for the objects every profile has).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    pub feature: Option<Feature>,
+    pub object: Value,
+}
 
 /// A ConfigMap whose data are generated files: Kustomize's
 /// `configMapGenerator` makes it, with a content hash in its name, so a
@@ -33,15 +67,16 @@ use crate::tuning;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileConfigMap {
     pub name: &'static str,
+    pub feature: Option<Feature>,
     pub labels: BTreeMap<String, String>,
     pub files: BTreeMap<String, String>,
 }
 
 /// Everything one profile deploys.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ObjectSet {
-    /// Kubernetes objects as their API serialises them, in a stable order.
-    pub resources: Vec<Value>,
+    /// In a stable order.
+    pub resources: Vec<Resource>,
     pub config_maps: Vec<FileConfigMap>,
 }
 
@@ -53,7 +88,10 @@ impl ObjectSet {
         let mut objects: Vec<String> = self
             .resources
             .iter()
-            .map(|o| format!("{} `{}`", text(&o["kind"]), text(&o["metadata"]["name"])))
+            .map(|r| {
+                let o = &r.object;
+                format!("{} `{}`", text(&o["kind"]), text(&o["metadata"]["name"]))
+            })
             .collect();
         objects.extend(self.config_maps.iter().map(|c| {
             format!(
@@ -64,6 +102,24 @@ impl ObjectSet {
         }));
         objects
     }
+
+    /// The features this set has, in order.
+    pub fn features(&self) -> Vec<Feature> {
+        let mut features: Vec<Feature> = self
+            .resources
+            .iter()
+            .filter_map(|r| r.feature)
+            .chain(self.config_maps.iter().filter_map(|c| c.feature))
+            .collect();
+        features.sort();
+        features.dedup();
+        features
+    }
+
+    /// Kubernetes objects without their features, for `palgen build`.
+    pub fn objects(&self) -> impl Iterator<Item = &Value> {
+        self.resources.iter().map(|r| &r.object)
+    }
 }
 
 fn to_value<T: Serialize>(object: &T) -> Value {
@@ -72,48 +128,79 @@ fn to_value<T: Serialize>(object: &T) -> Value {
 
 pub fn build(profile: &Profile) -> ObjectSet {
     let settings = &profile.settings;
-    let tuning = tuning::derive(settings);
-    let config_maps = config::file_config_maps(profile, &tuning);
-
+    let core = |object: Value| Resource {
+        feature: None,
+        object,
+    };
     let mut resources = vec![
-        to_value(&namespace::build()),
-        to_value(&service_account::build()),
-        to_value(&service::primary(settings)),
-        to_value(&statefulset::primary(settings)),
-        to_value(&network_policy::primary(settings)),
+        core(to_value(&namespace::build())),
+        core(to_value(&service_account::build())),
+        core(to_value(&service::primary(settings))),
+        core(to_value(&statefulset::primary(settings))),
+        core(to_value(&network_policy::primary(settings))),
     ];
+    let mut add = |feature: Feature, objects: Vec<Value>| {
+        resources.extend(objects.into_iter().map(|object| Resource {
+            feature: Some(feature),
+            object,
+        }));
+    };
     if settings.replication.read_replicas > 0 {
-        resources.push(to_value(&service::replicas(settings)));
-        resources.push(to_value(&service::reads()));
-        resources.push(to_value(&statefulset::replicas(settings)));
-        resources.push(to_value(&network_policy::replicas(settings)));
-        resources.push(to_value(&disruption_budget::replicas()));
+        add(
+            Feature::ReadReplicas,
+            vec![
+                to_value(&service::replicas(settings)),
+                to_value(&service::reads()),
+                to_value(&statefulset::replicas(settings)),
+                to_value(&network_policy::replicas(settings)),
+                to_value(&disruption_budget::replicas()),
+            ],
+        );
     }
     if let Some(class) = &settings.storage.provision {
-        resources.push(to_value(&storage_class::build(
-            &settings.storage.class,
-            class,
-        )));
+        add(
+            Feature::StorageClass,
+            vec![to_value(&storage_class::build(
+                &settings.storage.class,
+                class,
+            ))],
+        );
     }
     if settings.dev_credentials {
-        resources.push(to_value(&secret::dev_credentials()));
+        add(
+            Feature::DevCredentials,
+            vec![to_value(&secret::dev_credentials())],
+        );
     }
     if settings.monitoring.service_monitor {
-        resources.push(to_value(&service_monitor::build()));
+        add(
+            Feature::ServiceMonitor,
+            vec![to_value(&service_monitor::build())],
+        );
     }
     if settings.backup.enabled {
-        resources.push(to_value(&backup::claim(settings)));
-        resources.push(to_value(&backup::cron_job(settings)));
+        add(
+            Feature::Backup,
+            vec![
+                to_value(&backup::claim(settings)),
+                to_value(&backup::cron_job(settings)),
+            ],
+        );
     }
-    if settings.uses_pgbouncer() {
-        resources.push(to_value(&pgbouncer::service_account()));
-        resources.push(to_value(&pgbouncer::service()));
-        resources.push(to_value(&pgbouncer::deployment(settings)));
-        resources.push(to_value(&pgbouncer::network_policy()));
-        resources.push(to_value(&disruption_budget::at_least_one(labels::POOLER)));
+    if profile.derived.connection_budget.uses_pgbouncer() {
+        add(
+            Feature::PgBouncer,
+            vec![
+                to_value(&pgbouncer::service_account()),
+                to_value(&pgbouncer::service()),
+                to_value(&pgbouncer::deployment(settings)),
+                to_value(&pgbouncer::network_policy()),
+                to_value(&disruption_budget::at_least_one(labels::POOLER)),
+            ],
+        );
     }
     ObjectSet {
         resources,
-        config_maps,
+        config_maps: config::file_config_maps(profile),
     }
 }

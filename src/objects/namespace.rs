@@ -4,7 +4,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::labels;
-use crate::names::NAMESPACE;
+use crate::contract::NAMESPACE;
 
 /// The namespace, with Pod Security Admission enforcing `restricted`.
 pub fn build() -> Namespace {

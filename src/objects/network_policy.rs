@@ -14,8 +14,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::labels::{self, DATABASE, REPLICA, Workload};
-use crate::names;
-use crate::settings::Settings;
+use crate::contract;
+use crate::model::settings::Settings;
 
 fn selector(labels: BTreeMap<String, String>) -> LabelSelector {
     LabelSelector {
@@ -83,7 +83,7 @@ pub fn primary(settings: &Settings) -> NetworkPolicy {
         if let Some(spec) = policy.spec.as_mut() {
             spec.ingress
                 .get_or_insert_with(Vec::new)
-                .insert(1, rule(replicas, names::DATABASE_PORT));
+                .insert(1, rule(replicas, contract::DATABASE_PORT));
         }
     }
     policy
@@ -95,7 +95,7 @@ pub fn replicas(settings: &Settings) -> NetworkPolicy {
 }
 
 fn database(settings: &Settings, workload: Workload) -> NetworkPolicy {
-    let mut ingress = vec![rule(application_pods(), names::DATABASE_PORT)];
+    let mut ingress = vec![rule(application_pods(), contract::DATABASE_PORT)];
     if settings.monitoring.exporter {
         let scraper = NetworkPolicyPeer {
             namespace_selector: Some(selector(BTreeMap::from([(
@@ -104,7 +104,7 @@ fn database(settings: &Settings, workload: Workload) -> NetworkPolicy {
             )]))),
             ..Default::default()
         };
-        ingress.push(rule(scraper, names::EXPORTER_PORT));
+        ingress.push(rule(scraper, contract::EXPORTER_PORT));
     }
     policy(
         workload.metadata(workload.app),

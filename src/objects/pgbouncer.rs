@@ -17,9 +17,9 @@ use super::config::{PGBOUNCER_CONFIG_MAP, PGBOUNCER_FILE, PGBOUNCER_USERLIST_SCR
 use super::labels::POOLER;
 use super::network_policy;
 use super::pod::{self, PGBOUNCER_USER};
-use crate::names;
-use crate::quantity::{Bytes, MilliCpu};
-use crate::settings::{Amounts, Settings};
+use crate::contract;
+use crate::model::quantity::{Bytes, MilliCpu};
+use crate::model::settings::{Amounts, Settings};
 
 const CONFIG_DIR: &str = "/etc/pgbouncer/config";
 const REQUESTS: Amounts = Amounts {
@@ -48,7 +48,7 @@ pub fn service() -> Service {
             selector: Some(POOLER.selector()),
             ports: Some(vec![ServicePort {
                 name: Some("postgres".to_owned()),
-                port: names::DATABASE_PORT,
+                port: contract::DATABASE_PORT,
                 target_port: Some(IntOrString::String("pgbouncer".to_owned())),
                 protocol: Some("TCP".to_owned()),
                 ..Default::default()
@@ -63,7 +63,7 @@ pub fn network_policy() -> NetworkPolicy {
     network_policy::admit_application(
         POOLER.metadata(POOLER.app),
         POOLER.selector(),
-        names::PGBOUNCER_PORT,
+        contract::PGBOUNCER_PORT,
     )
 }
 
@@ -78,7 +78,7 @@ pub fn deployment(settings: &Settings) -> Deployment {
         timeout_seconds: Some(5),
         ..Default::default()
     };
-    let auth_mount = pod::mount("auth", names::PGBOUNCER_AUTH_DIR);
+    let auth_mount = pod::mount("auth", contract::PGBOUNCER_AUTH_DIR);
     let userlist = Container {
         name: "userlist".to_owned(),
         image: Some(settings.pgbouncer.image.clone()),
@@ -106,7 +106,7 @@ pub fn deployment(settings: &Settings) -> Deployment {
         ]),
         ports: Some(vec![ContainerPort {
             name: Some("pgbouncer".to_owned()),
-            container_port: names::PGBOUNCER_PORT,
+            container_port: contract::PGBOUNCER_PORT,
             protocol: Some("TCP".to_owned()),
             ..Default::default()
         }]),
@@ -116,7 +116,7 @@ pub fn deployment(settings: &Settings) -> Deployment {
         security_context: Some(pod::container_security(PGBOUNCER_USER)),
         volume_mounts: Some(vec![
             pod::read_only_mount("config", CONFIG_DIR),
-            pod::read_only_mount("auth", names::PGBOUNCER_AUTH_DIR),
+            pod::read_only_mount("auth", contract::PGBOUNCER_AUTH_DIR),
             pod::mount("run", "/var/run/pgbouncer"),
             pod::mount("tmp", "/tmp"),
         ]),

@@ -10,9 +10,9 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use crate::names;
-use crate::quantity::Bytes;
-use crate::settings::Amounts;
+use crate::contract;
+use crate::model::quantity::Bytes;
+use crate::model::settings::Amounts;
 
 /// A non-root identity: the user and group the image's files belong to.
 #[derive(Debug, Clone, Copy)]
@@ -127,7 +127,7 @@ pub fn credentials_volume() -> Volume {
     Volume {
         name: "credentials".to_owned(),
         secret: Some(SecretVolumeSource {
-            secret_name: Some(names::CREDENTIALS_SECRET.to_owned()),
+            secret_name: Some(contract::CREDENTIALS_SECRET.to_owned()),
             default_mode: Some(0o440),
             ..Default::default()
         }),
@@ -136,7 +136,7 @@ pub fn credentials_volume() -> Volume {
 }
 
 pub fn credentials_mount() -> VolumeMount {
-    read_only_mount("credentials", names::CREDENTIALS_DIR)
+    read_only_mount("credentials", contract::CREDENTIALS_DIR)
 }
 
 /// A single-node volume of the profile's StorageClass.

@@ -4,16 +4,22 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::labels::DATABASE;
-use crate::names;
+use crate::contract;
 
 /// Public, well-known passwords, for laptop clusters only. Every other
 /// profile expects the Secret to be created out of band (see the README).
 const DEV_PASSWORDS: [(&str, &str); 4] = [
-    (names::SUPERUSER_PASSWORD_KEY, "dev-only-postgres-insecure"),
-    (names::APP_PASSWORD_KEY, "dev-only-paperless-insecure"),
-    (names::EXPORTER_PASSWORD_KEY, "dev-only-exporter-insecure"),
     (
-        names::REPLICATION_PASSWORD_KEY,
+        contract::SUPERUSER_PASSWORD_KEY,
+        "dev-only-postgres-insecure",
+    ),
+    (contract::APP_PASSWORD_KEY, "dev-only-paperless-insecure"),
+    (
+        contract::EXPORTER_PASSWORD_KEY,
+        "dev-only-exporter-insecure",
+    ),
+    (
+        contract::REPLICATION_PASSWORD_KEY,
         "dev-only-replication-insecure",
     ),
 ];
@@ -28,7 +34,7 @@ pub fn dev_credentials() -> Secret {
                 "paless.io/warning".to_owned(),
                 "Development only: these passwords are published in the palgen repository. Never use the dev profile outside a laptop cluster.".to_owned(),
             )])),
-            ..DATABASE.metadata(names::CREDENTIALS_SECRET)
+            ..DATABASE.metadata(contract::CREDENTIALS_SECRET)
         },
         type_: Some("Opaque".to_owned()),
         string_data: Some(

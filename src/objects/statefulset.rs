@@ -27,9 +27,9 @@ use super::config::{
 };
 use super::labels::{DATABASE, REPLICA, Workload};
 use super::pod::{self, POSTGRES_USER};
-use crate::names;
-use crate::quantity::{Bytes, MilliCpu};
-use crate::settings::{Amounts, Settings};
+use crate::contract;
+use crate::model::quantity::{Bytes, MilliCpu};
+use crate::model::settings::{Amounts, Settings};
 
 pub const DATA_VOLUME: &str = "postgres-data";
 /// Enough for a fast shutdown (the image stops with SIGINT) to finish a
@@ -62,8 +62,8 @@ impl Role {
 
     fn service(self) -> &'static str {
         match self {
-            Role::Primary => names::DATABASE_SERVICE,
-            Role::Replica => names::REPLICA_SERVICE,
+            Role::Primary => contract::DATABASE_SERVICE,
+            Role::Replica => contract::REPLICA_SERVICE,
         }
     }
 }
@@ -127,7 +127,7 @@ fn scrape_annotations() -> BTreeMap<String, String> {
         ("prometheus.io/scrape".to_owned(), "true".to_owned()),
         (
             "prometheus.io/port".to_owned(),
-            names::EXPORTER_PORT.to_string(),
+            contract::EXPORTER_PORT.to_string(),
         ),
         ("prometheus.io/path".to_owned(), "/metrics".to_owned()),
     ])
@@ -207,11 +207,11 @@ fn postgres_env(settings: &Settings) -> Vec<EnvVar> {
             "POSTGRES_PASSWORD_FILE",
             format!(
                 "{}/{}",
-                names::CREDENTIALS_DIR,
-                names::SUPERUSER_PASSWORD_KEY
+                contract::CREDENTIALS_DIR,
+                contract::SUPERUSER_PASSWORD_KEY
             ),
         ),
-        pod::env("POSTGRES_CREDENTIALS_DIR", names::CREDENTIALS_DIR),
+        pod::env("POSTGRES_CREDENTIALS_DIR", contract::CREDENTIALS_DIR),
     ]
 }
 
@@ -222,7 +222,7 @@ fn postgres_container(settings: &Settings, role: Role) -> Container {
         Role::Replica => exec_probe(
             vec![
                 "sh".to_owned(),
-                format!("{}/{REPLICA_READY_SCRIPT}", names::REPLICA_SCRIPTS_DIR),
+                format!("{}/{REPLICA_READY_SCRIPT}", contract::REPLICA_SCRIPTS_DIR),
             ],
             5,
             5,
@@ -231,15 +231,15 @@ fn postgres_container(settings: &Settings, role: Role) -> Container {
     };
     let mut mounts = vec![
         pod::mount(DATA_VOLUME, image.volume_mount_path()),
-        pod::read_only_mount("config", names::CONFIG_DIR),
+        pod::read_only_mount("config", contract::CONFIG_DIR),
     ];
     mounts.push(match role {
         Role::Primary => pod::read_only_mount("initdb", "/docker-entrypoint-initdb.d"),
-        Role::Replica => pod::read_only_mount("replica-scripts", names::REPLICA_SCRIPTS_DIR),
+        Role::Replica => pod::read_only_mount("replica-scripts", contract::REPLICA_SCRIPTS_DIR),
     });
     mounts.extend([
         pod::credentials_mount(),
-        pod::mount("run", names::SOCKET_DIR),
+        pod::mount("run", contract::SOCKET_DIR),
         pod::mount("tmp", "/tmp"),
         pod::mount("shm", "/dev/shm"),
     ]);
@@ -249,12 +249,12 @@ fn postgres_container(settings: &Settings, role: Role) -> Container {
         image_pull_policy: Some("IfNotPresent".to_owned()),
         args: Some(vec![
             "-c".to_owned(),
-            format!("config_file={}/{CONFIG_FILE}", names::CONFIG_DIR),
+            format!("config_file={}/{CONFIG_FILE}", contract::CONFIG_DIR),
         ]),
         env: Some(postgres_env(settings)),
         ports: Some(vec![ContainerPort {
             name: Some("postgres".to_owned()),
-            container_port: names::DATABASE_PORT,
+            container_port: contract::DATABASE_PORT,
             protocol: Some("TCP".to_owned()),
             ..Default::default()
         }]),
@@ -279,11 +279,14 @@ fn bootstrap_container(settings: &Settings) -> Container {
         image_pull_policy: Some("IfNotPresent".to_owned()),
         command: Some(vec![
             "sh".to_owned(),
-            format!("{}/{REPLICA_BOOTSTRAP_SCRIPT}", names::REPLICA_SCRIPTS_DIR),
+            format!(
+                "{}/{REPLICA_BOOTSTRAP_SCRIPT}",
+                contract::REPLICA_SCRIPTS_DIR
+            ),
         ]),
         env: Some(vec![
             pod::env("PGDATA", settings.image.data_directory()),
-            pod::env("POSTGRES_CREDENTIALS_DIR", names::CREDENTIALS_DIR),
+            pod::env("POSTGRES_CREDENTIALS_DIR", contract::CREDENTIALS_DIR),
             pod_name_env("REPLICA_NAME"),
         ]),
         resources: Some(pod::resources(
@@ -293,9 +296,9 @@ fn bootstrap_container(settings: &Settings) -> Container {
         security_context: Some(pod::container_security(POSTGRES_USER)),
         volume_mounts: Some(vec![
             pod::mount(DATA_VOLUME, settings.image.volume_mount_path()),
-            pod::read_only_mount("replica-scripts", names::REPLICA_SCRIPTS_DIR),
+            pod::read_only_mount("replica-scripts", contract::REPLICA_SCRIPTS_DIR),
             pod::credentials_mount(),
-            pod::mount("run", names::SOCKET_DIR),
+            pod::mount("run", contract::SOCKET_DIR),
             pod::mount("tmp", "/tmp"),
         ]),
         ..Default::default()
@@ -340,23 +343,23 @@ fn exporter_container(settings: &Settings) -> Container {
                 "DATA_SOURCE_URI",
                 format!(
                     "localhost:{}/{}?sslmode=disable",
-                    names::DATABASE_PORT,
-                    names::DATABASE
+                    contract::DATABASE_PORT,
+                    contract::DATABASE
                 ),
             ),
-            pod::env("DATA_SOURCE_USER", names::EXPORTER_ROLE),
+            pod::env("DATA_SOURCE_USER", contract::EXPORTER_ROLE),
             pod::env(
                 "DATA_SOURCE_PASS_FILE",
                 format!(
                     "{}/{}",
-                    names::CREDENTIALS_DIR,
-                    names::EXPORTER_PASSWORD_KEY
+                    contract::CREDENTIALS_DIR,
+                    contract::EXPORTER_PASSWORD_KEY
                 ),
             ),
         ]),
         ports: Some(vec![ContainerPort {
             name: Some("metrics".to_owned()),
-            container_port: names::EXPORTER_PORT,
+            container_port: contract::EXPORTER_PORT,
             protocol: Some("TCP".to_owned()),
             ..Default::default()
         }]),

@@ -2,7 +2,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::labels;
-use crate::settings::ProvisionedClass;
+use crate::model::settings::ProvisionedClass;
 
 /// A StorageClass the platform lacks. Volumes bind where the pod is
 /// scheduled (a zonal disk must be in the pod's zone), can grow, and outlive

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::quantity::{Bytes, MilliCpu};
+use crate::model::quantity::{Bytes, MilliCpu};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

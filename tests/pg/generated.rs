@@ -57,14 +57,19 @@ impl Generated {
     }
 
     /// A file as the profile sees it: its overlay's copy when the overlay
-    /// has one (it holds only what differs from base), else base's.
+    /// has one (it holds only what differs), else that of a component the
+    /// overlay lists, else base's.
     pub fn file(&self, profile: &str, name: &str) -> String {
-        let overlay = self.tree.join("overlays").join(profile).join(name);
-        if overlay.exists() {
-            read(&overlay)
-        } else {
-            self.base(name)
-        }
+        let overlay = self.tree.join("overlays").join(profile);
+        let kustomization = read(&overlay.join("kustomization.yaml"));
+        let components = kustomization
+            .lines()
+            .filter_map(|line| line.strip_prefix("- ../../components/"))
+            .map(|component| self.tree.join("components").join(component).join(name));
+        std::iter::once(overlay.join(name))
+            .chain(components)
+            .find(|path| path.exists())
+            .map_or_else(|| self.base(name), |path| read(&path))
     }
 
     /// What the server of base (the small size) reads.
@@ -81,11 +86,6 @@ impl Generated {
             conf: self.file(profile, "postgresql.conf"),
             hba: self.file(profile, "pg_hba.conf"),
         }
-    }
-
-    /// A file only the profile's overlay has (scripts of optional features).
-    pub fn overlay(&self, profile: &str, name: &str) -> String {
-        read(&self.tree.join("overlays").join(profile).join(name))
     }
 }
 

@@ -1,0 +1,31 @@
+//! `palgen check`: the CI drift check.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::OutArgs;
+use crate::profile::Catalog;
+use crate::tree::{drift, generate::Tree};
+
+/// Exit status for drift found by `check`.
+const EXIT_DRIFT: u8 = 1;
+
+pub fn run(
+    args: &OutArgs,
+    catalog: &Catalog,
+    quiet: bool,
+    stdout: &mut impl Write,
+) -> Result<ExitCode> {
+    let tree = Tree::new(catalog)?;
+    let drift = drift::check(&args.out, catalog, &tree)?;
+    if !drift.is_clean() {
+        write!(stdout, "{}", drift.report())?;
+        return Ok(ExitCode::from(EXIT_DRIFT));
+    }
+    if !quiet {
+        writeln!(stdout, "{} is up to date", args.out.display())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

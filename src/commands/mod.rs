@@ -1,0 +1,51 @@
+//! What each subcommand does, once the command line is parsed: one module
+//! per command.
+
+mod build;
+mod check;
+mod completions;
+mod diff;
+mod list;
+mod render;
+mod show;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::profile::Catalog;
+
+/// Where user profiles are looked for when `--profiles-dir` is not given.
+const DEFAULT_PROFILES_DIR: &str = "profiles";
+
+fn catalog(profiles_dir: Option<&Path>) -> Result<Catalog> {
+    let catalog = match profiles_dir {
+        Some(dir) => Catalog::with_profiles_dir(dir)?,
+        None if Path::new(DEFAULT_PROFILES_DIR).is_dir() => {
+            Catalog::with_profiles_dir(Path::new(DEFAULT_PROFILES_DIR))?
+        }
+        None => Catalog::builtin()?,
+    };
+    Ok(catalog)
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    // Styles are stripped when stdout is not a terminal or NO_COLOR is set.
+    let mut stdout = anstream::stdout().lock();
+    if let Command::Completions(args) = &cli.command {
+        return completions::run(args, &mut stdout);
+    }
+    let catalog = catalog(cli.profiles_dir.as_deref())?;
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Render(args) => render::run(&args, &catalog, quiet, &mut stdout),
+        Command::Check(args) => check::run(&args, &catalog, quiet, &mut stdout),
+        Command::Build(args) => build::run(&args, &catalog, &mut stdout),
+        Command::List => list::run(&catalog, &mut stdout),
+        Command::Show(args) => show::run(&args, &catalog, &mut stdout),
+        Command::Diff(args) => diff::run(&args, &catalog, &mut stdout),
+        Command::Completions(_) => unreachable!("handled before the catalog is loaded"),
+    }
+}

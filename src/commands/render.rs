@@ -1,0 +1,58 @@
+//! `palgen render`: write the tree of the chosen profiles.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::RenderArgs;
+use crate::profile::Catalog;
+use crate::tree::{generate::Tree, scan, write};
+
+pub fn run(
+    args: &RenderArgs,
+    catalog: &Catalog,
+    quiet: bool,
+    stdout: &mut impl Write,
+) -> Result<ExitCode> {
+    let names = if args.selection.all {
+        catalog.names()
+    } else {
+        let mut names: Vec<String> = Vec::new();
+        for requested in &args.selection.profiles {
+            let name = catalog.canonical_name(requested)?;
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    };
+    let out = &args.out.out;
+    // With every profile rendered, an overlay of none is left over from a
+    // removed profile: its generated files go.
+    let orphans = if args.selection.all {
+        scan::overlays_on_disk(out, catalog)?.1
+    } else {
+        Vec::new()
+    };
+    let tree = Tree::new(catalog)?;
+    let summary = write::write(out, &tree, &names, &orphans)?;
+    if !quiet {
+        for path in &summary.written {
+            writeln!(stdout, "wrote {}", out.join(path).display())?;
+        }
+        for path in &summary.removed {
+            writeln!(stdout, "removed {}", out.join(path).display())?;
+        }
+        writeln!(
+            stdout,
+            "rendered {} into {}: {} written, {} unchanged, {} removed",
+            names.join(", "),
+            out.display(),
+            summary.written.len(),
+            summary.unchanged,
+            summary.removed.len()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,148 @@
+//! What each component holds: a feature's objects as most built-in profiles
+//! that have the feature build them, so that most overlays list the
+//! component and patch nothing of it.
+
+use std::collections::BTreeMap;
+
+use super::identity;
+use crate::objects::{Feature, FileConfigMap, ObjectSet, Resource};
+
+/// The object set of each component, by feature.
+pub type Components = BTreeMap<Feature, ObjectSet>;
+
+/// The components of the features these profiles have. An object or file
+/// is in a component when every profile with the feature has it; its
+/// content is the version most of them share (the first such profile's, on
+/// a tie), so the result depends only on the profiles and their order.
+pub fn from_profiles(profiles: &[ObjectSet]) -> Components {
+    let mut components = Components::new();
+    let mut features: Vec<Feature> = profiles.iter().flat_map(ObjectSet::features).collect();
+    features.sort();
+    features.dedup();
+    for feature in features {
+        let users: Vec<ObjectSet> = profiles
+            .iter()
+            .filter(|set| set.features().contains(&feature))
+            .map(|set| feature_only(set, feature))
+            .collect();
+        components.insert(feature, common(&users));
+    }
+    components
+}
+
+fn feature_only(set: &ObjectSet, feature: Feature) -> ObjectSet {
+    ObjectSet {
+        resources: set
+            .resources
+            .iter()
+            .filter(|r| r.feature == Some(feature))
+            .cloned()
+            .collect(),
+        config_maps: set
+            .config_maps
+            .iter()
+            .filter(|c| c.feature == Some(feature))
+            .cloned()
+            .collect(),
+    }
+}
+
+fn common(users: &[ObjectSet]) -> ObjectSet {
+    let first = &users[0];
+    let resources = first
+        .resources
+        .iter()
+        .filter_map(|resource| {
+            let versions: Option<Vec<&Resource>> = users
+                .iter()
+                .map(|set| {
+                    set.resources
+                        .iter()
+                        .find(|r| identity(&r.object) == identity(&resource.object))
+                })
+                .collect();
+            versions.map(|versions| most_common(&versions).clone())
+        })
+        .collect();
+    let config_maps = first
+        .config_maps
+        .iter()
+        .filter_map(|config_map| {
+            let versions: Option<Vec<&FileConfigMap>> = users
+                .iter()
+                .map(|set| set.config_maps.iter().find(|c| c.name == config_map.name))
+                .collect();
+            let versions = versions?;
+            let files = config_map
+                .files
+                .keys()
+                .filter_map(|file| {
+                    let texts: Option<Vec<&String>> =
+                        versions.iter().map(|c| c.files.get(file)).collect();
+                    texts.map(|texts| (file.clone(), most_common(&texts).clone()))
+                })
+                .collect();
+            Some(FileConfigMap {
+                files,
+                ..config_map.clone()
+            })
+        })
+        .collect();
+    ObjectSet {
+        resources,
+        config_maps,
+    }
+}
+
+/// The value that occurs most often; the earliest of those on a tie.
+fn most_common<'a, T: PartialEq>(values: &[&'a T]) -> &'a T {
+    let count = |value: &T| values.iter().filter(|v| **v == value).count();
+    let mut best = values[0];
+    for value in values {
+        if count(value) > count(best) {
+            best = value;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn backup_set(schedule: &str) -> ObjectSet {
+        ObjectSet {
+            resources: vec![Resource {
+                feature: Some(Feature::Backup),
+                object: json!({"apiVersion": "batch/v1", "kind": "CronJob",
+                    "metadata": {"name": "b", "namespace": "n"}, "spec": {"schedule": schedule}}),
+            }],
+            config_maps: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_component_holds_the_version_most_profiles_share() {
+        let profiles = [
+            backup_set("1 * * * *"),
+            backup_set("2 * * * *"),
+            backup_set("2 * * * *"),
+            ObjectSet::default(),
+        ];
+        let components = from_profiles(&profiles);
+        assert_eq!(components.len(), 1);
+        let backup = &components[&Feature::Backup];
+        assert_eq!(backup.resources[0].object["spec"]["schedule"], "2 * * * *");
+    }
+
+    #[test]
+    fn on_a_tie_the_first_profile_wins() {
+        let profiles = [backup_set("1 * * * *"), backup_set("2 * * * *")];
+        let components = from_profiles(&profiles);
+        assert_eq!(
+            components[&Feature::Backup].resources[0].object["spec"]["schedule"],
+            "1 * * * *"
+        );
+    }
+}

@@ -1,0 +1,175 @@
+//! The directories of the tree as Kustomize reads them: the base, one
+//! component per feature, and overlays that list the base and their
+//! profile's components and hold only what differs from them.
+
+use serde_json::Value;
+
+use super::component::Components;
+use super::types::{Generator, GeneratorOptions, Kustomization, PatchRef};
+use super::{BASE_DIR, COMPONENTS_DIR, Directory, identity, patch};
+use crate::contract;
+use crate::objects::{FileConfigMap, ObjectSet};
+use crate::yaml;
+
+fn file_name(prefix: &str, object: &Value) -> String {
+    let (_, kind, _, name) = identity(object);
+    format!("{prefix}{}-{name}.yaml", kind.to_lowercase())
+}
+
+/// The base directory: every object as its own file, config as generators.
+pub fn base_directory(base: &ObjectSet) -> Directory {
+    whole_directory(Kustomization::new(Vec::new()), base)
+}
+
+/// A component's directory, laid out like the base.
+pub fn component_directory(component: &ObjectSet) -> Directory {
+    whole_directory(Kustomization::component(), component)
+}
+
+fn whole_directory<'a>(mut kustomization: Kustomization<'a>, set: &'a ObjectSet) -> Directory {
+    let mut files = Directory::new();
+    for object in set.objects() {
+        let name = file_name("", object);
+        files.insert(name.clone(), yaml::generated_document(object));
+        kustomization.resources.push(name);
+    }
+    for config_map in &set.config_maps {
+        kustomization.config_map_generator.push(generator(
+            config_map,
+            None,
+            config_map.files.keys(),
+        ));
+        files.extend(config_map.files.clone());
+    }
+    files.insert(
+        "kustomization.yaml".to_owned(),
+        yaml::generated_document(&kustomization),
+    );
+    files
+}
+
+fn generator<'a>(
+    config_map: &'a FileConfigMap,
+    behavior: Option<&'static str>,
+    files: impl Iterator<Item = &'a String>,
+) -> Generator<'a> {
+    Generator {
+        name: config_map.name,
+        namespace: contract::NAMESPACE,
+        behavior,
+        files: files.cloned().collect(),
+        options: behavior.is_none().then_some(GeneratorOptions {
+            labels: &config_map.labels,
+        }),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("an overlay cannot express the removal of generated ConfigMap {0}")]
+pub struct OverlayError(String);
+
+/// An overlay: the base and the components of the profile's features, plus
+/// the profile's own objects, patches for objects that differ, and merged
+/// generators for config files that differ.
+pub fn overlay_directory(
+    base: &ObjectSet,
+    components: &Components,
+    profile: &ObjectSet,
+) -> Result<Directory, OverlayError> {
+    let listed: Vec<_> = profile
+        .features()
+        .into_iter()
+        .filter(|feature| components.contains_key(feature))
+        .collect();
+    let mut start = base.clone();
+    for feature in &listed {
+        let component = &components[feature];
+        start.resources.extend(component.resources.iter().cloned());
+        start
+            .config_maps
+            .extend(component.config_maps.iter().cloned());
+    }
+
+    let mut files = Directory::new();
+    let mut kustomization = Kustomization::new(vec![format!("../../{BASE_DIR}")]);
+    kustomization.components = listed
+        .iter()
+        .map(|feature| format!("../../{COMPONENTS_DIR}/{}", feature.name()))
+        .collect();
+
+    for object in profile.objects() {
+        match start.objects().find(|b| identity(b) == identity(object)) {
+            None => {
+                let name = file_name("", object);
+                files.insert(name.clone(), yaml::generated_document(object));
+                kustomization.resources.push(name);
+            }
+            Some(start_object) => {
+                if let Some(patch) = patch::strategic_merge_patch(start_object, object) {
+                    let name = file_name("patch-", object);
+                    files.insert(name.clone(), yaml::generated_document(&patch));
+                    kustomization.patches.push(PatchRef { path: name });
+                }
+            }
+        }
+    }
+    for start_object in start.objects() {
+        if !profile
+            .objects()
+            .any(|o| identity(o) == identity(start_object))
+        {
+            let name = file_name("delete-", start_object);
+            files.insert(
+                name.clone(),
+                yaml::generated_document(&patch::delete_patch(start_object)),
+            );
+            kustomization.patches.push(PatchRef { path: name });
+        }
+    }
+
+    for config_map in &profile.config_maps {
+        let start_map = start.config_maps.iter().find(|b| b.name == config_map.name);
+        let (behavior, changed): (Option<&'static str>, Vec<&String>) = match start_map {
+            None => (None, config_map.files.keys().collect()),
+            Some(start_map) if start_map.files == config_map.files => continue,
+            Some(start_map)
+                if start_map
+                    .files
+                    .keys()
+                    .all(|k| config_map.files.contains_key(k)) =>
+            {
+                (
+                    Some("merge"),
+                    config_map
+                        .files
+                        .iter()
+                        .filter(|(name, text)| start_map.files.get(*name) != Some(*text))
+                        .map(|(name, _)| name)
+                        .collect(),
+                )
+            }
+            Some(_) => (Some("replace"), config_map.files.keys().collect()),
+        };
+        for name in &changed {
+            files.insert((*name).clone(), config_map.files[*name].clone());
+        }
+        kustomization.config_map_generator.push(generator(
+            config_map,
+            behavior,
+            changed.into_iter(),
+        ));
+    }
+    if let Some(gone) = start
+        .config_maps
+        .iter()
+        .find(|b| !profile.config_maps.iter().any(|p| p.name == b.name))
+    {
+        return Err(OverlayError(gone.name.to_owned()));
+    }
+
+    files.insert(
+        "kustomization.yaml".to_owned(),
+        yaml::generated_document(&kustomization),
+    );
+    Ok(files)
+}

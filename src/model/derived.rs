@@ -1,0 +1,232 @@
+//! Values derived from a profile's settings, computed once when the profile
+//! is resolved: PostgreSQL's memory and planner settings (PGTune's rules for
+//! a web workload) and the connection budget with PgBouncer's pool sizes.
+//!
+//! Each value keeps the rule it came from, so `palgen show` can explain it,
+//! validation can quote it, and templates and object builders only read it.
+
+use serde::Serialize;
+
+use crate::model::quantity::Bytes;
+use crate::model::settings::Settings;
+
+const MAINTENANCE_WORK_MEM_CAP: Bytes = Bytes::gibibytes(8);
+const WORK_MEM_FLOOR: Bytes = Bytes::mebibytes(4);
+const WAL_BUFFERS_CAP: Bytes = Bytes::mebibytes(16);
+/// PGTune's CPU count at which parallel query becomes worth configuring.
+const PARALLEL_FROM_CORES: u64 = 4;
+
+/// Everything derived from one profile's settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Derived {
+    pub connection_budget: Budget,
+    pub postgresql: Tuning,
+}
+
+pub fn derive(settings: &Settings) -> Derived {
+    Derived {
+        connection_budget: budget(settings),
+        postgresql: tuning(settings),
+    }
+}
+
+/// The connections the application needs and what the server leaves it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Budget {
+    pub app_pods: u32,
+    pub needed: u32,
+    pub needed_with_margin: u32,
+    /// Present when PgBouncer stands between the pods and the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pgbouncer: Option<Pool>,
+    /// Connections PostgreSQL must accept from the application side: the
+    /// pools' total behind PgBouncer, else the pods' own.
+    pub server_connections: u32,
+    /// Connections left for the application once superusers and tools
+    /// (exporter, backup) have theirs.
+    pub available: u32,
+    pub rule: String,
+    /// The need as arithmetic, for messages.
+    #[serde(skip)]
+    pub need_explained: String,
+    /// What the server leaves, as arithmetic, for messages.
+    #[serde(skip)]
+    pub available_explained: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Pool {
+    pub replicas: u32,
+    /// Server connections each replica may open: every client (so one
+    /// replica can carry the load while another restarts), but no more than
+    /// an even share of what the server accepts.
+    pub pool_size_per_replica: u32,
+    pub max_client_conn_per_replica: u32,
+    pub rule: String,
+}
+
+fn budget(settings: &Settings) -> Budget {
+    let c = &settings.connections;
+    // Saturating: absurd counts must reach the budget check, not overflow.
+    let app_pods = c.web_pods.saturating_add(c.worker_pods);
+    let needed = app_pods.saturating_mul(c.per_pod);
+    let with_margin = u64::from(needed) * (100 + u64::from(c.safety_margin_percent));
+    let needed_with_margin = u32::try_from(with_margin.div_ceil(100)).unwrap_or(u32::MAX);
+    let tool_connections =
+        u32::from(settings.monitoring.exporter) + u32::from(settings.backup.enabled);
+    let available = c
+        .max_connections
+        .saturating_sub(c.superuser_reserved)
+        .saturating_sub(tool_connections);
+    let pgbouncer = (app_pods >= settings.pgbouncer.from_app_pods).then(|| {
+        let replicas = settings.pgbouncer.replicas;
+        let pool_size = needed_with_margin.min(available / replicas.max(1));
+        Pool {
+            replicas,
+            pool_size_per_replica: pool_size,
+            max_client_conn_per_replica: needed_with_margin,
+            rule: format!(
+                "{app_pods} app pods >= {}: PgBouncer (session pooling); pool per replica = min({needed_with_margin} clients with margin, {available} available / {replicas} replicas) = {pool_size}, {} server connections at most",
+                settings.pgbouncer.from_app_pods,
+                pool_size.saturating_mul(replicas)
+            ),
+        }
+    });
+    let server_connections = pgbouncer.as_ref().map_or(needed_with_margin, |pool| {
+        pool.pool_size_per_replica.saturating_mul(pool.replicas)
+    });
+    let need_explained = format!(
+        "({} web + {} worker pods) x {} per pod = {needed}, +{}% margin = {needed_with_margin}",
+        c.web_pods, c.worker_pods, c.per_pod, c.safety_margin_percent
+    );
+    let available_explained = format!(
+        "available {available} (max_connections {} - {} reserved - {tool_connections} for exporter and backup)",
+        c.max_connections, c.superuser_reserved
+    );
+    Budget {
+        app_pods,
+        needed,
+        needed_with_margin,
+        pgbouncer,
+        server_connections,
+        available,
+        rule: format!(
+            "{need_explained}; server connections {server_connections} <= {available_explained}"
+        ),
+        need_explained,
+        available_explained,
+    }
+}
+
+impl Budget {
+    pub fn uses_pgbouncer(&self) -> bool {
+        self.pgbouncer.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tuning {
+    pub shared_buffers: Parameter,
+    pub effective_cache_size: Parameter,
+    pub maintenance_work_mem: Parameter,
+    pub work_mem: Parameter,
+    pub wal_buffers: Parameter,
+    /// Present only where the CPU limit gives at least four cores.
+    pub parallel: Option<Parallel>,
+    /// Present only for SSD-backed storage classes.
+    pub ssd: Option<SsdPlanner>,
+}
+
+/// A value in PostgreSQL's own syntax, and how it was computed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Parameter {
+    pub value: String,
+    pub rule: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Parallel {
+    pub max_worker_processes: u64,
+    pub max_parallel_workers: u64,
+    pub max_parallel_workers_per_gather: u64,
+    pub max_parallel_maintenance_workers: u64,
+    pub rule: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SsdPlanner {
+    pub random_page_cost: &'static str,
+    pub effective_io_concurrency: u32,
+}
+
+/// Rounds down to whole kilobytes, the smallest unit PostgreSQL accepts here.
+fn whole_kb(bytes: u64) -> Bytes {
+    Bytes::from_bytes(bytes / 1024 * 1024)
+}
+
+fn parameter(bytes: Bytes, rule: String) -> Parameter {
+    Parameter {
+        value: bytes.to_postgres_units(),
+        rule,
+    }
+}
+
+fn tuning(settings: &Settings) -> Tuning {
+    let limit = settings.resources.limits.memory;
+    let cpu = settings.resources.limits.cpu;
+    let cores = cpu.whole_cores();
+    let max_connections = u64::from(settings.connections.max_connections);
+
+    let shared_buffers = whole_kb(limit.as_bytes() / 4);
+    let effective_cache_size = whole_kb(limit.as_bytes() / 4 * 3);
+    let maintenance = whole_kb(limit.as_bytes() / 16).min(MAINTENANCE_WORK_MEM_CAP);
+
+    let parallel_term = if cores >= PARALLEL_FROM_CORES {
+        cores
+    } else {
+        8
+    };
+    let work_mem_raw = whole_kb(
+        (limit.as_bytes() - shared_buffers.as_bytes()) / ((max_connections + parallel_term) * 3),
+    );
+    let work_mem = work_mem_raw.max(WORK_MEM_FLOOR);
+    let wal_buffers = whole_kb(shared_buffers.as_bytes() * 3 / 100).min(WAL_BUFFERS_CAP);
+
+    Tuning {
+        shared_buffers: parameter(shared_buffers, format!("memory limit {limit} / 4")),
+        effective_cache_size: parameter(
+            effective_cache_size,
+            format!("memory limit {limit} x 3/4"),
+        ),
+        maintenance_work_mem: parameter(
+            maintenance,
+            format!("memory limit {limit} / 16, at most 8GB"),
+        ),
+        work_mem: parameter(
+            work_mem,
+            format!(
+                "(memory limit {limit} - shared_buffers {}) / ((max_connections {max_connections} + {parallel_term}) x 3) = {}, at least 4MB",
+                shared_buffers.to_postgres_units(),
+                work_mem_raw.to_postgres_units()
+            ),
+        ),
+        wal_buffers: parameter(
+            wal_buffers,
+            format!(
+                "3% of shared_buffers {}, at most 16MB",
+                shared_buffers.to_postgres_units()
+            ),
+        ),
+        parallel: (cores >= PARALLEL_FROM_CORES).then(|| Parallel {
+            max_worker_processes: cores,
+            max_parallel_workers: cores,
+            max_parallel_workers_per_gather: cores / 2,
+            max_parallel_maintenance_workers: cores / 2,
+            rule: format!("CPU limit {cpu} = {cores} cores (parallel query from 4 cores on)"),
+        }),
+        ssd: settings.storage.ssd.then_some(SsdPlanner {
+            random_page_cost: "1.1",
+            effective_io_concurrency: 200,
+        }),
+    }
+}

@@ -1,0 +1,124 @@
+//! The pipeline from profile names to the files of the Kustomize tree, one
+//! directory at a time. Writing them (`write`) and comparing them (`drift`)
+//! consume the directories as they come.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::thread;
+
+use anyhow::Result;
+
+use crate::kustomize::component::{self, Components};
+use crate::kustomize::{self, BASE_DIR, COMPONENTS_DIR, OVERLAYS_DIR, overlay};
+use crate::objects::{self, ObjectSet};
+use crate::profile::Catalog;
+use crate::templates;
+
+/// One generated directory: its path relative to the output directory and
+/// its files by name.
+pub struct GeneratedDir {
+    pub path: PathBuf,
+    pub files: kustomize::Directory,
+}
+
+/// What every overlay builds on: the base and the components, made once
+/// from the built-in profiles, so a user profile never changes them.
+pub struct Tree<'c> {
+    catalog: &'c Catalog,
+    base: ObjectSet,
+    components: Components,
+}
+
+impl<'c> Tree<'c> {
+    pub fn new(catalog: &'c Catalog) -> Result<Tree<'c>> {
+        let base = objects::build(&catalog.base()?);
+        let builtin = catalog
+            .builtin_names()
+            .iter()
+            .map(|name| Ok(objects::build(&catalog.resolve(name)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Tree {
+            catalog,
+            base,
+            components: component::from_profiles(&builtin),
+        })
+    }
+
+    /// The directories whose generated files belong to this tree when these
+    /// profiles (canonical names) are generated: the base, every component
+    /// (those of removed features too) and the profiles' overlays.
+    pub fn owned_paths(profile_names: &[String]) -> Vec<PathBuf> {
+        [PathBuf::from(BASE_DIR), PathBuf::from(COMPONENTS_DIR)]
+            .into_iter()
+            .chain(
+                profile_names
+                    .iter()
+                    .map(|name| PathBuf::from(OVERLAYS_DIR).join(name)),
+            )
+            .collect()
+    }
+
+    fn component_paths(&self) -> impl Iterator<Item = PathBuf> + '_ {
+        self.components
+            .keys()
+            .map(|feature| PathBuf::from(COMPONENTS_DIR).join(feature.name()))
+    }
+
+    /// Generates the base, the components and each profile's overlay,
+    /// handing every directory to `visit` as soon as it is made: the base
+    /// and components first, then the overlays, which are independent of
+    /// each other and made on all cores, in no fixed order. Only the
+    /// directories being visited are in memory, whatever the number of
+    /// profiles.
+    pub fn each_directory(
+        &self,
+        profile_names: &[String],
+        visit: impl Fn(GeneratedDir) -> Result<()> + Sync,
+    ) -> Result<()> {
+        visit(GeneratedDir {
+            path: PathBuf::from(BASE_DIR),
+            files: overlay::base_directory(&self.base),
+        })?;
+        for (path, component) in self.component_paths().zip(self.components.values()) {
+            visit(GeneratedDir {
+                path,
+                files: overlay::component_directory(component),
+            })?;
+        }
+        let threads = thread::available_parallelism()
+            .map_or(1, NonZeroUsize::get)
+            .clamp(1, profile_names.len().max(1));
+        let chunk_size = profile_names.len().div_ceil(threads).max(1);
+        let visit = &visit;
+        thread::scope(|scope| {
+            let workers: Vec<_> = profile_names
+                .chunks(chunk_size)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk.iter().try_for_each(|name| {
+                            visit(GeneratedDir {
+                                path: PathBuf::from(OVERLAYS_DIR).join(name),
+                                files: self.overlay(name)?,
+                            })
+                        })
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .try_for_each(|worker| worker.join().expect("overlay generation does not panic"))
+        })
+    }
+
+    /// One profile's overlay directory, with its README.
+    fn overlay(&self, name: &str) -> Result<kustomize::Directory> {
+        let profile = self.catalog.resolve(name)?;
+        let objects = objects::build(&profile);
+        let mut overlay = overlay::overlay_directory(&self.base, &self.components, &objects)?;
+        overlay.insert(
+            "README.md".to_owned(),
+            templates::overlay_readme(&profile, &objects.inventory()),
+        );
+        Ok(overlay)
+    }
+}
