@@ -1,37 +1,279 @@
-//! Names and paths that the Kubernetes objects and the generated scripts must
-//! agree on: one definition, used by both.
+//! Names, paths and limits that the Kubernetes objects, the generated
+//! scripts and configuration files and the README must agree on: one
+//! definition each. Templates receive every entry of [`TEXT`] and
+//! [`NUMBERS`] under its key, and the tests below refuse a template or a
+//! README example that writes one of these values literally instead.
 
 pub const NAMESPACE: &str = "paless";
 pub const DATABASE: &str = "paperless";
 pub const APP_ROLE: &str = "paperless";
 pub const EXPORTER_ROLE: &str = "postgres_exporter";
+/// The image's superuser, also the OS user the probes connect as.
+pub const SUPERUSER: &str = "postgres";
+/// The database every cluster has, for connections that need no other.
+pub const MAINTENANCE_DATABASE: &str = "postgres";
 
 pub const DATABASE_SERVICE: &str = "postgres";
+/// The primary's StatefulSet, named like its governing Service.
+pub const DATABASE_STATEFULSET: &str = DATABASE_SERVICE;
 pub const DATABASE_PORT: i32 = 5432;
+pub const PGBOUNCER_SERVICE: &str = "pgbouncer";
 pub const PGBOUNCER_PORT: i32 = 6432;
 pub const EXPORTER_PORT: i32 = 9187;
+/// The backup CronJob (and its Jobs' prefix), and the volume of its dumps.
+pub const BACKUP_JOB: &str = "postgres-backup";
+pub const BACKUP_CLAIM: &str = "postgres-backups";
+/// The replicas' governing (headless) Service, for stable pod names.
+pub const REPLICA_SERVICE: &str = "postgres-replica";
+/// The Service that spreads read-only connections over the replicas.
+pub const READ_SERVICE: &str = "postgres-read";
+
+/// Pods with this label may reach the database (the NetworkPolicy admits
+/// them): the application's pods must carry it.
+pub const PART_OF_KEY: &str = "app.kubernetes.io/part-of";
+pub const PART_OF_VALUE: &str = "paless";
 
 /// The Secret every profile reads its passwords from, and its keys.
 pub const CREDENTIALS_SECRET: &str = "postgres-credentials";
 pub const SUPERUSER_PASSWORD_KEY: &str = "postgres-password";
 pub const APP_PASSWORD_KEY: &str = "app-password";
 pub const EXPORTER_PASSWORD_KEY: &str = "exporter-password";
+pub const REPLICATION_ROLE: &str = "replicator";
+pub const REPLICATION_PASSWORD_KEY: &str = "replication-password";
 
 /// Where containers find the Secret's files.
 pub const CREDENTIALS_DIR: &str = "/etc/postgresql/credentials";
 pub const BACKUP_DIR: &str = "/backups";
 pub const PGBOUNCER_AUTH_DIR: &str = "/etc/pgbouncer/auth";
-
-pub const REPLICATION_ROLE: &str = "replicator";
-pub const REPLICATION_PASSWORD_KEY: &str = "replication-password";
-/// The replicas' governing (headless) Service, for stable pod names.
-pub const REPLICA_SERVICE: &str = "postgres-replica";
-/// The Service that spreads read-only connections over the replicas.
-pub const READ_SERVICE: &str = "postgres-read";
-
 /// Where the database container reads its configuration files.
 pub const CONFIG_DIR: &str = "/etc/postgresql/config";
 /// The server's socket directory, private to the pod.
 pub const SOCKET_DIR: &str = "/var/run/postgresql";
 /// Where replica pods find their bootstrap and readiness scripts.
 pub const REPLICA_SCRIPTS_DIR: &str = "/etc/postgresql/replica";
+/// Where the image's entrypoint runs first-start scripts from.
+pub const INITDB_DIR: &str = "/docker-entrypoint-initdb.d";
+
+/// The generated ConfigMaps and the files they hold.
+pub const CONFIG_MAP: &str = "postgres-config";
+pub const CONFIG_FILE: &str = "postgresql.conf";
+pub const HBA_FILE: &str = "pg_hba.conf";
+pub const INITDB_CONFIG_MAP: &str = "postgres-initdb";
+pub const INITDB_SCRIPT: &str = "initdb-paperless.sh";
+pub const BACKUP_SCRIPTS_CONFIG_MAP: &str = "postgres-backup-scripts";
+pub const BACKUP_SCRIPT: &str = "backup.sh";
+pub const RESTORE_SCRIPT: &str = "restore.sh";
+pub const PGBOUNCER_CONFIG_MAP: &str = "pgbouncer-config";
+pub const PGBOUNCER_FILE: &str = "pgbouncer.ini";
+pub const PGBOUNCER_USERLIST_SCRIPT: &str = "pgbouncer-userlist.sh";
+pub const REPLICA_SCRIPTS_CONFIG_MAP: &str = "postgres-replica-scripts";
+pub const REPLICA_BOOTSTRAP_SCRIPT: &str = "replica-bootstrap.sh";
+pub const REPLICA_READY_SCRIPT: &str = "replica-ready.sh";
+
+/// WAL senders and replication slots the primary allows; each replica
+/// holds one of each, and a base backup (a new replica's clone, or an
+/// operator's `pg_basebackup`) needs a sender of its own.
+pub const MAX_WAL_SENDERS: u32 = 10;
+/// Senders kept free of replicas: one base backup and one spare.
+pub const RESERVED_WAL_SENDERS: u32 = 2;
+pub const MAX_READ_REPLICAS: u32 = MAX_WAL_SENDERS - RESERVED_WAL_SENDERS;
+
+/// Every text value above by the key templates know it by.
+pub const TEXT: &[(&str, &str)] = &[
+    ("namespace", NAMESPACE),
+    ("part_of_key", PART_OF_KEY),
+    ("part_of_value", PART_OF_VALUE),
+    ("database", DATABASE),
+    ("app_role", APP_ROLE),
+    ("exporter_role", EXPORTER_ROLE),
+    ("superuser", SUPERUSER),
+    ("maintenance_database", MAINTENANCE_DATABASE),
+    ("database_statefulset", DATABASE_STATEFULSET),
+    ("replica_statefulset", REPLICA_SERVICE),
+    ("backup_job", BACKUP_JOB),
+    ("backup_claim", BACKUP_CLAIM),
+    ("database_host", DATABASE_SERVICE),
+    ("pgbouncer_service", PGBOUNCER_SERVICE),
+    ("replica_service", REPLICA_SERVICE),
+    ("read_service", READ_SERVICE),
+    ("credentials_secret", CREDENTIALS_SECRET),
+    ("superuser_password_key", SUPERUSER_PASSWORD_KEY),
+    ("app_password_key", APP_PASSWORD_KEY),
+    ("exporter_password_key", EXPORTER_PASSWORD_KEY),
+    ("replication_role", REPLICATION_ROLE),
+    ("replication_password_key", REPLICATION_PASSWORD_KEY),
+    ("credentials_dir", CREDENTIALS_DIR),
+    ("backup_dir", BACKUP_DIR),
+    ("pgbouncer_auth_dir", PGBOUNCER_AUTH_DIR),
+    ("config_dir", CONFIG_DIR),
+    ("socket_dir", SOCKET_DIR),
+    ("replica_scripts_dir", REPLICA_SCRIPTS_DIR),
+    ("initdb_dir", INITDB_DIR),
+    ("config_map", CONFIG_MAP),
+    ("config_file", CONFIG_FILE),
+    ("hba_file", HBA_FILE),
+    ("initdb_config_map", INITDB_CONFIG_MAP),
+    ("initdb_script", INITDB_SCRIPT),
+    ("backup_scripts_config_map", BACKUP_SCRIPTS_CONFIG_MAP),
+    ("backup_script", BACKUP_SCRIPT),
+    ("restore_script", RESTORE_SCRIPT),
+    ("pgbouncer_config_map", PGBOUNCER_CONFIG_MAP),
+    ("pgbouncer_file", PGBOUNCER_FILE),
+    ("pgbouncer_userlist_script", PGBOUNCER_USERLIST_SCRIPT),
+    ("replica_bootstrap_script", REPLICA_BOOTSTRAP_SCRIPT),
+    ("replica_ready_script", REPLICA_READY_SCRIPT),
+];
+
+/// Every number above by the key templates know it by.
+pub const NUMBERS: &[(&str, i64)] = &[
+    ("database_port", DATABASE_PORT as i64),
+    ("pgbouncer_port", PGBOUNCER_PORT as i64),
+    ("exporter_port", EXPORTER_PORT as i64),
+    ("max_wal_senders", MAX_WAL_SENDERS as i64),
+    ("reserved_wal_senders", RESERVED_WAL_SENDERS as i64),
+    ("max_read_replicas", MAX_READ_REPLICAS as i64),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::templates::TEMPLATES;
+
+    /// Where `value` occurs in `text` as a whole word (not inside a longer
+    /// name, path or file name): byte offsets.
+    fn occurrences(text: &str, value: &str) -> Vec<usize> {
+        let part_of_name = |c: char| c.is_ascii_alphanumeric() || "_-./".contains(c);
+        text.match_indices(value)
+            .map(|(at, _)| at)
+            .filter(|&at| {
+                let before = text[..at].chars().next_back();
+                let after = text[at + value.len()..].chars().next();
+                !before.is_some_and(part_of_name)
+                    && !after.is_some_and(|c| part_of_name(c) && c != '.' && c != '/')
+            })
+            .collect()
+    }
+
+    /// A template's literal text: what is left once the expressions,
+    /// statements and comments are blanked out.
+    fn literal_text(template: &str) -> String {
+        let mut text = template.to_owned();
+        for (open, close) in [("{{", "}}"), ("{%", "%}"), ("{#", "#}")] {
+            while let Some(start) = text.find(open) {
+                let end = text[start..].find(close).expect("closed tag") + start + close.len();
+                text.replace_range(start..end, " ");
+            }
+        }
+        text
+    }
+
+    /// Literal words that are syntax of the file, not our names.
+    const SYNTAX: [(&str, &str); 1] = [("pgbouncer.ini", "pgbouncer")];
+
+    #[test]
+    fn templates_write_no_contract_value_literally() {
+        let mut found = Vec::new();
+        for (name, source) in TEMPLATES {
+            let text = literal_text(source);
+            for (key, value) in TEXT {
+                if SYNTAX.contains(&(name, value)) {
+                    continue;
+                }
+                for at in occurrences(&text, value) {
+                    let line = text[..at].lines().count().max(1);
+                    found.push(format!("{name}:{line}: {value:?} (use {{{{ {key} }}}})"));
+                }
+            }
+            for (key, number) in NUMBERS.iter().filter(|(_, n)| *n >= 1024) {
+                for at in occurrences(&text, &number.to_string()) {
+                    let line = text[..at].lines().count().max(1);
+                    found.push(format!("{name}:{line}: {number} (use {{{{ {key} }}}})"));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "literal contract values:\n{}",
+            found.join("\n")
+        );
+    }
+
+    #[test]
+    fn the_check_finds_a_literal_value() {
+        let text =
+            literal_text("port = 5432\nhost = {{ database_host }}\nuser postgres_exporter\n");
+        assert_eq!(occurrences(&text, "5432").len(), 1);
+        assert_eq!(occurrences(&text, EXPORTER_ROLE).len(), 1);
+        assert!(occurrences(&text, DATABASE_SERVICE).is_empty());
+        assert!(occurrences("a postgresql.conf", CONFIG_FILE).len() == 1);
+        assert!(occurrences("initdb-paperless.sh", DATABASE).is_empty());
+    }
+
+    /// The README's shell examples: each name they use is the contract's.
+    #[test]
+    fn readme_examples_use_the_contract_names() {
+        let readme = include_str!("../README.md");
+        let examples: String = readme
+            .split("```")
+            .skip(1)
+            .step_by(2)
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut checked = 0;
+        let mut wrong = Vec::new();
+        let mut expect = |what: &str, found: &str, allowed: &[&str]| {
+            checked += 1;
+            if !allowed.contains(&found) {
+                wrong.push(format!("{what} {found:?}, expected one of {allowed:?}"));
+            }
+        };
+        let words: Vec<&str> = examples.split_whitespace().collect();
+        for pair in words.windows(2) {
+            let argument = pair[1].trim_matches(|c| c == '"' || c == '\'');
+            match pair[0] {
+                "-n" | "--namespace" | "namespace" => expect("namespace", argument, &[NAMESPACE]),
+                "-U" | "--username" => expect("user", argument, &[SUPERUSER, APP_ROLE]),
+                "generic" => expect("secret", argument, &[CREDENTIALS_SECRET]),
+                _ => {}
+            }
+        }
+        for word in &words {
+            if let Some(key) = word
+                .strip_prefix("--from-literal=")
+                .and_then(|rest| rest.split('=').next())
+            {
+                expect(
+                    "secret key",
+                    key,
+                    &[
+                        SUPERUSER_PASSWORD_KEY,
+                        APP_PASSWORD_KEY,
+                        EXPORTER_PASSWORD_KEY,
+                        REPLICATION_PASSWORD_KEY,
+                    ],
+                );
+            }
+            for (prefix, allowed) in [
+                ("statefulset/", &[DATABASE_STATEFULSET, REPLICA_SERVICE][..]),
+                ("cronjob/", &[BACKUP_JOB][..]),
+            ] {
+                if let Some(name) = word.strip_prefix(prefix) {
+                    expect(prefix, name, allowed);
+                }
+            }
+            if let Some(path) = word.strip_prefix("DUMP=") {
+                let dump_dir = format!("{BACKUP_DIR}/{DATABASE}-");
+                expect(
+                    "dump path",
+                    &path[..dump_dir.len().min(path.len())],
+                    &[&dump_dir],
+                );
+            }
+        }
+        assert!(wrong.is_empty(), "README examples: {}", wrong.join("; "));
+        assert!(
+            checked >= 10,
+            "the README examples were not found ({checked} names checked)"
+        );
+    }
+}

@@ -8,7 +8,7 @@ use super::component::Components;
 use super::types::{Generator, GeneratorOptions, Kustomization, PatchRef};
 use super::{BASE_DIR, COMPONENTS_DIR, Directory, identity, patch};
 use crate::contract;
-use crate::objects::{FileConfigMap, ObjectSet};
+use crate::objects::{Feature, FileConfigMap, ObjectSet};
 use crate::yaml;
 
 fn file_name(prefix: &str, object: &Value) -> String {
@@ -64,6 +64,15 @@ fn generator<'a>(
     }
 }
 
+/// The features of the profile that have a component: those its overlay lists.
+pub fn listed_components(components: &Components, profile: &ObjectSet) -> Vec<Feature> {
+    profile
+        .features()
+        .into_iter()
+        .filter(|feature| components.contains_key(feature))
+        .collect()
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("an overlay cannot express the removal of generated ConfigMap {0}")]
 pub struct OverlayError(String);
@@ -76,11 +85,7 @@ pub fn overlay_directory(
     components: &Components,
     profile: &ObjectSet,
 ) -> Result<Directory, OverlayError> {
-    let listed: Vec<_> = profile
-        .features()
-        .into_iter()
-        .filter(|feature| components.contains_key(feature))
-        .collect();
+    let listed = listed_components(components, profile);
     let mut start = base.clone();
     for feature in &listed {
         let component = &components[feature];

@@ -8,14 +8,12 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::config::BACKUP_SCRIPTS_CONFIG_MAP;
 use super::labels::{BACKUP, DATABASE};
 use super::pod::{self, POSTGRES_USER};
 use crate::contract;
+use crate::contract::BACKUP_SCRIPTS_CONFIG_MAP;
 use crate::model::quantity::{Bytes, MilliCpu};
 use crate::model::settings::{Amounts, Settings};
-
-pub const BACKUP_CLAIM: &str = "postgres-backups";
 const SCRIPTS_DIR: &str = "/scripts";
 
 const REQUESTS: Amounts = Amounts {
@@ -31,7 +29,7 @@ const LIMITS: Amounts = Amounts {
 /// data volume does not take its backups with it.
 pub fn claim(settings: &Settings) -> PersistentVolumeClaim {
     PersistentVolumeClaim {
-        metadata: BACKUP.metadata(BACKUP_CLAIM),
+        metadata: BACKUP.metadata(contract::BACKUP_CLAIM),
         spec: Some(pod::claim_spec(
             &settings.storage.class,
             settings.backup.size,
@@ -75,7 +73,7 @@ pub fn cron_job(settings: &Settings) -> CronJob {
             Volume {
                 name: "backups".to_owned(),
                 persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                    claim_name: BACKUP_CLAIM.to_owned(),
+                    claim_name: contract::BACKUP_CLAIM.to_owned(),
                     ..Default::default()
                 }),
                 ..Default::default()

@@ -2,19 +2,13 @@ use std::collections::BTreeMap;
 
 use super::labels::{BACKUP, DATABASE, POOLER, REPLICA, Workload};
 use super::{Feature, FileConfigMap};
+use crate::contract::{
+    BACKUP_SCRIPT, BACKUP_SCRIPTS_CONFIG_MAP, CONFIG_FILE, CONFIG_MAP, HBA_FILE, INITDB_CONFIG_MAP,
+    INITDB_SCRIPT, PGBOUNCER_CONFIG_MAP, PGBOUNCER_FILE, PGBOUNCER_USERLIST_SCRIPT,
+    REPLICA_BOOTSTRAP_SCRIPT, REPLICA_READY_SCRIPT, REPLICA_SCRIPTS_CONFIG_MAP, RESTORE_SCRIPT,
+};
 use crate::profile::Profile;
 use crate::templates;
-
-pub const CONFIG_MAP: &str = "postgres-config";
-pub const INITDB_CONFIG_MAP: &str = "postgres-initdb";
-pub const BACKUP_SCRIPTS_CONFIG_MAP: &str = "postgres-backup-scripts";
-pub const PGBOUNCER_CONFIG_MAP: &str = "pgbouncer-config";
-pub const REPLICA_SCRIPTS_CONFIG_MAP: &str = "postgres-replica-scripts";
-pub const REPLICA_BOOTSTRAP_SCRIPT: &str = "replica-bootstrap.sh";
-pub const REPLICA_READY_SCRIPT: &str = "replica-ready.sh";
-pub const CONFIG_FILE: &str = "postgresql.conf";
-pub const PGBOUNCER_FILE: &str = "pgbouncer.ini";
-pub const PGBOUNCER_USERLIST_SCRIPT: &str = "pgbouncer-userlist.sh";
 
 /// The ConfigMaps made from templates: the database's own, and those of the
 /// backup job and PgBouncer where the profile has them.
@@ -33,8 +27,8 @@ pub fn file_config_maps(profile: &Profile) -> Vec<FileConfigMap> {
             .collect::<BTreeMap<_, _>>(),
     };
     let mut maps = vec![
-        config_map(CONFIG_MAP, None, DATABASE, &[CONFIG_FILE, "pg_hba.conf"]),
-        config_map(INITDB_CONFIG_MAP, None, DATABASE, &["initdb-paperless.sh"]),
+        config_map(CONFIG_MAP, None, DATABASE, &[CONFIG_FILE, HBA_FILE]),
+        config_map(INITDB_CONFIG_MAP, None, DATABASE, &[INITDB_SCRIPT]),
     ];
     if settings.replication.read_replicas > 0 {
         maps.push(config_map(
@@ -49,7 +43,7 @@ pub fn file_config_maps(profile: &Profile) -> Vec<FileConfigMap> {
             BACKUP_SCRIPTS_CONFIG_MAP,
             Some(Feature::Backup),
             BACKUP,
-            &["backup.sh", "restore.sh"],
+            &[BACKUP_SCRIPT, RESTORE_SCRIPT],
         ));
     }
     if profile.derived.connection_budget.uses_pgbouncer() {

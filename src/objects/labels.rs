@@ -7,10 +7,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::contract;
 
-/// Pods carrying this label may reach the database (see the NetworkPolicy).
-pub const PART_OF_KEY: &str = "app.kubernetes.io/part-of";
-pub const PART_OF_VALUE: &str = "paless";
-
 /// One workload palgen generates: its `app` label and its role.
 #[derive(Debug, Clone, Copy)]
 pub struct Workload {
@@ -20,22 +16,22 @@ pub struct Workload {
 }
 
 pub const DATABASE: Workload = Workload {
-    app: "postgres",
+    app: contract::DATABASE_SERVICE,
     name: "postgresql",
     component: "database",
 };
 pub const REPLICA: Workload = Workload {
-    app: "postgres-replica",
+    app: contract::REPLICA_SERVICE,
     name: "postgresql",
     component: "read-replica",
 };
 pub const BACKUP: Workload = Workload {
-    app: "postgres-backup",
+    app: contract::BACKUP_JOB,
     name: "postgresql",
     component: "backup",
 };
 pub const POOLER: Workload = Workload {
-    app: "pgbouncer",
+    app: contract::PGBOUNCER_SERVICE,
     name: "pgbouncer",
     component: "connection-pooler",
 };
@@ -65,7 +61,7 @@ impl Workload {
                 ("app.kubernetes.io/name", self.name),
                 ("app.kubernetes.io/instance", "paless-postgres"),
                 ("app.kubernetes.io/component", self.component),
-                (PART_OF_KEY, PART_OF_VALUE),
+                (contract::PART_OF_KEY, contract::PART_OF_VALUE),
                 ("app.kubernetes.io/managed-by", "palgen"),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned())),

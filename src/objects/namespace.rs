@@ -3,8 +3,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::labels;
-use crate::contract::NAMESPACE;
+use crate::contract::{self, NAMESPACE};
 
 /// The namespace, with Pod Security Admission enforcing `restricted`.
 pub fn build() -> Namespace {
@@ -20,8 +19,8 @@ pub fn build() -> Namespace {
         );
     }
     namespace_labels.insert(
-        labels::PART_OF_KEY.to_owned(),
-        labels::PART_OF_VALUE.to_owned(),
+        contract::PART_OF_KEY.to_owned(),
+        contract::PART_OF_VALUE.to_owned(),
     );
     Namespace {
         metadata: ObjectMeta {

@@ -13,7 +13,7 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::labels::{self, DATABASE, REPLICA, Workload};
+use super::labels::{DATABASE, REPLICA, Workload};
 use crate::contract;
 use crate::model::settings::Settings;
 
@@ -38,8 +38,8 @@ fn rule(from: NetworkPolicyPeer, port: i32) -> NetworkPolicyIngressRule {
 fn application_pods() -> NetworkPolicyPeer {
     NetworkPolicyPeer {
         pod_selector: Some(selector(BTreeMap::from([(
-            labels::PART_OF_KEY.to_owned(),
-            labels::PART_OF_VALUE.to_owned(),
+            contract::PART_OF_KEY.to_owned(),
+            contract::PART_OF_VALUE.to_owned(),
         )]))),
         ..Default::default()
     }

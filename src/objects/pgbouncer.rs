@@ -13,11 +13,11 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::config::{PGBOUNCER_CONFIG_MAP, PGBOUNCER_FILE, PGBOUNCER_USERLIST_SCRIPT};
 use super::labels::POOLER;
 use super::network_policy;
 use super::pod::{self, PGBOUNCER_USER};
 use crate::contract;
+use crate::contract::{PGBOUNCER_CONFIG_MAP, PGBOUNCER_FILE, PGBOUNCER_USERLIST_SCRIPT};
 use crate::model::quantity::{Bytes, MilliCpu};
 use crate::model::settings::{Amounts, Settings};
 

@@ -21,13 +21,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::config::{
-    CONFIG_FILE, CONFIG_MAP, INITDB_CONFIG_MAP, REPLICA_BOOTSTRAP_SCRIPT, REPLICA_READY_SCRIPT,
-    REPLICA_SCRIPTS_CONFIG_MAP,
-};
 use super::labels::{DATABASE, REPLICA, Workload};
 use super::pod::{self, POSTGRES_USER};
 use crate::contract;
+use crate::contract::{
+    CONFIG_FILE, CONFIG_MAP, INITDB_CONFIG_MAP, REPLICA_BOOTSTRAP_SCRIPT, REPLICA_READY_SCRIPT,
+    REPLICA_SCRIPTS_CONFIG_MAP,
+};
 use crate::model::quantity::{Bytes, MilliCpu};
 use crate::model::settings::{Amounts, Settings};
 
@@ -202,7 +202,7 @@ fn spread_over_zones() -> TopologySpreadConstraint {
 fn postgres_env(settings: &Settings) -> Vec<EnvVar> {
     vec![
         pod::env("PGDATA", settings.image.data_directory()),
-        pod::env("POSTGRES_USER", "postgres"),
+        pod::env("POSTGRES_USER", contract::SUPERUSER),
         pod::env(
             "POSTGRES_PASSWORD_FILE",
             format!(
@@ -234,7 +234,7 @@ fn postgres_container(settings: &Settings, role: Role) -> Container {
         pod::read_only_mount("config", contract::CONFIG_DIR),
     ];
     mounts.push(match role {
-        Role::Primary => pod::read_only_mount("initdb", "/docker-entrypoint-initdb.d"),
+        Role::Primary => pod::read_only_mount("initdb", contract::INITDB_DIR),
         Role::Replica => pod::read_only_mount("replica-scripts", contract::REPLICA_SCRIPTS_DIR),
     });
     mounts.extend([
@@ -387,7 +387,9 @@ fn exec_probe(command: Vec<String>, initial_delay: i32, period: i32, failures: i
 
 /// The reference's probe: `pg_isready -U postgres` over the local socket.
 fn pg_isready_probe(initial_delay: i32, period: i32, failures: i32) -> Probe {
-    let command = ["pg_isready", "-U", "postgres"].map(str::to_owned).to_vec();
+    let command = ["pg_isready", "-U", contract::SUPERUSER]
+        .map(str::to_owned)
+        .to_vec();
     exec_probe(command, initial_delay, period, failures)
 }
 

@@ -3,6 +3,7 @@
 //! the file that set it.
 
 use super::resolve::{Resolver, SettingsError};
+use crate::contract;
 use crate::model::derived::Derived;
 use crate::model::quantity::Bytes;
 use crate::model::settings::{Settings, is_dns_label, is_dns_subdomain};
@@ -13,9 +14,6 @@ const MIN_STORAGE: Bytes = Bytes::gibibytes(1);
 
 /// The largest `max_connections` PostgreSQL accepts.
 const MAX_CONNECTIONS_LIMIT: u32 = 262_143;
-
-/// PostgreSQL's default `max_wal_senders` is 10; keep room for a base backup.
-const MAX_READ_REPLICAS: u32 = 8;
 
 pub(super) fn validate(s: &Settings, d: &Derived, r: &Resolver<'_>) -> Result<(), SettingsError> {
     validate_storage(s, r)?;
@@ -226,12 +224,15 @@ fn validate_images(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> 
 
 /// Replicas the primary can serve, WAL retention the volume can hold.
 fn validate_replication(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> {
-    if s.replication.read_replicas > MAX_READ_REPLICAS {
+    if s.replication.read_replicas > contract::MAX_READ_REPLICAS {
         return Err(r.invalid(
             "replication.read_replicas",
             format!(
-                "{} is more than {MAX_READ_REPLICAS}: each replica holds a replication slot and a WAL sender on the primary",
-                s.replication.read_replicas
+                "{} is more than {}: each replica holds a replication slot and a WAL sender on the primary ({} senders, {} kept for base backups)",
+                s.replication.read_replicas,
+                contract::MAX_READ_REPLICAS,
+                contract::MAX_WAL_SENDERS,
+                contract::RESERVED_WAL_SENDERS
             ),
         ));
     }

@@ -115,9 +115,13 @@ impl<'c> Tree<'c> {
         let profile = self.catalog.resolve(name)?;
         let objects = objects::build(&profile);
         let mut overlay = overlay::overlay_directory(&self.base, &self.components, &objects)?;
+        let components: Vec<&'static str> = overlay::listed_components(&self.components, &objects)
+            .into_iter()
+            .map(|feature| feature.name())
+            .collect();
         overlay.insert(
             "README.md".to_owned(),
-            templates::overlay_readme(&profile, &objects.inventory()),
+            templates::overlay_readme(&profile, &objects.inventory(), &components),
         );
         Ok(overlay)
     }
