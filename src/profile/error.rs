@@ -1,7 +1,19 @@
 //! Errors of profile files, and the parser's errors rewritten in the terms
 //! of a profile file: file, line, key, what is accepted.
 
-use super::resolve::SettingsError;
+use crate::model::settings::Origin;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{origin}: {key}: {message}")]
+    Invalid {
+        origin: Origin,
+        key: &'static str,
+        message: String,
+    },
+    #[error("{file}: {key} is not set by this profile or any file it builds on")]
+    Missing { file: String, key: &'static str },
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {

@@ -1,6 +1,7 @@
 //! Profiles: the built-in platform and size files, user profile files, and
 //! how a profile name turns into resolved settings.
 
+mod blame;
 mod catalog;
 mod error;
 pub mod layer;

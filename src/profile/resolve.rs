@@ -5,6 +5,8 @@
 
 use serde_saphyr::Spanned;
 
+use super::blame::Blame;
+use super::error::SettingsError;
 use super::layer::{Layer, ProvisionLayer};
 use super::validate;
 use crate::model::derived::{self, Derived};
@@ -20,19 +22,7 @@ pub struct SourcedLayer<'a> {
     pub layer: &'a Layer,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    #[error("{origin}: {key}: {message}")]
-    Invalid {
-        origin: Origin,
-        key: &'static str,
-        message: String,
-    },
-    #[error("{file}: {key} is not set by this profile or any file it builds on")]
-    Missing { file: String, key: &'static str },
-}
-
-pub(super) struct Resolver<'a> {
+struct Resolver<'a> {
     layers: &'a [SourcedLayer<'a>],
     origins: Origins,
 }
@@ -76,28 +66,6 @@ impl<'a> Resolver<'a> {
     ) -> Option<T> {
         self.take(key, field).ok()
     }
-
-    /// Of several keys that together make a value invalid, the one set by the
-    /// most specific file: the file the user most likely just wrote.
-    pub(super) fn most_specific(&self, keys: &[&'static str]) -> &'static str {
-        keys.iter()
-            .copied()
-            .rev()
-            .max_by_key(|key| self.origins.get(key).map_or(0, |o| o.layer))
-            .unwrap_or(keys[0])
-    }
-
-    pub(super) fn invalid(&self, key: &'static str, message: String) -> SettingsError {
-        SettingsError::Invalid {
-            origin: self.origins.get(key).cloned().unwrap_or(Origin {
-                file: String::new(),
-                line: 0,
-                layer: 0,
-            }),
-            key,
-            message,
-        }
-    }
 }
 
 /// Merges the layers (first is the base, last wins) and validates the result.
@@ -108,9 +76,12 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
     };
     let description = r.take("description", |l| l.description.as_ref())?;
     let image_text = r.take("image", |l| l.image.as_ref())?;
-    let image = image_text
-        .parse::<Image>()
-        .map_err(|e| r.invalid("image", e.to_string()))?;
+    let image = image_text.parse::<Image>().map_err(|e| {
+        Blame {
+            origins: &r.origins,
+        }
+        .invalid("image", e.to_string())
+    })?;
 
     let provision: Option<ProvisionLayer> =
         r.take_optional("storage.provision", |l| l.storage.provision.as_ref());
@@ -219,7 +190,13 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
         scheduling,
     };
     let derived = derived::derive(&settings);
-    validate::validate(&settings, &derived, &r)?;
+    validate::validate(
+        &settings,
+        &derived,
+        &Blame {
+            origins: &r.origins,
+        },
+    )?;
     Ok((settings, derived, r.origins))
 }
 

@@ -2,7 +2,8 @@
 //! accept, a connection budget that fits, each refusal naming the key and
 //! the file that set it.
 
-use super::resolve::{Resolver, SettingsError};
+use super::blame::Blame;
+use super::error::SettingsError;
 use crate::contract;
 use crate::model::derived::Derived;
 use crate::model::quantity::Bytes;
@@ -15,7 +16,7 @@ const MIN_STORAGE: Bytes = Bytes::gibibytes(1);
 /// The largest `max_connections` PostgreSQL accepts.
 const MAX_CONNECTIONS_LIMIT: u32 = 262_143;
 
-pub(super) fn validate(s: &Settings, d: &Derived, r: &Resolver<'_>) -> Result<(), SettingsError> {
+pub(super) fn validate(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), SettingsError> {
     validate_storage(s, r)?;
     validate_resources(s, r)?;
     validate_connections(s, d, r)?;
@@ -25,7 +26,7 @@ pub(super) fn validate(s: &Settings, d: &Derived, r: &Resolver<'_>) -> Result<()
 }
 
 /// The data volume: a class Kubernetes accepts, room for PostgreSQL.
-fn validate_storage(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> {
+fn validate_storage(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
     if !is_dns_subdomain(&s.storage.class) {
         return Err(r.invalid(
             "storage.class",
@@ -45,7 +46,7 @@ fn validate_storage(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError>
 }
 
 /// Requests and limits: positive, limits at least the requests.
-fn validate_resources(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> {
+fn validate_resources(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
     let amounts = [
         (
             "resources.requests.memory",
@@ -100,7 +101,7 @@ fn validate_resources(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsErro
 }
 
 /// The connection budget, directly or through PgBouncer.
-fn validate_connections(s: &Settings, d: &Derived, r: &Resolver<'_>) -> Result<(), SettingsError> {
+fn validate_connections(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), SettingsError> {
     let c = &s.connections;
     let budget = &d.connection_budget;
     for (key, value) in [
@@ -173,7 +174,7 @@ fn validate_connections(s: &Settings, d: &Derived, r: &Resolver<'_>) -> Result<(
 }
 
 /// The backup schedule, retention and volume.
-fn validate_backup(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> {
+fn validate_backup(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
     if !is_cron_schedule(&s.backup.schedule) {
         return Err(r.invalid(
             "backup.schedule",
@@ -196,7 +197,7 @@ fn validate_backup(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> 
 }
 
 /// Sidecar and pooler images pinned; the scraper namespace a valid name.
-fn validate_images(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> {
+fn validate_images(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
     for (key, image) in [
         ("monitoring.exporter_image", &s.monitoring.exporter_image),
         ("pgbouncer.image", &s.pgbouncer.image),
@@ -223,7 +224,7 @@ fn validate_images(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> 
 }
 
 /// Replicas the primary can serve, WAL retention the volume can hold.
-fn validate_replication(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> {
+fn validate_replication(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
     if s.replication.read_replicas > contract::MAX_READ_REPLICAS {
         return Err(r.invalid(
             "replication.read_replicas",
