@@ -10,7 +10,8 @@
 //!
 //! Each case runs in a fresh temporary directory holding `profiles/` (the
 //! user profiles) and, for the output cases, a prepared `k8s/`. Paths on the
-//! command line are relative to it, so messages name `profiles/a.yaml:3:`.
+//! command line are relative to it, so messages name the user profile
+//! `a.yaml` by that relative path and a line number.
 //! A case lists the substrings its message must contain; `"x|y"` means
 //! either `x` or `y`.
 
@@ -238,7 +239,7 @@ fn describe_changes(
     format!("{} ({total} in all)", changes.join(", "))
 }
 
-/// The user profile `profiles/a.yaml` with this text, rendered.
+/// The user profile `a.yaml` with this text, rendered.
 fn profile(text: &str) -> Case {
     Case::new(&RENDER_A).file("profiles/a.yaml", text)
 }

@@ -2,7 +2,7 @@
 //! parser random bytes, random YAML-ish text and mutations of a valid
 //! profile, through the real binary.
 //!
-//! Each input is written as the user profile `profiles/fuzz.yaml` and shown
+//! Each input is written as the user profile `fuzz.yaml` and shown
 //! with `palgen --profiles-dir profiles show --profile fuzz`; when that
 //! succeeds the profile is also built (`build --profile fuzz`), which takes
 //! it through the object builders and templates. The property: exit code 0

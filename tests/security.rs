@@ -3,13 +3,14 @@
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
-use common::{PROFILES, palgen, repo_root, stdout, tool};
+use common::{PROFILES, palgen, readme_table, repo_root, stdout, tool};
 
 /// Runs `checkov -d DIR --framework kustomize` and returns its JSON report.
 fn checkov(dir: &Path) -> Value {
@@ -75,19 +76,31 @@ fn checkov_finds_no_failed_check_in_any_overlay() {
         .collect();
     assert!(failed.is_empty(), "failed checks:\n{}", failed.join("\n"));
 
-    // Every skip is justified in the README, check by check.
+    // What Checkov skipped is exactly what the README's skip table names,
+    // check by check and object by object.
     let readme = fs::read_to_string(repo_root().join("README.md")).expect("README.md");
-    for skipped in results(&report)["skipped_checks"]
+    let documented: BTreeSet<Skip> = readme_skips(&readme).into_iter().collect();
+    let skipped: BTreeSet<Skip> = results(&report)["skipped_checks"]
         .as_array()
         .into_iter()
         .flatten()
-    {
-        let id = skipped["check_id"].as_str().unwrap_or_default();
-        assert!(
-            readme.contains(id),
-            "skipped check {id} is not explained in README.md"
-        );
-    }
+        .map(|skipped| {
+            let resource = skipped["resource"].as_str().unwrap_or_default();
+            // "overlay:aws-small:CronJob.paless.postgres-backup"
+            let object = resource.rsplit(':').next().unwrap_or_default();
+            let (kind, rest) = object.split_once('.').unwrap_or_default();
+            let name = rest.rsplit('.').next().unwrap_or_default();
+            (
+                skipped["check_id"].as_str().unwrap_or_default().to_owned(),
+                kind.to_owned(),
+                name.to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        skipped, documented,
+        "Checkov's skipped checks (left) vs the README skip table (right)"
+    );
 }
 
 #[test]
@@ -181,4 +194,186 @@ fn namespace_enforces_restricted_pod_security() {
             );
         }
     }
+}
+
+/// A check skipped on one object: (check id, kind, name).
+type Skip = (String, String, String);
+
+/// The README's skip table, one entry per check and object a row names:
+/// "StatefulSets `postgres` and `postgres-replica`, CronJob `postgres-backup`"
+/// names three objects of two kinds.
+fn readme_skips(readme: &str) -> Vec<Skip> {
+    let rows = readme_table(readme, "## Security scan: justified Checkov skips", "check");
+    assert!(!rows.is_empty(), "the README skip table has no rows");
+    let mut skips = Vec::new();
+    for row in rows {
+        let check = row[0]
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let mut kind = String::new();
+        for (index, part) in row[1].split('`').enumerate() {
+            if index % 2 == 1 {
+                skips.push((check.clone(), kind.clone(), part.to_owned()));
+            } else if let Some(word) = part
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .rfind(|w| w.starts_with(|c: char| c.is_ascii_uppercase()))
+            {
+                // "StatefulSets" is the plural of the kind StatefulSet.
+                kind = word.strip_suffix('s').unwrap_or(word).to_owned();
+            }
+        }
+    }
+    skips
+}
+
+/// Every built-in profile's objects, by profile.
+fn built_profiles() -> BTreeMap<&'static str, BTreeMap<String, Value>> {
+    PROFILES
+        .iter()
+        .map(|p| {
+            (
+                *p,
+                common::objects_by_identity(&stdout(&palgen(&["build", "--profile", p]))),
+            )
+        })
+        .collect()
+}
+
+/// The checks each object's `checkov.io/skipN` annotations skip, by profile.
+fn annotated_skips(
+    built: &BTreeMap<&'static str, BTreeMap<String, Value>>,
+) -> BTreeMap<&'static str, BTreeSet<Skip>> {
+    let mut found = BTreeMap::new();
+    for (profile, objects) in built {
+        let skips: &mut BTreeSet<Skip> = found.entry(*profile).or_default();
+        for object in objects.values() {
+            let Some(annotations) = object["metadata"]["annotations"].as_object() else {
+                continue;
+            };
+            for (key, value) in annotations {
+                if !key.starts_with("checkov.io/skip") {
+                    continue;
+                }
+                let check = value
+                    .as_str()
+                    .unwrap_or_default()
+                    .split('=')
+                    .next()
+                    .unwrap_or_default();
+                skips.insert((
+                    check.to_owned(),
+                    object["kind"].as_str().unwrap_or_default().to_owned(),
+                    object["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// How the README's skip table and the annotations disagree: an annotation
+/// without a row naming its object, or a row naming an object that, in some
+/// profile that has it, does not skip that check (or exists in none).
+fn skip_table_mismatches(
+    documented: &[Skip],
+    built: &BTreeMap<&str, BTreeMap<String, Value>>,
+    annotated: &BTreeMap<&str, BTreeSet<Skip>>,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    let all: BTreeSet<&Skip> = annotated.values().flatten().collect();
+    for skip @ (check, kind, name) in &all {
+        if !documented.contains(skip) {
+            found.push(format!(
+                "{kind} {name} skips {check}, but no README row names it for {check}"
+            ));
+        }
+    }
+    for skip @ (check, kind, name) in documented {
+        let identity = format!("{kind}/paless/{name}");
+        let having: Vec<&str> = built
+            .iter()
+            .filter(|(_, objects)| objects.contains_key(&identity))
+            .map(|(profile, _)| *profile)
+            .collect();
+        if having.is_empty() {
+            found.push(format!(
+                "the README row {check} names {kind} {name}, which no built-in profile builds"
+            ));
+        }
+        for profile in having {
+            if !annotated[profile].contains(skip) {
+                found.push(format!(
+                    "the README row {check} names {kind} {name}, which does not skip it in {profile}"
+                ));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_readme_skip_table_matches_the_skip_annotations() {
+    let readme = fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let documented = readme_skips(&readme);
+    let built = built_profiles();
+    let annotated = annotated_skips(&built);
+    assert!(annotated.values().map(BTreeSet::len).sum::<usize>() > 20);
+    let mismatches = skip_table_mismatches(&documented, &built, &annotated);
+    assert!(
+        mismatches.is_empty(),
+        "README skip table vs the built manifests:\n{}",
+        mismatches.join("\n")
+    );
+
+    // The check can fail: a row losing an object, and a row naming one
+    // that does not skip the check.
+    let parsed = readme_skips(&readme);
+    assert!(
+        parsed.contains(&(
+            "CKV_K8S_40".to_owned(),
+            "StatefulSet".to_owned(),
+            "postgres-replica".to_owned()
+        )),
+        "{parsed:?}"
+    );
+    let fewer = readme.replace(
+        "StatefulSets `postgres` and `postgres-replica`, CronJob `postgres-backup` | the official",
+        "StatefulSet `postgres`, CronJob `postgres-backup` | the official",
+    );
+    assert_ne!(fewer, readme, "the edit applies");
+    assert_eq!(
+        skip_table_mismatches(&readme_skips(&fewer), &built, &annotated),
+        [
+            "StatefulSet postgres-replica skips CKV_K8S_40, but no README row names it for CKV_K8S_40"
+        ]
+    );
+    let more = readme.replace(
+        "| Deployment `pgbouncer` | the CloudNativePG",
+        "| Deployments `pgbouncer` and `postgres-exporter` | the CloudNativePG",
+    );
+    assert_ne!(more, readme, "the edit applies");
+    assert_eq!(
+        skip_table_mismatches(&readme_skips(&more), &built, &annotated),
+        [
+            "the README row CKV_K8S_40 names Deployment postgres-exporter, which no built-in profile builds"
+        ]
+    );
+    let mut stripped = annotated.clone();
+    let skip = (
+        "CKV_K8S_43".to_owned(),
+        "CronJob".to_owned(),
+        "postgres-backup".to_owned(),
+    );
+    stripped.get_mut("gcp-medium").unwrap().remove(&skip);
+    assert_eq!(
+        skip_table_mismatches(&documented, &built, &stripped),
+        [
+            "the README row CKV_K8S_43 names CronJob postgres-backup, which does not skip it in gcp-medium"
+        ]
+    );
 }

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use common::{palgen_in, repo_root, stderr, stdout};
 
-/// The YAML block the README shows for `profiles/acme-prod.yaml`.
+/// The YAML block of the README's example user profile, `acme-prod.yaml`.
 fn readme_example_profile() -> String {
     let readme = fs::read_to_string(repo_root().join("README.md")).unwrap();
     let start = readme

@@ -128,3 +128,38 @@ pub fn files_under(root: &Path, dir: &Path) -> Vec<String> {
     found.sort();
     found
 }
+
+/// The rows (cells trimmed, header and separator left out) of the first
+/// Markdown table in the README section headed `heading` whose first header
+/// cell is `first_column`.
+pub fn readme_table(readme: &str, heading: &str, first_column: &str) -> Vec<Vec<String>> {
+    let cells = |line: &str| -> Vec<String> {
+        let inner = line.trim().trim_start_matches('|').trim_end_matches('|');
+        inner
+            .split('|')
+            .map(|cell| cell.trim().to_owned())
+            .collect()
+    };
+    let mut lines = readme.lines().skip_while(|line| line.trim() != heading);
+    assert!(lines.next().is_some(), "README has no heading {heading:?}");
+    let level = heading.chars().take_while(|c| *c == '#').count();
+    let section: Vec<&str> = lines
+        .take_while(|line| {
+            let hashes = line.chars().take_while(|c| *c == '#').count();
+            hashes == 0 || hashes > level || !line[hashes..].starts_with(' ')
+        })
+        .collect();
+    let start = section
+        .iter()
+        .position(|line| {
+            line.starts_with('|') && cells(line).first().map(String::as_str) == Some(first_column)
+        })
+        .unwrap_or_else(|| {
+            panic!("README section {heading:?} has no table starting with {first_column:?}")
+        });
+    section[start + 2..]
+        .iter()
+        .take_while(|line| line.starts_with('|'))
+        .map(|line| cells(line))
+        .collect()
+}
