@@ -119,6 +119,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let to = catalog.resolve(&args.to)?;
             write!(stdout, "{}", profile_diff::report(&from, &to))?;
         }
+        Command::Migrate(args) => {
+            let profile = catalog.resolve(&args.profile.profile)?;
+            let cluster = objects::cnpg::migration(&profile, &args.from_service)?;
+            write!(stdout, "{}", yaml::generated_document(&cluster))?;
+        }
         Command::Completions(_) => unreachable!("handled before the catalog is loaded"),
     }
     Ok(ExitCode::SUCCESS)

@@ -110,7 +110,7 @@ pub fn each_directory(
 fn overlay(catalog: &Catalog, base: &ObjectSet, name: &str) -> Result<kustomize::Directory> {
     let profile = catalog.resolve(name)?;
     let objects = objects::build(&profile);
-    let mut overlay = kustomize::overlay_directory(base, &objects)?;
+    let mut overlay = kustomize::overlay_directory(base, &objects);
     let tuning = tuning::derive(&profile.settings);
     overlay.insert(
         "README.md".to_owned(),

@@ -123,13 +123,9 @@ fn generator<'a>(
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("an overlay cannot express the removal of generated ConfigMap {0}")]
-pub struct OverlayError(String);
-
 /// An overlay: the base plus the profile's own objects, patches for objects
 /// that differ, and merged generators for config files that differ.
-pub fn overlay_directory(base: &ObjectSet, profile: &ObjectSet) -> Result<Directory, OverlayError> {
+pub fn overlay_directory(base: &ObjectSet, profile: &ObjectSet) -> Directory {
     let mut files = Directory::new();
     let mut kustomization = Kustomization::new(vec![format!("../../{BASE_DIR}")]);
 
@@ -200,19 +196,31 @@ pub fn overlay_directory(base: &ObjectSet, profile: &ObjectSet) -> Result<Direct
             changed.into_iter(),
         ));
     }
-    if let Some(gone) = base
+    // Kustomize matches a patch to a generated ConfigMap by the name it is
+    // generated from, so a delete patch removes one the profile does not use.
+    for gone in base
         .config_maps
         .iter()
-        .find(|b| !profile.config_maps.iter().any(|p| p.name == b.name))
+        .filter(|b| !profile.config_maps.iter().any(|p| p.name == b.name))
     {
-        return Err(OverlayError(gone.name.to_owned()));
+        let object = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": gone.name, "namespace": crate::names::NAMESPACE},
+        });
+        let name = file_name("delete-", &object);
+        files.insert(
+            name.clone(),
+            yaml::generated_document(&patch::delete_patch(&object)),
+        );
+        kustomization.patches.push(PatchRef { path: name });
     }
 
     files.insert(
         "kustomization.yaml".to_owned(),
         yaml::generated_document(&kustomization),
     );
-    Ok(files)
+    files
 }
 
 /// The objects `kubectl kustomize` prints for this object set: generated
@@ -277,7 +285,8 @@ fn rename_config_map_references(value: &mut Value, renamed: &BTreeMap<&str, Stri
     }
 }
 
-/// Kustomize's legacy sort: kinds in dependency order, then by name.
+/// Kustomize's legacy sort: kinds in dependency order, other kinds by
+/// group, version and kind, then by name.
 fn legacy_order(object: &Value) -> (usize, String, String, String) {
     const FIRST: [&str; 22] = [
         "Namespace",
@@ -307,7 +316,9 @@ fn legacy_order(object: &Value) -> (usize, String, String, String) {
         "MutatingWebhookConfiguration",
         "ValidatingWebhookConfiguration",
     ];
-    let (_, kind, namespace, name) = identity(object);
+    let (api_version, kind, namespace, name) = identity(object);
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
+    let group_version_kind = format!("{group}_{version}_{kind}");
     let rank = FIRST
         .iter()
         .position(|k| *k == kind)
@@ -317,5 +328,5 @@ fn legacy_order(object: &Value) -> (usize, String, String, String) {
                 .map(|i| FIRST.len() + 2 + i)
         })
         .unwrap_or(FIRST.len() + 1);
-    (rank, kind, namespace, name)
+    (rank, group_version_kind, namespace, name)
 }

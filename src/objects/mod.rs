@@ -5,6 +5,7 @@
 //! Kustomize tree and `palgen build` are both made from.
 
 mod backup;
+pub mod cnpg;
 mod config;
 mod disruption_budget;
 mod labels;
@@ -25,6 +26,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::profile::Profile;
+use crate::settings::Engine;
 use crate::tuning;
 
 /// A ConfigMap whose data are generated files: Kustomize's
@@ -71,6 +73,9 @@ fn to_value<T: Serialize>(object: &T) -> Value {
 }
 
 pub fn build(profile: &Profile) -> ObjectSet {
+    if profile.settings.engine == Engine::CloudNativePg {
+        return cnpg::build(profile);
+    }
     let settings = &profile.settings;
     let tuning = tuning::derive(settings);
     let config_maps = config::file_config_maps(profile, &tuning);

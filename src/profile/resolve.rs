@@ -14,6 +14,8 @@ use crate::settings::{
     is_dns_subdomain,
 };
 
+mod cloudnative_pg;
+
 /// The smallest data volume palgen will generate: PostgreSQL's own files and a
 /// little WAL already take hundreds of megabytes.
 const MIN_STORAGE: Bytes = Bytes::gibibytes(1);
@@ -214,7 +216,12 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Origins), Setti
         })?,
     };
 
+    let engine = r.take("engine", |l| l.engine.as_ref())?;
+    let cloudnative_pg = cloudnative_pg::resolve(&mut r)?;
+
     let settings = Settings {
+        engine,
+        cloudnative_pg,
         description,
         image,
         storage,
@@ -238,7 +245,8 @@ fn validate(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> {
     validate_connections(s, r)?;
     validate_backup(s, r)?;
     validate_images(s, r)?;
-    validate_replication(s, r)
+    validate_replication(s, r)?;
+    cloudnative_pg::validate(s, r)
 }
 
 /// The data volume: a class Kubernetes accepts, room for PostgreSQL.
