@@ -118,6 +118,11 @@ fn context(profile: &Profile, tuning: &Tuning) -> minijinja::Value {
         config_dir => names::CONFIG_DIR,
         socket_dir => names::SOCKET_DIR,
         max_slot_wal_keep_size => settings.replication.max_slot_wal_keep_size.to_postgres_units(),
+        cloudnative_pg => settings.engine == crate::settings::Engine::CloudNativePg,
+        cnpg_cluster => crate::objects::cnpg::CLUSTER,
+        cnpg_pooler => crate::objects::cnpg::POOLER,
+        cnpg_object_store => crate::objects::cnpg::OBJECT_STORE,
+        cnpg_app_secret => crate::objects::cnpg::APP_SECRET,
     }
 }
 

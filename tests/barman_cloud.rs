@@ -232,12 +232,16 @@ fn wal_archive_base_backup_and_point_in_time_restore_bring_a_deleted_row_back() 
     let restore_point = primary.sql("postgres", "SELECT now()::text;");
     std::thread::sleep(Duration::from_millis(1100));
     primary.sql("postgres", "DELETE FROM documents WHERE id = 2;");
+    primary.sql(
+        "postgres",
+        "INSERT INTO documents VALUES (5, 'after the delete');",
+    );
     assert_eq!(
         primary.sql(
             "postgres",
             "SELECT string_agg(id::text, ',' ORDER BY id) FROM documents;"
         ),
-        "1,3,4"
+        "1,3,4,5"
     );
     let last_segment = primary.sql("postgres", "SELECT pg_walfile_name(pg_switch_wal());");
     wait_until(Duration::from_secs(60), || {
@@ -321,7 +325,8 @@ fn wal_archive_base_backup_and_point_in_time_restore_bring_a_deleted_row_back() 
             "SELECT string_agg(id || ':' || title, ',' ORDER BY id) FROM documents;"
         ),
         "1:invoice,2:contract,3:receipt,4:letter",
-        "the deleted row is back, and the row written after the base backup came from WAL"
+        "the deleted row is back, the row written after the base backup came from WAL, \
+         the row written after the delete is not there"
     );
     assert_eq!(
         archived_failures, "0",

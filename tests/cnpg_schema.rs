@@ -74,6 +74,18 @@ fn every_custom_resource_passes_cloudnative_pg_schemas() {
                 .filter(|o| !CORE_API_VERSIONS.contains(&o["apiVersion"].as_str().unwrap())),
         );
     }
+    // And the Clusters `palgen migrate` prints.
+    for name in ["cnpg-aws-large", "cnpg-dev-small"] {
+        let migrated = palgen(&[
+            "--profiles-dir",
+            dir.path().to_str().unwrap(),
+            "migrate",
+            "--profile",
+            name,
+        ]);
+        assert!(migrated.status.success(), "{}", stderr(&migrated));
+        objects.push(serde_saphyr::from_str(&stdout(&migrated)).unwrap());
+    }
     let kinds: std::collections::BTreeSet<String> = objects
         .iter()
         .map(|o| o["kind"].as_str().unwrap().to_owned())

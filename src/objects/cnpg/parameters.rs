@@ -9,10 +9,10 @@ use crate::templates;
 use crate::tuning::Tuning;
 
 /// Parameters CloudNativePG fixes or blocks: its admission webhook rejects
-/// a Cluster that sets any of them. From the operator's documentation
-/// ("PostgreSQL Configuration", fixed parameters), taken over the releases
-/// palgen supports, so that a parameter one release moved off the list is
-/// still left alone for the others.
+/// a Cluster that sets any of them. From the operator's fixed-parameter list
+/// (its "PostgreSQL Configuration" documentation, `pkg/postgres` in its
+/// source), taken over recent releases, so that a parameter one release
+/// moved off the list is still left alone for the others.
 pub const FIXED_BY_OPERATOR: [&str; 74] = [
     "allow_system_table_mods",
     "archive_cleanup_command",
