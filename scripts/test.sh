@@ -5,10 +5,13 @@
 #
 # On a fresh Debian 12 machine (root, Rust toolchain, python3 with venv/pip,
 # kubectl with kustomize v5) it installs:
-#   - Debian packages: PostgreSQL (server + contrib), PgBouncer and the
-#     Prometheus postgres_exporter, for the tests against the real programs;
+#   - Debian packages: PostgreSQL (server + contrib), PgBouncer, the
+#     Prometheus postgres_exporter and barman-cli-cloud, for the tests against
+#     the real programs (and Node.js with npm where node is missing);
 #   - a virtualenv at .venv with the pinned Python tools of
-#     scripts/requirements-test.txt (kubernetes-validate, checkov).
+#     scripts/requirements-test.txt (kubernetes-validate, checkov, moto);
+#   - .tools/schema: the pinned npm packages of scripts/schema (CloudNativePG,
+#     Barman Cloud and Prometheus Operator schemas, TypeScript).
 # Each install step is skipped when it is already done, so a second run only
 # runs the checks: cargo fmt, cargo clippy, cargo test.
 set -euo pipefail
@@ -16,9 +19,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 
-APT_PACKAGES=(postgresql postgresql-contrib pgbouncer prometheus-postgres-exporter)
+APT_PACKAGES=(postgresql postgresql-contrib pgbouncer prometheus-postgres-exporter barman-cli-cloud)
+# The schema tests run node; a machine that has it (from anywhere) keeps it.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    APT_PACKAGES+=(nodejs npm)
+fi
 REQUIREMENTS=scripts/requirements-test.txt
 VENV=.venv
+SCHEMA_TOOLS=.tools/schema
 PYTHON=${PYTHON:-python3}
 
 section_start=$SECONDS
@@ -112,7 +120,8 @@ export PATH="$pg_bin:$PATH"
 postgres_version=$("$pg_bin/postgres" --version)
 pgbouncer_version=$(pgbouncer --version | head -n 1)
 exporter_version=$(prometheus-postgres-exporter --version 2>&1 | head -n 1)
-echo "$postgres_version; $pgbouncer_version; $exporter_version"
+barman_version=$(barman-cloud-backup --version 2>&1 | head -n 1)
+echo "$postgres_version; $pgbouncer_version; $exporter_version; barman-cloud-backup $barman_version"
 
 # ---------------------------------------------------------------------------
 section "Python tools in $VENV ($REQUIREMENTS)"
@@ -137,6 +146,23 @@ echo "kubernetes-validate $kubernetes_validate_version, checkov $checkov_version
 # The tests look in .venv/bin first (tests/common tool()); PATH too, for
 # anything that runs these tools by name.
 export PATH="$ROOT/$VENV/bin:$PATH"
+
+# ---------------------------------------------------------------------------
+section "npm packages in $SCHEMA_TOOLS (scripts/schema)"
+
+stamp_file=$SCHEMA_TOOLS/.package-lock.sha256
+stamp=$( { sha256sum scripts/schema/package-lock.json; node --version; } | sha256sum | cut -d' ' -f1)
+if [[ -d $SCHEMA_TOOLS/node_modules && -f $stamp_file && $(cat "$stamp_file") == "$stamp" ]]; then
+    echo "up to date"
+else
+    echo "installing scripts/schema/package-lock.json into $SCHEMA_TOOLS"
+    rm -rf "$SCHEMA_TOOLS"
+    mkdir -p "$SCHEMA_TOOLS"
+    cp scripts/schema/package.json scripts/schema/package-lock.json "$SCHEMA_TOOLS/"
+    (cd "$SCHEMA_TOOLS" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$stamp" >"$stamp_file"
+fi
+echo "node $(node --version); $(cd "$SCHEMA_TOOLS" && npm ls --depth=0 2>/dev/null | tail -n +2 | tr -d '\n')"
 
 # ---------------------------------------------------------------------------
 section "kubectl, rustfmt, clippy"

@@ -54,6 +54,14 @@ names missing and stale files, writes nothing. Exit 0 when equal, 1 on drift."
     Show(ShowArgs),
     /// Show how two profiles differ: settings (resolved and derived), then manifests
     Diff(DiffArgs),
+    /// Print the Cluster that moves a statefulset deployment to CloudNativePG
+    #[command(
+        long_about = "Print, for a profile with `engine: cloudnative-pg`, its Cluster bootstrapped by \
+importing the application database from the running statefulset server (bootstrap.initdb.import \
+through its Service and the superuser password of Secret postgres-credentials). Apply it once, \
+with the application stopped; the README gives the cut-over step by step."
+    )]
+    Migrate(MigrateArgs),
     /// Print a shell completion script (e.g. `palgen completions bash > /etc/bash_completion.d/palgen`)
     Completions(CompletionsArgs),
 }
@@ -66,6 +74,15 @@ pub struct DiffArgs {
     /// The profile compared to
     #[arg(value_name = "B")]
     pub to: String,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub profile: ProfileArg,
+    /// The Service of the running statefulset server to import from
+    #[arg(long, value_name = "SERVICE", default_value = "postgres")]
+    pub from_service: String,
 }
 
 #[derive(Debug, Args)]

@@ -70,6 +70,15 @@ pub const REPLICA_SCRIPTS_CONFIG_MAP: &str = "postgres-replica-scripts";
 pub const REPLICA_BOOTSTRAP_SCRIPT: &str = "replica-bootstrap.sh";
 pub const REPLICA_READY_SCRIPT: &str = "replica-ready.sh";
 
+/// The CloudNativePG engine's objects: the Cluster, the Pooler (named like
+/// the statefulset engine's Service, so the application's address stays),
+/// the Barman Cloud ObjectStore, and the application Secret the operator
+/// generates for the Cluster.
+pub const CNPG_CLUSTER: &str = "postgres-cluster";
+pub const CNPG_POOLER: &str = DATABASE_SERVICE;
+pub const CNPG_OBJECT_STORE: &str = "postgres-backups";
+pub const CNPG_APP_SECRET: &str = "postgres-cluster-app";
+
 /// WAL senders and replication slots the primary allows; each replica
 /// holds one of each, and a base backup (a new replica's clone, or an
 /// operator's `pg_basebackup`) needs a sender of its own.
@@ -92,6 +101,10 @@ pub const TEXT: &[(&str, &str)] = &[
     ("replica_statefulset", REPLICA_SERVICE),
     ("backup_job", BACKUP_JOB),
     ("backup_claim", BACKUP_CLAIM),
+    ("cnpg_cluster", CNPG_CLUSTER),
+    ("cnpg_pooler", CNPG_POOLER),
+    ("cnpg_object_store", CNPG_OBJECT_STORE),
+    ("cnpg_app_secret", CNPG_APP_SECRET),
     ("database_host", DATABASE_SERVICE),
     ("pgbouncer_service", PGBOUNCER_SERVICE),
     ("replica_service", REPLICA_SERVICE),
@@ -156,11 +169,20 @@ mod tests {
                 wrong.push(format!("{what} {found:?}, expected one of {allowed:?}"));
             }
         };
+        // The CloudNativePG operator's namespace is a setting, not a name of
+        // ours: the README may use the base profile's default.
+        let operator_namespace = include_str!("../profiles/builtin/base.yaml")
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("operator_namespace:"))
+            .map(str::trim)
+            .expect("base.yaml sets cloudnative_pg.operator_namespace");
         let words: Vec<&str> = examples.split_whitespace().collect();
         for pair in words.windows(2) {
             let argument = pair[1].trim_matches(|c| c == '"' || c == '\'');
             match pair[0] {
-                "-n" | "--namespace" | "namespace" => expect("namespace", argument, &[NAMESPACE]),
+                "-n" | "--namespace" | "namespace" => {
+                    expect("namespace", argument, &[NAMESPACE, operator_namespace])
+                }
                 "-U" | "--username" => expect("user", argument, &[SUPERUSER, APP_ROLE]),
                 "generic" => expect("secret", argument, &[CREDENTIALS_SECRET]),
                 _ => {}

@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use crate::contract;
+use crate::model::settings::Engine;
 use crate::profile::Profile;
 use crate::yaml::HEADER;
 
 use minijinja::{Environment, context};
 
-pub(crate) const TEMPLATES: [(&str, &str); 10] = [
+pub(crate) const TEMPLATES: [(&str, &str); 11] = [
     (
         "overlay-README.md",
         include_str!("../templates/overlay-README.md.j2"),
@@ -41,6 +42,10 @@ pub(crate) const TEMPLATES: [(&str, &str); 10] = [
     (
         "pgbouncer-userlist.sh",
         include_str!("../templates/pgbouncer-userlist.sh.j2"),
+    ),
+    (
+        "cnpg-template1.sql",
+        include_str!("../templates/cnpg-template1.sql.j2"),
     ),
 ];
 
@@ -146,7 +151,11 @@ fn context(profile: &Profile) -> minijinja::Value {
             ),
         ),
     ];
-    let all: BTreeMap<&str, minijinja::Value> = names.chain(values).collect();
+    let engine = [(
+        "cloudnative_pg",
+        minijinja::Value::from(settings.engine == Engine::CloudNativePg),
+    )];
+    let all: BTreeMap<&str, minijinja::Value> = names.chain(values).chain(engine).collect();
     minijinja::Value::from(all)
 }
 

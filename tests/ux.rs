@@ -230,7 +230,7 @@ fn every_overlay_has_a_readme_with_a_mermaid_diagram() {
             readme.contains(&format!("kubectl apply -k k8s/overlays/{profile}")),
             "{profile}"
         );
-        let pooled = readme.contains("app -->|\"pgbouncer:5432\"| pgbouncer");
+        let pooled = readme.contains("app -->|\"pgbouncer:5432\"| pooler");
         assert_eq!(
             pooled,
             !profile.ends_with("-small"),

@@ -6,6 +6,7 @@ mod check;
 mod completions;
 mod diff;
 mod list;
+mod migrate;
 mod render;
 mod show;
 
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::List => list::run(&catalog, &mut stdout),
         Command::Show(args) => show::run(&args, &catalog, &mut stdout),
         Command::Diff(args) => diff::run(&args, &catalog, &mut stdout),
+        Command::Migrate(args) => migrate::run(&args, &catalog, &mut stdout),
         Command::Completions(_) => unreachable!("handled before the catalog is loaded"),
     }
 }

@@ -72,7 +72,8 @@ fn rename_config_map_references(value: &mut Value, renamed: &BTreeMap<&str, Stri
     }
 }
 
-/// Kustomize's legacy sort: kinds in dependency order, then by name.
+/// Kustomize's legacy sort: kinds in dependency order, other kinds by
+/// group, version and kind, then by name.
 fn legacy_order(object: &Value) -> (usize, String, String, String) {
     const FIRST: [&str; 22] = [
         "Namespace",
@@ -102,7 +103,9 @@ fn legacy_order(object: &Value) -> (usize, String, String, String) {
         "MutatingWebhookConfiguration",
         "ValidatingWebhookConfiguration",
     ];
-    let (_, kind, namespace, name) = identity(object);
+    let (api_version, kind, namespace, name) = identity(object);
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
+    let group_version_kind = format!("{group}_{version}_{kind}");
     let rank = FIRST
         .iter()
         .position(|k| *k == kind)
@@ -112,5 +115,5 @@ fn legacy_order(object: &Value) -> (usize, String, String, String) {
                 .map(|i| FIRST.len() + 2 + i)
         })
         .unwrap_or(FIRST.len() + 1);
-    (rank, kind, namespace, name)
+    (rank, group_version_kind, namespace, name)
 }

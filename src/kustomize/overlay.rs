@@ -73,10 +73,6 @@ pub fn listed_components(components: &Components, profile: &ObjectSet) -> Vec<Fe
         .collect()
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("an overlay cannot express the removal of generated ConfigMap {0}")]
-pub struct OverlayError(String);
-
 /// An overlay: the base and the components of the profile's features, plus
 /// the profile's own objects, patches for objects that differ, and merged
 /// generators for config files that differ.
@@ -84,7 +80,7 @@ pub fn overlay_directory(
     base: &ObjectSet,
     components: &Components,
     profile: &ObjectSet,
-) -> Result<Directory, OverlayError> {
+) -> Directory {
     let listed = listed_components(components, profile);
     let mut start = base.clone();
     for feature in &listed {
@@ -164,17 +160,29 @@ pub fn overlay_directory(
             changed.into_iter(),
         ));
     }
-    if let Some(gone) = start
+    // Kustomize matches a patch to a generated ConfigMap by the name it is
+    // generated from, so a delete patch removes one the profile does not use.
+    for gone in start
         .config_maps
         .iter()
-        .find(|b| !profile.config_maps.iter().any(|p| p.name == b.name))
+        .filter(|b| !profile.config_maps.iter().any(|p| p.name == b.name))
     {
-        return Err(OverlayError(gone.name.to_owned()));
+        let object = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": gone.name, "namespace": contract::NAMESPACE},
+        });
+        let name = file_name("delete-", &object);
+        files.insert(
+            name.clone(),
+            yaml::generated_document(&patch::delete_patch(&object)),
+        );
+        kustomization.patches.push(PatchRef { path: name });
     }
 
     files.insert(
         "kustomization.yaml".to_owned(),
         yaml::generated_document(&kustomization),
     );
-    Ok(files)
+    files
 }

@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use crate::model::quantity::Bytes;
-use crate::model::settings::Settings;
+use crate::model::settings::{Engine, Settings};
 
 const MAINTENANCE_WORK_MEM_CAP: Bytes = Bytes::gibibytes(8);
 const WORK_MEM_FLOOR: Bytes = Bytes::mebibytes(4);
@@ -78,7 +78,10 @@ fn budget(settings: &Settings) -> Budget {
         .max_connections
         .saturating_sub(c.superuser_reserved)
         .saturating_sub(tool_connections);
-    let pgbouncer = (app_pods >= settings.pgbouncer.from_app_pods).then(|| {
+    // CloudNativePG's engine always puts its Pooler in front.
+    let pooled =
+        app_pods >= settings.pgbouncer.from_app_pods || settings.engine == Engine::CloudNativePg;
+    let pgbouncer = pooled.then(|| {
         let replicas = settings.pgbouncer.replicas;
         let pool_size = needed_with_margin.min(available / replicas.max(1));
         Pool {
@@ -86,8 +89,12 @@ fn budget(settings: &Settings) -> Budget {
             pool_size_per_replica: pool_size,
             max_client_conn_per_replica: needed_with_margin,
             rule: format!(
-                "{app_pods} app pods >= {}: PgBouncer (session pooling); pool per replica = min({needed_with_margin} clients with margin, {available} available / {replicas} replicas) = {pool_size}, {} server connections at most",
-                settings.pgbouncer.from_app_pods,
+                "{}: PgBouncer (session pooling); pool per replica = min({needed_with_margin} clients with margin, {available} available / {replicas} replicas) = {pool_size}, {} server connections at most",
+                if settings.engine == Engine::CloudNativePg {
+                    "the cloudnative-pg engine's Pooler".to_owned()
+                } else {
+                    format!("{app_pods} app pods >= {}", settings.pgbouncer.from_app_pods)
+                },
                 pool_size.saturating_mul(replicas)
             ),
         }

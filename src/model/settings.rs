@@ -24,6 +24,66 @@ pub struct Settings {
     pub pgbouncer: PgBouncer,
     pub replication: Replication,
     pub scheduling: Scheduling,
+    pub engine: Engine,
+    pub cloudnative_pg: CloudNativePg,
+}
+
+/// What runs PostgreSQL: palgen's own StatefulSets, or the CloudNativePG
+/// operator from a `Cluster` object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub enum Engine {
+    #[serde(rename = "statefulset")]
+    StatefulSet,
+    #[serde(rename = "cloudnative-pg")]
+    CloudNativePg,
+}
+
+/// Settings only the `cloudnative-pg` engine reads.
+#[derive(Debug, Clone, Serialize)]
+pub struct CloudNativePg {
+    /// A CloudNativePG operand image of the same major as `image`.
+    pub image: Image,
+    /// Namespace of the operator, admitted to the instances' status port.
+    pub operator_namespace: String,
+    /// A separate WAL volume; absent keeps WAL on the data volume.
+    pub wal_size: Option<Bytes>,
+    pub object_store: Option<ObjectStore>,
+}
+
+/// Where the Barman Cloud plugin archives WAL and base backups.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectStore {
+    /// `s3://bucket/prefix`, `gs://bucket/prefix` or
+    /// `https://<account>.blob.core.windows.net/<container>/prefix`.
+    pub destination: String,
+    /// An S3-compatible server instead of AWS itself.
+    pub endpoint: Option<String>,
+    /// The cloud identity the database pods assume by workload identity:
+    /// an IAM role ARN, a Google service account, an Azure client ID.
+    pub identity: Option<String>,
+}
+
+/// The cloud an object-store destination belongs to, from its URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cloud {
+    S3,
+    Google,
+    Azure,
+}
+
+impl Cloud {
+    pub fn of(destination: &str) -> Option<Cloud> {
+        let bucket_and_path = |rest: &str| rest.split('/').next().is_some_and(|b| !b.is_empty());
+        if let Some(rest) = destination.strip_prefix("s3://") {
+            return bucket_and_path(rest).then_some(Cloud::S3);
+        }
+        if let Some(rest) = destination.strip_prefix("gs://") {
+            return bucket_and_path(rest).then_some(Cloud::Google);
+        }
+        let rest = destination.strip_prefix("https://")?;
+        let (host, path) = rest.split_once('/')?;
+        (host.ends_with(".blob.core.windows.net") && bucket_and_path(path)).then_some(Cloud::Azure)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

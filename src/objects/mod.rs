@@ -5,6 +5,7 @@
 //! Kustomize tree and `palgen build` are both made from.
 
 mod backup;
+pub mod cnpg;
 mod config;
 mod disruption_budget;
 mod labels;
@@ -24,6 +25,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::model::settings::Engine;
 use crate::profile::Profile;
 
 /// An optional part of the deployment. The objects only a feature adds are
@@ -127,6 +129,9 @@ fn to_value<T: Serialize>(object: &T) -> Value {
 }
 
 pub fn build(profile: &Profile) -> ObjectSet {
+    if profile.settings.engine == Engine::CloudNativePg {
+        return cnpg::build(profile);
+    }
     let settings = &profile.settings;
     let core = |object: Value| Resource {
         feature: None,

@@ -37,6 +37,20 @@ pub struct Layer {
     pub replication: ReplicationLayer,
     #[serde(default)]
     pub scheduling: SchedulingLayer,
+    pub engine: Option<Spanned<crate::model::settings::Engine>>,
+    #[serde(default)]
+    pub cloudnative_pg: CloudNativePgLayer,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudNativePgLayer {
+    pub image: Option<Spanned<String>>,
+    pub operator_namespace: Option<Spanned<String>>,
+    pub wal_size: Option<Spanned<Bytes>>,
+    pub backup_destination: Option<Spanned<String>>,
+    pub backup_endpoint: Option<Spanned<String>>,
+    pub backup_identity: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -12,8 +12,8 @@ use super::validate;
 use crate::model::derived::{self, Derived};
 use crate::model::image::Image;
 use crate::model::settings::{
-    Amounts, Backup, Connections, Monitoring, Origin, Origins, PgBouncer, Postgres,
-    ProvisionedClass, Replication, Resources, Scheduling, Settings, Storage,
+    Amounts, Backup, CloudNativePg, Connections, Monitoring, ObjectStore, Origin, Origins,
+    PgBouncer, Postgres, ProvisionedClass, Replication, Resources, Scheduling, Settings, Storage,
 };
 
 /// A profile file and its parsed content, ready to be layered.
@@ -66,6 +66,41 @@ impl<'a> Resolver<'a> {
     ) -> Option<T> {
         self.take(key, field).ok()
     }
+}
+
+/// The `cloudnative_pg` section: resolved for every profile (so `show`
+/// prints it), validated where the profile runs the `cloudnative-pg` engine.
+fn resolve_cloudnative_pg(r: &mut Resolver<'_>) -> Result<CloudNativePg, SettingsError> {
+    let image_text = r.take("cloudnative_pg.image", |l| l.cloudnative_pg.image.as_ref())?;
+    let image = image_text.parse::<Image>().map_err(|e| {
+        Blame {
+            origins: &r.origins,
+        }
+        .invalid("cloudnative_pg.image", e.to_string())
+    })?;
+    let destination = r.take_optional("cloudnative_pg.backup_destination", |l| {
+        l.cloudnative_pg.backup_destination.as_ref()
+    });
+    let endpoint = r.take_optional("cloudnative_pg.backup_endpoint", |l| {
+        l.cloudnative_pg.backup_endpoint.as_ref()
+    });
+    let identity = r.take_optional("cloudnative_pg.backup_identity", |l| {
+        l.cloudnative_pg.backup_identity.as_ref()
+    });
+    Ok(CloudNativePg {
+        image,
+        operator_namespace: r.take("cloudnative_pg.operator_namespace", |l| {
+            l.cloudnative_pg.operator_namespace.as_ref()
+        })?,
+        wal_size: r.take_optional("cloudnative_pg.wal_size", |l| {
+            l.cloudnative_pg.wal_size.as_ref()
+        }),
+        object_store: destination.map(|destination| ObjectStore {
+            destination,
+            endpoint,
+            identity,
+        }),
+    })
 }
 
 /// Merges the layers (first is the base, last wins) and validates the result.
@@ -175,7 +210,12 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
         })?,
     };
 
+    let engine = r.take("engine", |l| l.engine.as_ref())?;
+    let cloudnative_pg = resolve_cloudnative_pg(&mut r)?;
+
     let settings = Settings {
+        engine,
+        cloudnative_pg,
         description,
         image,
         storage,

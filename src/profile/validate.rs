@@ -7,7 +7,9 @@ use super::error::SettingsError;
 use crate::contract;
 use crate::model::derived::Derived;
 use crate::model::quantity::Bytes;
-use crate::model::settings::{Settings, is_dns_label, is_dns_subdomain};
+use crate::model::settings::{
+    Cloud, Engine, ObjectStore, Settings, is_dns_label, is_dns_subdomain,
+};
 
 /// The smallest data volume palgen will generate: PostgreSQL's own files and a
 /// little WAL already take hundreds of megabytes.
@@ -22,7 +24,8 @@ pub(super) fn validate(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), S
     validate_connections(s, d, r)?;
     validate_backup(s, r)?;
     validate_images(s, r)?;
-    validate_replication(s, r)
+    validate_replication(s, r)?;
+    validate_cloudnative_pg(s, r)
 }
 
 /// The data volume: a class Kubernetes accepts, room for PostgreSQL.
@@ -307,6 +310,89 @@ fn is_pinned_image(image: &str) -> bool {
     }
     let last_segment = image.rsplit('/').next().unwrap_or(image);
     matches!(last_segment.split_once(':'), Some((name, tag)) if !name.is_empty() && !tag.is_empty() && tag != "latest")
+}
+
+/// The `cloudnative_pg` section, where the profile runs that engine.
+fn validate_cloudnative_pg(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
+    let c = &s.cloudnative_pg;
+    if !is_dns_label(&c.operator_namespace) {
+        return Err(r.invalid(
+            "cloudnative_pg.operator_namespace",
+            format!("{:?} is not a valid namespace name", c.operator_namespace),
+        ));
+    }
+    if s.engine != Engine::CloudNativePg {
+        return Ok(());
+    }
+    if c.image.major() != s.image.major() {
+        return Err(r.invalid(
+            r.most_specific(&["image", "cloudnative_pg.image"]),
+            format!(
+                "cloudnative_pg.image {} runs PostgreSQL {} but image {} runs {}; both must be the same major",
+                c.image,
+                c.image.major(),
+                s.image,
+                s.image.major()
+            ),
+        ));
+    }
+    if let Some(size) = c.wal_size {
+        if size < MIN_STORAGE {
+            return Err(r.invalid(
+                "cloudnative_pg.wal_size",
+                format!("{size} is below the minimum of {MIN_STORAGE}"),
+            ));
+        }
+    }
+    match &c.object_store {
+        None if s.backup.enabled => Err(r.invalid(
+            "engine",
+            "cloudnative-pg with backup.enabled needs cloudnative_pg.backup_destination, \
+             the object store for WAL and base backups: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX \
+             or https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX"
+                .to_owned(),
+        )),
+        None => Ok(()),
+        Some(store) => validate_object_store(store, r),
+    }
+}
+
+fn validate_object_store(store: &ObjectStore, r: &Blame<'_>) -> Result<(), SettingsError> {
+    let Some(cloud) = Cloud::of(&store.destination) else {
+        return Err(r.invalid(
+            "cloudnative_pg.backup_destination",
+            format!(
+                "{:?} is not an object-store URL; write s3://BUCKET/PREFIX, gs://BUCKET/PREFIX \
+                 or https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX",
+                store.destination
+            ),
+        ));
+    };
+    if let Some(endpoint) = &store.endpoint {
+        if cloud != Cloud::S3 {
+            return Err(r.invalid(
+                "cloudnative_pg.backup_endpoint",
+                "an endpoint is for S3-compatible servers; it needs an s3:// destination"
+                    .to_owned(),
+            ));
+        }
+        let scheme_ok = endpoint.starts_with("https://") || endpoint.starts_with("http://");
+        if !scheme_ok || endpoint.chars().any(char::is_whitespace) {
+            return Err(r.invalid(
+                "cloudnative_pg.backup_endpoint",
+                format!("{endpoint:?} is not an http:// or https:// URL"),
+            ));
+        }
+    }
+    if let Some(identity) = &store.identity {
+        if identity.is_empty() || identity.chars().any(char::is_whitespace) {
+            return Err(r.invalid(
+                "cloudnative_pg.backup_identity",
+                format!("{identity:?} is not an identity (an IAM role ARN, a Google service account e-mail or an Azure client ID)"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

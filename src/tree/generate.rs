@@ -114,7 +114,7 @@ impl<'c> Tree<'c> {
     fn overlay(&self, name: &str) -> Result<kustomize::Directory> {
         let profile = self.catalog.resolve(name)?;
         let objects = objects::build(&profile);
-        let mut overlay = overlay::overlay_directory(&self.base, &self.components, &objects)?;
+        let mut overlay = overlay::overlay_directory(&self.base, &self.components, &objects);
         let components: Vec<&'static str> = overlay::listed_components(&self.components, &objects)
             .into_iter()
             .map(|feature| feature.name())

@@ -1,0 +1,314 @@
+//! The CloudNativePG Cluster (`postgresql.cnpg.io/v1`): the primary and its
+//! read replicas as instances of one object, with the profile's storage,
+//! resources, PGTune parameters, first-start SQL, roles, scheduling and WAL
+//! archiving through the Barman Cloud plugin.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{ResourceRequirements, TopologySpreadConstraint};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+use super::{APP_SECRET, BARMAN_PLUGIN, CLUSTER, OBJECT_STORE, cluster_pods, parameters};
+use crate::contract;
+use crate::model::quantity::Bytes;
+use crate::model::settings::Cloud;
+use crate::objects::labels::DATABASE;
+use crate::objects::pod;
+use crate::profile::Profile;
+use crate::templates;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cluster {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: ObjectMeta,
+    spec: Spec,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Spec {
+    instances: u32,
+    image_name: String,
+    image_pull_policy: &'static str,
+    /// A PodDisruptionBudget for one instance would block every node drain.
+    #[serde(rename = "enablePDB")]
+    enable_pdb: bool,
+    inherited_metadata: TemplateMetadata,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_account_template: Option<ServiceAccountTemplate>,
+    storage: Storage,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wal_storage: Option<Storage>,
+    resources: ResourceRequirements,
+    postgresql: Postgresql,
+    bootstrap: Bootstrap,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    external_clusters: Vec<ExternalCluster>,
+    managed: Managed,
+    affinity: AffinityConfiguration,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    topology_spread_constraints: Option<Vec<TopologySpreadConstraint>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    plugins: Vec<Plugin>,
+}
+
+/// A reference to an object of the same namespace by name.
+#[derive(Serialize)]
+pub struct LocalRef {
+    name: String,
+}
+
+impl LocalRef {
+    pub fn to(name: &str) -> LocalRef {
+        LocalRef {
+            name: name.to_owned(),
+        }
+    }
+}
+
+/// Labels (and annotations) the operator copies onto what it creates.
+#[derive(Serialize)]
+pub struct TemplateMetadata {
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct ServiceAccountTemplate {
+    metadata: Annotations,
+}
+
+#[derive(Serialize)]
+struct Annotations {
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Storage {
+    size: String,
+    storage_class: String,
+}
+
+#[derive(Serialize)]
+struct Postgresql {
+    parameters: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct Bootstrap {
+    initdb: InitDb,
+}
+
+#[derive(Serialize)]
+struct InitDb {
+    database: &'static str,
+    owner: &'static str,
+    #[serde(rename = "postInitTemplateSQL")]
+    post_init_template_sql: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    import: Option<Import>,
+}
+
+/// A logical import (pg_dump, pg_restore) of the application database from
+/// a running server, once, when the Cluster is created.
+#[derive(Serialize)]
+struct Import {
+    #[serde(rename = "type")]
+    type_: &'static str,
+    databases: Vec<&'static str>,
+    source: ImportSource,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ImportSource {
+    external_cluster: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExternalCluster {
+    name: &'static str,
+    connection_parameters: BTreeMap<&'static str, String>,
+    password: SecretKey,
+}
+
+#[derive(Serialize)]
+struct SecretKey {
+    name: &'static str,
+    key: &'static str,
+}
+
+#[derive(Serialize)]
+struct Managed {
+    roles: Vec<Role>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Role {
+    name: &'static str,
+    ensure: &'static str,
+    login: bool,
+    connection_limit: u32,
+    password_secret: LocalRef,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AffinityConfiguration {
+    enable_pod_anti_affinity: bool,
+    pod_anti_affinity_type: &'static str,
+    topology_key: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Plugin {
+    name: &'static str,
+    #[serde(rename = "isWALArchiver")]
+    is_wal_archiver: bool,
+    parameters: BTreeMap<&'static str, &'static str>,
+}
+
+/// The external cluster a migration imports from.
+const STATEFULSET_SOURCE: &str = "statefulset";
+
+pub fn build(profile: &Profile) -> Cluster {
+    let settings = &profile.settings;
+    let instances = 1 + settings.replication.read_replicas;
+    let storage = |size: Bytes| Storage {
+        size: size.to_string(),
+        storage_class: settings.storage.class.clone(),
+    };
+    let store = settings
+        .cloudnative_pg
+        .object_store
+        .as_ref()
+        .filter(|_| settings.backup.enabled);
+    let workload_identity = store.and_then(|store| {
+        let annotation = match Cloud::of(&store.destination)? {
+            Cloud::S3 => "eks.amazonaws.com/role-arn",
+            Cloud::Google => "iam.gke.io/gcp-service-account",
+            Cloud::Azure => "azure.workload.identity/client-id",
+        };
+        Some((annotation, store.identity.clone()?))
+    });
+    let mut inherited = BTreeMap::from([(
+        contract::PART_OF_KEY.to_owned(),
+        contract::PART_OF_VALUE.to_owned(),
+    )]);
+    if store.is_some_and(|s| Cloud::of(&s.destination) == Some(Cloud::Azure)) {
+        // Azure's webhook injects the federated token into labelled pods only.
+        inherited.insert("azure.workload.identity/use".to_owned(), "true".to_owned());
+    }
+    Cluster {
+        api_version: "postgresql.cnpg.io/v1",
+        kind: "Cluster",
+        metadata: DATABASE.metadata(CLUSTER),
+        spec: Spec {
+            instances,
+            image_name: settings.cloudnative_pg.image.to_string(),
+            image_pull_policy: "IfNotPresent",
+            enable_pdb: instances > 1,
+            inherited_metadata: TemplateMetadata { labels: inherited },
+            service_account_template: workload_identity.map(|(key, value)| {
+                ServiceAccountTemplate {
+                    metadata: Annotations {
+                        annotations: BTreeMap::from([(key.to_owned(), value)]),
+                    },
+                }
+            }),
+            storage: storage(settings.storage.size),
+            wal_storage: settings.cloudnative_pg.wal_size.map(storage),
+            resources: pod::resources(&settings.resources.requests, &settings.resources.limits),
+            postgresql: Postgresql {
+                parameters: parameters::parameters(profile),
+            },
+            bootstrap: Bootstrap {
+                initdb: InitDb {
+                    database: contract::DATABASE,
+                    owner: contract::APP_ROLE,
+                    post_init_template_sql: template1_statements(profile),
+                    import: None,
+                },
+            },
+            external_clusters: Vec::new(),
+            managed: Managed {
+                roles: vec![Role {
+                    name: contract::APP_ROLE,
+                    ensure: "present",
+                    login: true,
+                    connection_limit: profile.derived.connection_budget.available,
+                    password_secret: LocalRef::to(APP_SECRET),
+                }],
+            },
+            affinity: AffinityConfiguration {
+                enable_pod_anti_affinity: true,
+                pod_anti_affinity_type: "preferred",
+                topology_key: "kubernetes.io/hostname",
+            },
+            topology_spread_constraints: settings.scheduling.spread_zones.then(|| {
+                vec![TopologySpreadConstraint {
+                    max_skew: 1,
+                    topology_key: "topology.kubernetes.io/zone".to_owned(),
+                    when_unsatisfiable: "ScheduleAnyway".to_owned(),
+                    label_selector: Some(cluster_pods()),
+                    ..Default::default()
+                }]
+            }),
+            plugins: store
+                .map(|_| Plugin {
+                    name: BARMAN_PLUGIN,
+                    is_wal_archiver: true,
+                    parameters: BTreeMap::from([("barmanObjectName", OBJECT_STORE)]),
+                })
+                .into_iter()
+                .collect(),
+        },
+    }
+}
+
+/// The statements of the generated template1 SQL, one per line.
+fn template1_statements(profile: &Profile) -> Vec<String> {
+    templates::render("cnpg-template1.sql", profile)
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("--"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The profile's Cluster, bootstrapped instead by importing the application
+/// database from the statefulset engine's server, reached by its Service
+/// and its superuser password in the existing credentials Secret.
+pub fn migration_cluster(profile: &Profile, source_service: &str) -> Cluster {
+    let mut cluster = build(profile);
+    cluster.spec.bootstrap.initdb.import = Some(Import {
+        type_: "microservice",
+        databases: vec![contract::DATABASE],
+        source: ImportSource {
+            external_cluster: STATEFULSET_SOURCE,
+        },
+    });
+    cluster.spec.external_clusters = vec![ExternalCluster {
+        name: STATEFULSET_SOURCE,
+        connection_parameters: BTreeMap::from([
+            (
+                "host",
+                format!("{source_service}.{}.svc", contract::NAMESPACE),
+            ),
+            ("port", contract::DATABASE_PORT.to_string()),
+            ("user", "postgres".to_owned()),
+            ("dbname", contract::DATABASE.to_owned()),
+        ]),
+        password: SecretKey {
+            name: contract::CREDENTIALS_SECRET,
+            key: contract::SUPERUSER_PASSWORD_KEY,
+        },
+    }];
+    cluster
+}

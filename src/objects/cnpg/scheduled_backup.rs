@@ -1,0 +1,54 @@
+//! The ScheduledBackup: base backups through the Barman Cloud plugin on the
+//! profile's backup schedule.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+use super::{BARMAN_PLUGIN, CLUSTER, six_field_schedule};
+use crate::model::settings::Settings;
+use crate::objects::labels::BACKUP;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledBackup {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: ObjectMeta,
+    spec: Spec,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Spec {
+    schedule: String,
+    cluster: super::cluster::LocalRef,
+    method: &'static str,
+    plugin_configuration: PluginRef,
+    /// A first backup as soon as the Cluster is up, not on the next slot.
+    immediate: bool,
+    /// Backups belong to the ScheduledBackup, so deleting it cleans them up.
+    backup_owner_reference: &'static str,
+}
+
+#[derive(Serialize)]
+struct PluginRef {
+    name: &'static str,
+}
+
+pub fn build(settings: &Settings) -> ScheduledBackup {
+    ScheduledBackup {
+        api_version: "postgresql.cnpg.io/v1",
+        kind: "ScheduledBackup",
+        metadata: BACKUP.metadata(BACKUP.app),
+        spec: Spec {
+            schedule: six_field_schedule(&settings.backup.schedule),
+            cluster: super::cluster::LocalRef::to(CLUSTER),
+            method: "plugin",
+            plugin_configuration: PluginRef {
+                name: BARMAN_PLUGIN,
+            },
+            immediate: true,
+            backup_owner_reference: "self",
+        },
+    }
+}
