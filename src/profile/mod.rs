@@ -4,6 +4,7 @@
 mod catalog;
 mod error;
 pub mod layer;
+mod postgres_limits;
 mod resolve;
 mod validate;
 

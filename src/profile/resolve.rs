@@ -118,10 +118,19 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
         class: r.take("storage.class", |l| l.storage.class.as_ref())?,
         size: r.take("storage.size", |l| l.storage.size.as_ref())?,
         ssd: r.take("storage.ssd", |l| l.storage.ssd.as_ref())?,
-        provision: provision.map(|p| ProvisionedClass {
-            provisioner: p.provisioner,
-            parameters: p.parameters,
-        }),
+        provision: match provision {
+            Some(ProvisionLayer::Class(class)) => Some(ProvisionedClass {
+                provisioner: class.provisioner,
+                parameters: class.parameters,
+            }),
+            Some(ProvisionLayer::Off(true)) => {
+                return Err(r.invalid(
+                    "storage.provision",
+                    "true is not accepted: write false to use a class the cluster has, or a mapping with provisioner and parameters to define one".to_owned(),
+                ));
+            }
+            Some(ProvisionLayer::Off(false)) | None => None,
+        },
     };
     let resources = Resources {
         requests: Amounts {
@@ -160,6 +169,9 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
             l.postgres.slow_query_ms.as_ref()
         })?,
         shm_size: r.take("postgres.shm_size", |l| l.postgres.shm_size.as_ref())?,
+        max_wal_size: r.take_optional("postgres.max_wal_size", |l| {
+            l.postgres.max_wal_size.as_ref()
+        }),
     };
     let dev_credentials = r.take("dev_credentials", |l| l.dev_credentials.as_ref())?;
     let backup = Backup {
