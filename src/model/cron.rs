@@ -85,7 +85,7 @@ pub enum CronError {
     #[error("unknown descriptor {0:?}; Kubernetes accepts {list}", list = descriptor_list())]
     Descriptor(String),
     #[error(
-        "{0} fields; write five (minute hour day-of-month month day-of-week), e.g. \"30 2 * * *\", or a descriptor such as @daily"
+        "{0} fields; write five fields (minute hour day-of-month month day-of-week), e.g. \"30 2 * * *\", or a descriptor such as @daily"
     )]
     FieldCount(usize),
     #[error("{field} {item:?}: {problem}")]

@@ -68,7 +68,7 @@ pub fn parse_reference(text: &str) -> Result<Reference<'_>, String> {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if hex.len() != length || !lower_hex {
             return Err(format!(
-                "a {algorithm} digest is {length} lower-case hex digits, found {hex:?}"
+                "a {algorithm} digest is {length} lower-case hex digits (repository:tag@{algorithm}:<digest>), found {hex:?}"
             ));
         }
     }
