@@ -69,9 +69,8 @@ pub fn need(settings: &Settings, tuning: &Tuning) -> MemoryNeed {
             .saturating_add(connections_work_mem.as_bytes()),
     );
     let explained = format!(
-        "shared memory {} + /dev/shm {} + maintenance_work_mem {} + max_connections {max_connections} x work_mem {} = {}",
+        "shared memory {} + /dev/shm {shm} + maintenance_work_mem {} + max_connections {max_connections} x work_mem {} = {}",
         shared.to_postgres_units(),
-        shm.to_postgres_units(),
         maintenance.to_postgres_units(),
         work_mem.to_postgres_units(),
         whole_mb_up(total.as_bytes()).to_postgres_units(),

@@ -290,7 +290,8 @@ fn validate_replication(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsEr
             ),
         ));
     }
-    if s.replication.max_slot_wal_keep_size >= s.storage.size {
+    // Written only for a primary with replicas; a small volume without them is fine.
+    if s.replication.read_replicas > 0 && s.replication.max_slot_wal_keep_size >= s.storage.size {
         return Err(r.invalid(
             "replication.max_slot_wal_keep_size",
             format!(
