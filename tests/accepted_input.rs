@@ -40,7 +40,14 @@ fn postgresql_conf(objects: &std::collections::BTreeMap<String, Value>) -> Strin
 
 #[test]
 fn cron_descriptors_kubernetes_accepts_are_written_as_they_are() {
-    for schedule in ["@daily", "@hourly", "@weekly", "0 3 * * sun", "0 0 ? * ?"] {
+    for schedule in [
+        "@daily",
+        "@hourly",
+        "@weekly",
+        "@every 12h",
+        "0 3 * * sun",
+        "0 0 ? * ?",
+    ] {
         let objects = build(&format!(
             "extends: aws-small\nbackup:\n  schedule: \"{schedule}\"\n"
         ));

@@ -558,8 +558,8 @@ bad_inputs! {
         profile("extends: aws-large\nbackup:\n  schedule: \"0 0 31 2 *\"\n")
             .expect(&["profiles/a.yaml:3:", "backup.schedule", "\"0 0 31 2 *\"", "matches no date"]);
     cron_schedule_with_an_unknown_descriptor:
-        profile("extends: aws-large\nbackup:\n  schedule: \"@every 1h\"\n")
-            .expect(&["profiles/a.yaml:3:", "backup.schedule", "\"@every 1h\"", "@daily", "@hourly"]);
+        profile("extends: aws-large\nbackup:\n  schedule: \"@fortnightly\"\n")
+            .expect(&["profiles/a.yaml:3:", "backup.schedule", "\"@fortnightly\"", "@daily", "@hourly", "@every <duration>"]);
     cron_schedule_with_a_time_zone:
         profile("extends: aws-large\nbackup:\n  schedule: \"CRON_TZ=Europe/Paris 0 3 * * *\"\n")
             .expect(&["profiles/a.yaml:3:", "backup.schedule", "CRON_TZ=Europe/Paris", "time zones"]);

@@ -7,8 +7,9 @@
 //! so these rules follow robfig's: five fields, or one of its descriptors;
 //! `*` and `?` for "any"; names of months and weekdays; day of week 0-6; a
 //! step after `*`, a range or a single value (`5/15` runs from 5 to the
-//! field's end). A schedule that is valid but matches no date (30 February)
-//! is refused too: the CronJob would never run a backup.
+//! field's end); `@every <Go duration>`. A schedule that is valid but
+//! matches no date (30 February) is refused too: the CronJob would never run
+//! a backup.
 
 /// The descriptors robfig/cron's standard parser accepts, and the schedule
 /// each stands for.
@@ -21,6 +22,49 @@ const DESCRIPTORS: [(&str, &str); 7] = [
     ("@midnight", "0 0 * * *"),
     ("@hourly", "0 * * * *"),
 ];
+
+/// robfig's interval descriptor, followed by a Go duration.
+const EVERY: &str = "@every ";
+/// The units Go's `time.ParseDuration` knows.
+const DURATION_UNITS: [&str; 8] = ["ns", "us", "\u{b5}s", "\u{3bc}s", "ms", "s", "m", "h"];
+
+/// Go's duration syntax (`time.ParseDuration`): an optional sign, then
+/// numbers with an optional fraction, each followed by a unit (`1h30m`,
+/// `1.5h`), or a bare `0`.
+fn is_go_duration(text: &str) -> bool {
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if unsigned == "0" {
+        return true;
+    }
+    let mut rest = unsigned;
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let whole = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let mut end = whole;
+        let mut fraction = 0;
+        if rest[end..].starts_with('.') {
+            fraction = rest[end + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            end += 1 + fraction;
+        }
+        if whole + fraction == 0 {
+            return false;
+        }
+        rest = &rest[end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        if !DURATION_UNITS.contains(&&rest[..unit_end]) {
+            return false;
+        }
+        rest = &rest[unit_end..];
+    }
+    true
+}
 
 const MONTHS: [&str; 12] = [
     "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
@@ -82,7 +126,7 @@ pub enum CronError {
         "time zones are not accepted in a schedule (Kubernetes refuses TZ= and CRON_TZ=); schedules run in UTC"
     )]
     TimeZone,
-    #[error("unknown descriptor {0:?}; Kubernetes accepts {list}", list = descriptor_list())]
+    #[error("unknown descriptor {0:?}; Kubernetes accepts {list} and @every <duration> (e.g. @every 6h)", list = descriptor_list())]
     Descriptor(String),
     #[error(
         "{0} fields; write five fields (minute hour day-of-month month day-of-week), e.g. \"30 2 * * *\", or a descriptor such as @daily"
@@ -109,6 +153,13 @@ fn descriptor_list() -> String {
 pub fn check(schedule: &str) -> Result<(), CronError> {
     if schedule.contains("TZ") {
         return Err(CronError::TimeZone);
+    }
+    if let Some(duration) = schedule.strip_prefix(EVERY) {
+        return if is_go_duration(duration) {
+            Ok(())
+        } else {
+            Err(CronError::Descriptor(schedule.to_owned()))
+        };
     }
     let spec = if schedule.starts_with('@') {
         DESCRIPTORS
@@ -295,6 +346,10 @@ mod tests {
             "@monthly",
             "@weekly",
             "@midnight",
+            "@every 6h",
+            "@every 1h30m",
+            "@every 1.5h",
+            "@every 90s",
         ] {
             assert_eq!(check(good), Ok(()), "{good}");
         }
@@ -316,7 +371,11 @@ mod tests {
             ),
             ("*/0 * * * *", "a step must be at least 1"),
             ("5-1 * * * *", "starts after it ends"),
-            ("@every 1h", "unknown descriptor"),
+            ("@every", "unknown descriptor"),
+            ("@every 1", "unknown descriptor"),
+            ("@every 1d", "unknown descriptor"),
+            ("@every  1h", "unknown descriptor"),
+            ("@fortnightly", "unknown descriptor"),
             ("@Daily", "unknown descriptor"),
             ("CRON_TZ=UTC 0 0 * * *", "time zones"),
             ("TZ=UTC 0 0 * * *", "time zones"),
