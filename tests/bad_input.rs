@@ -515,6 +515,10 @@ bad_inputs! {
     slow_query_ms_beyond_what_postgres_accepts:
         profile("extends: aws-large\npostgres:\n  slow_query_ms: 3000000000\n")
             .expect(&["profiles/a.yaml:3:", "postgres.slow_query_ms", "log_min_duration_statement = 3000000000", "-1 to 2147483647"]);
+    server_processes_beyond_what_postgres_accepts:
+        // 262130 + 8 workers + 3 autovacuum + launcher + 10 WAL senders > 262143.
+        profile("extends: aws-small\nconnections:\n  max_connections: 262130\n")
+            .expect(&["profiles/a.yaml:3:", "connections.max_connections", "262130", "at most 262143", "max_connections at most 262121"]);
     maintenance_work_mem_below_what_postgres_accepts:
         // 8Mi / 16 = 512kB; PostgreSQL wants at least 1024kB.
         profile("extends: aws-small\npostgres:\n  shm_size: 1Mi\nresources:\n  requests:\n    memory: 8Mi\n  limits:\n    memory: 8Mi\n")

@@ -251,3 +251,56 @@ fn thousands_of_cores_give_worker_counts_the_server_accepts() {
         assert_eq!(value, expected, "{name}");
     }
 }
+
+#[test]
+fn palgen_and_the_server_agree_on_the_most_server_processes() {
+    // The most connections palgen accepts with the default 8 workers: the
+    // server must accept that file, and refuse it with one connection more,
+    // which palgen refuses too.
+    let most = "extends: aws-small\nresources:\n  limits:\n    memory: 2Ti\nconnections:\n  max_connections: 262121\n";
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("most.yaml"), most).unwrap();
+    fs::write(
+        dir.path().join("one-more.yaml"),
+        most.replace("262121", "262122"),
+    )
+    .unwrap();
+    let profiles_dir = dir.path().to_str().unwrap();
+    let shown = |profile: &str| {
+        palgen(&[
+            "--profiles-dir",
+            profiles_dir,
+            "build",
+            "--profile",
+            profile,
+        ])
+    };
+    let accepted = shown("most");
+    assert!(accepted.status.success(), "{}", stderr(&accepted));
+    let refused = shown("one-more");
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("max_connections at most 262121"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let conf = common::objects_by_identity(&stdout(&accepted))
+        .into_iter()
+        .find(|(key, _)| key.starts_with("ConfigMap/paless/postgres-config-"))
+        .and_then(|(_, config_map)| {
+            config_map["data"]["postgresql.conf"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .expect("the postgres-config ConfigMap");
+    assert!(conf.contains("\nmax_connections = 262121\n"), "{conf}");
+    let cluster = TempCluster::new();
+    assert_eq!(
+        postgres_c(&cluster, &conf, "max_connections").as_deref(),
+        Ok("262121")
+    );
+    let one_more = conf.replace("max_connections = 262121", "max_connections = 262122");
+    let error = postgres_c(&cluster, &one_more, "max_connections").unwrap_err();
+    assert!(error.contains("max_connections"), "{error}");
+}

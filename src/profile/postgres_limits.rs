@@ -19,6 +19,16 @@ struct Written {
     keys: &'static [&'static str],
 }
 
+/// PostgreSQL's `MAX_BACKENDS`: the most processes its shared state has
+/// room for, counting max_connections, autovacuum workers and launcher,
+/// background workers and WAL senders.
+const MAX_BACKENDS: u64 = 262_143;
+/// autovacuum_max_workers (3) and the launcher, and max_wal_senders (10):
+/// PostgreSQL's defaults, which palgen keeps.
+const AUTOVACUUM_AND_WAL_SENDERS: u64 = 3 + 1 + 10;
+/// PostgreSQL's default max_worker_processes, where palgen leaves it.
+const DEFAULT_WORKER_PROCESSES: u64 = 8;
+
 const MEMORY_KEYS: &[&str] = &["resources.limits.memory"];
 const WAL_KEYS: &[&str] = &["storage.size", "postgres.max_wal_size"];
 
@@ -130,6 +140,22 @@ pub(super) fn validate_ranges(
                 ),
             ));
         }
+    }
+    let workers = d
+        .postgresql
+        .parallel
+        .as_ref()
+        .map_or(DEFAULT_WORKER_PROCESSES, |p| p.max_worker_processes);
+    let max_connections = u64::from(s.connections.max_connections);
+    let backends = max_connections + AUTOVACUUM_AND_WAL_SENDERS + workers;
+    if backends > MAX_BACKENDS {
+        return Err(r.invalid(
+            r.most_specific(&["connections.max_connections", "resources.limits.cpu"]),
+            format!(
+                "max_connections {max_connections} + {workers} worker processes + {AUTOVACUUM_AND_WAL_SENDERS} autovacuum and WAL sender slots = {backends} server processes; PostgreSQL accepts at most {MAX_BACKENDS}, so max_connections at most {}",
+                MAX_BACKENDS - AUTOVACUUM_AND_WAL_SENDERS - workers
+            ),
+        ));
     }
     Ok(())
 }
