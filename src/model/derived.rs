@@ -228,7 +228,7 @@ fn wal_sizes(settings: &Settings) -> (Parameter, Parameter) {
     let volume = settings.storage.size;
     let share = Bytes::from_bytes(volume.as_bytes() / WAL_VOLUME_SHARE / (1 << 20) * (1 << 20));
     let max = match settings.postgres.max_wal_size {
-        Some(set) => parameter(set, "postgres.max_wal_size".to_owned()),
+        Some(set) => parameter(set, "set by postgres.max_wal_size".to_owned()),
         None => parameter(
             MAX_WAL_SIZE_DEFAULT.min(share).max(WAL_SIZE_FLOOR),
             format!("4GB, at most a quarter of the data volume {volume}"),

@@ -120,11 +120,14 @@ fn check_repository(repository: &str) -> Result<(), String> {
         _ => (None, repository),
     };
     if let Some(host) = host {
-        let (name, port) = match host.rsplit_once(':') {
-            Some((name, port)) if !name.ends_with(']') || host.starts_with('[') => {
-                (name, Some(port))
-            }
-            _ => (host, None),
+        // An IPv6 address is bracketed, and its colons are not the port's.
+        let port_at = match host.rfind(']') {
+            Some(bracket) => host[bracket..].find(':').map(|i| bracket + i),
+            None => host.rfind(':'),
+        };
+        let (name, port) = match port_at {
+            Some(colon) => (&host[..colon], Some(&host[colon + 1..])),
+            None => (host, None),
         };
         let component_ok = |c: &str| {
             !c.is_empty()
@@ -317,6 +320,8 @@ mod tests {
             "postgres:18".to_owned(),
             "localhost:5000/db/postgres:18".to_owned(),
             "Registry.Example.com/db/postgres:18".to_owned(),
+            "[::1]/postgres:18".to_owned(),
+            "[::1]:5000/postgres:18".to_owned(),
             "registry.example/my_org/pg__x/post-gres:18".to_owned(),
             format!("postgres@sha256:{digest}"),
             format!("postgres:{}", "1".repeat(128)),
@@ -341,6 +346,10 @@ mod tests {
             ("postgres:".to_owned(), "tag"),
             ("".to_owned(), "no repository"),
             ("db/ postgres:18".to_owned(), "repository component"),
+            (
+                "registry.example:port/postgres:18".to_owned(),
+                "registry host",
+            ),
         ] {
             let error = parse_reference(&bad).expect_err(&bad);
             assert!(error.contains(why), "{bad}: {error}");
