@@ -320,8 +320,6 @@ fn pod_name_env(name: &str) -> EnvVar {
     }
 }
 
-/// postgres_exporter beside the server: it reaches it over loopback with a
-/// monitoring-only role.
 /// A pod is Guaranteed only when every container's requests equal its
 /// limits: a profile that asks that of the database gets it for the sidecar.
 fn exporter_requests(settings: &Settings) -> &'static Amounts {
@@ -333,6 +331,8 @@ fn exporter_requests(settings: &Settings) -> &'static Amounts {
     }
 }
 
+/// postgres_exporter beside the server: it reaches it over loopback with a
+/// monitoring-only role.
 fn exporter_container(settings: &Settings) -> Container {
     let http_probe = |initial_delay: i32| Probe {
         http_get: Some(HTTPGetAction {
