@@ -511,6 +511,74 @@ bad_inputs! {
         profile("extends: aws-large\nreplication:\n  max_slot_wal_keep_size: 100Gi\n")
             .expect(&["profiles/a.yaml:3:", "replication.max_slot_wal_keep_size", "100Gi", "below the data volume"]);
 
+    // --- what PostgreSQL itself refuses, or what does not fit the pod ----------
+
+    slow_query_ms_beyond_what_postgres_accepts:
+        profile("extends: aws-large\npostgres:\n  slow_query_ms: 3000000000\n")
+            .expect(&["profiles/a.yaml:3:", "postgres.slow_query_ms", "log_min_duration_statement = 3000000000", "-1 to 2147483647"]);
+    server_processes_beyond_what_postgres_accepts:
+        // 262130 + 8 workers + 3 autovacuum + launcher + 10 WAL senders > 262143.
+        profile("extends: aws-small\nconnections:\n  max_connections: 262130\n")
+            .expect(&["profiles/a.yaml:3:", "connections.max_connections", "262130", "at most 262143", "max_connections at most 262121"]);
+    maintenance_work_mem_below_what_postgres_accepts:
+        // 8Mi / 16 = 512kB; PostgreSQL wants at least 1024kB.
+        profile("extends: aws-small\npostgres:\n  shm_size: 1Mi\nresources:\n  requests:\n    memory: 8Mi\n  limits:\n    memory: 8Mi\n")
+            .expect(&["profiles/a.yaml:8:", "resources.limits.memory", "maintenance_work_mem = 512 x kB", "8Mi", "1024 to 2147483647"]);
+    shared_buffers_beyond_what_postgres_accepts:
+        // 64Ti / 4 = 16TB of shared_buffers; PostgreSQL stops at 1073741823 x 8kB.
+        profile("extends: aws-small\nresources:\n  limits:\n    memory: 64Ti\n")
+            .expect(&["profiles/a.yaml:4:", "resources.limits.memory", "shared_buffers = 2147483648 x 8kB", "64Ti", "16 to 1073741823"]);
+    memory_limit_cannot_hold_shared_memory_and_dev_shm:
+        profile("extends: aws-small\npostgres:\n  shm_size: 512Mi\n")
+            .expect(&["profiles/a.yaml:3:", "postgres.shm_size", "/dev/shm 512Mi", "memory limit 1Gi cannot hold", "shared memory 289MB"]);
+    memory_limit_cannot_hold_work_mem_of_every_connection:
+        profile("extends: aws-small\nconnections:\n  max_connections: 200\n")
+            .expect(&["profiles/a.yaml:3:", "connections.max_connections", "max_connections 200 x work_mem 4MB", "1Gi"]);
+    max_wal_size_above_a_quarter_of_the_volume:
+        profile("extends: aws-small\npostgres:\n  max_wal_size: 4Gi\n")
+            .expect(&["profiles/a.yaml:3:", "postgres.max_wal_size", "4Gi", "data volume of 10Gi", "32Mi", "2560Mi"]);
+    max_wal_size_below_two_segments:
+        profile("extends: aws-small\npostgres:\n  max_wal_size: 16Mi\n")
+            .expect(&["profiles/a.yaml:3:", "postgres.max_wal_size", "16Mi", "from 32Mi"]);
+    postgres_image_with_an_upper_case_repository:
+        profile("extends: aws-large\nimage: Postgres:18\n")
+            .expect(&["profiles/a.yaml:2:", "image", "\"Postgres:18\"", "must be lower case"]);
+    postgres_image_with_a_tag_longer_than_128:
+        profile(&format!("extends: aws-large\nimage: postgres:18-{}\n", "x".repeat(126)))
+            .expect(&["profiles/a.yaml:2:", "image", "postgres:18-xxx", "at most 128"]);
+    postgres_image_with_an_upper_case_digest:
+        profile(&format!("extends: aws-large\nimage: postgres:18@sha256:{}\n", "A".repeat(64)))
+            .expect(&["profiles/a.yaml:2:", "image", "@sha256:AAAA", "64 lower-case hex digits"]);
+    postgres_image_whose_tag_starts_with_another_version:
+        profile("extends: aws-large\nimage: timescale/timescaledb:2.17.2\n")
+            .expect(&["profiles/a.yaml:2:", "image", "\"timescale/timescaledb:2.17.2\"", "major 2", "15 and newer", "-pgNN"]);
+    exporter_image_with_an_invalid_repository:
+        profile("extends: aws-large\nmonitoring:\n  exporter_image: quay.io/Prometheus/exporter:v1\n")
+            .expect(&["profiles/a.yaml:3:", "monitoring.exporter_image", "\"quay.io/Prometheus/exporter:v1\"", "lower case"]);
+    cron_schedule_with_day_of_week_7:
+        // robfig/cron, which Kubernetes uses, takes Sunday as 0 only.
+        profile("extends: aws-large\nbackup:\n  schedule: \"0 3 * * 7\"\n")
+            .expect(&["profiles/a.yaml:3:", "backup.schedule", "\"0 3 * * 7\"", "day of week", "0-6 or sun-sat"]);
+    cron_schedule_that_never_fires:
+        profile("extends: aws-large\nbackup:\n  schedule: \"0 0 31 2 *\"\n")
+            .expect(&["profiles/a.yaml:3:", "backup.schedule", "\"0 0 31 2 *\"", "matches no date"]);
+    cron_schedule_with_an_unknown_descriptor:
+        profile("extends: aws-large\nbackup:\n  schedule: \"@fortnightly\"\n")
+            .expect(&["profiles/a.yaml:3:", "backup.schedule", "\"@fortnightly\"", "@daily", "@hourly", "@every <duration>"]);
+    cron_schedule_with_a_time_zone:
+        profile("extends: aws-large\nbackup:\n  schedule: \"CRON_TZ=Europe/Paris 0 3 * * *\"\n")
+            .expect(&["profiles/a.yaml:3:", "backup.schedule", "CRON_TZ=Europe/Paris", "time zones"]);
+    storage_class_that_redefines_a_built_in_class:
+        // aws provisions its class; naming it gp2 would overwrite EKS's own gp2.
+        profile("extends: aws-large\nstorage:\n  class: gp2\n")
+            .expect(&["profiles/a.yaml:3:", "storage.class", "\"gp2\"", "EKS", "storage.provision: false"]);
+    storage_class_with_an_empty_provisioner:
+        profile("extends: aws-large\nstorage:\n  class: fast\n  provision:\n    provisioner: \"\"\n")
+            .expect(&["profiles/a.yaml:5:", "storage.provision", "provisioner \"\"", "ebs.csi.aws.com"]);
+    storage_provision_true:
+        profile("extends: aws-large\nstorage:\n  provision: true\n")
+            .expect(&["profiles/a.yaml:3:", "storage.provision", "true", "false"]);
+
     // --- extends ----------------------------------------------------------------
 
     extends_an_unknown_size:

@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::fs;
+use std::path::Path;
 use std::process::Command;
 
 use common::{PROFILES, objects_by_identity, palgen, render_all, stderr, stdout, tool};
@@ -48,6 +50,108 @@ fn every_overlay_builds_without_warnings_and_equals_palgen_build() {
     }
 }
 
+/// User profiles that change one element of a keyed list (the `shm`
+/// volume, the exporter container) or several, where kustomize's merge
+/// would move the patched elements to the front unless the patch pins the
+/// order.
+const LIST_CHANGES: [(&str, &str); 4] = [
+    (
+        "shm-size",
+        "extends: aws-medium\npostgres:\n  shm_size: 512Mi\n",
+    ),
+    (
+        "exporter-image",
+        "extends: aws-medium\nmonitoring:\n  exporter_image: quay.io/prometheuscommunity/postgres-exporter:v0.16.0\n",
+    ),
+    (
+        "both-with-replicas",
+        "extends: aws-large\npostgres:\n  shm_size: 512Mi\nmonitoring:\n  exporter_image: quay.io/prometheuscommunity/postgres-exporter:v0.16.0\n",
+    ),
+    (
+        "guaranteed-existing-class",
+        "extends: aws-large\nstorage:\n  class: gp2\n  provision: false\nresources:\n  requests:\n    memory: 4Gi\n    cpu: 4000m\n",
+    ),
+];
+
+/// Renders user profiles; `kubectl kustomize` of each overlay and
+/// `palgen build`, as objects.
+fn built_both_ways(
+    dir: &Path,
+    profiles: &[(&str, &str)],
+) -> Vec<(String, BTreeMapOfObjects, BTreeMapOfObjects)> {
+    let profiles_dir = dir.join("profiles");
+    fs::create_dir_all(&profiles_dir).unwrap();
+    for (name, yaml) in profiles {
+        fs::write(profiles_dir.join(format!("{name}.yaml")), yaml).unwrap();
+    }
+    let profiles_arg = profiles_dir.to_str().unwrap();
+    let out = dir.join("k8s");
+    let kubectl = tool("kubectl");
+    profiles
+        .iter()
+        .map(|(name, _)| {
+            let rendered = palgen(&[
+                "--profiles-dir",
+                profiles_arg,
+                "render",
+                "--profile",
+                name,
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            assert!(rendered.status.success(), "{name}: {}", stderr(&rendered));
+            let built = Command::new(&kubectl)
+                .arg("kustomize")
+                .arg(out.join("overlays").join(name))
+                .output()
+                .expect("kubectl runs");
+            assert!(built.status.success(), "{name}: {}", stderr(&built));
+            let palgen_build =
+                palgen(&["--profiles-dir", profiles_arg, "build", "--profile", name]);
+            assert!(
+                palgen_build.status.success(),
+                "{name}: {}",
+                stderr(&palgen_build)
+            );
+            (
+                name.to_string(),
+                objects_by_identity(&stdout(&built)),
+                objects_by_identity(&stdout(&palgen_build)),
+            )
+        })
+        .collect()
+}
+
+type BTreeMapOfObjects = std::collections::BTreeMap<String, serde_json::Value>;
+
+#[test]
+fn user_profiles_that_change_list_elements_build_in_the_same_order() {
+    let dir = tempfile::tempdir().unwrap();
+    for (profile, from_kustomize, from_palgen) in built_both_ways(dir.path(), &LIST_CHANGES) {
+        assert_eq!(
+            from_kustomize.keys().collect::<Vec<_>>(),
+            from_palgen.keys().collect::<Vec<_>>(),
+            "{profile}: different objects"
+        );
+        for (key, object) in &from_kustomize {
+            assert_eq!(object, &from_palgen[key], "{profile}: {key} differs");
+        }
+        let statefulset = &from_palgen["StatefulSet/paless/postgres"];
+        let names = |list: &str| -> Vec<String> {
+            statefulset["spec"]["template"]["spec"][list]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|item| item["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        // The database stays the first container: `kubectl exec` and
+        // `kubectl logs` pick it without -c.
+        assert_eq!(names("containers")[0], "postgres", "{profile}");
+        assert_eq!(names("volumes").last().unwrap(), "shm", "{profile}");
+    }
+}
+
 #[test]
 fn base_builds_alone() {
     let kubectl = tool("kubectl");
@@ -64,5 +168,70 @@ fn base_builds_alone() {
         objects.contains_key("StatefulSet/paless/postgres"),
         "{:?}",
         objects.keys()
+    );
+}
+
+/// The QoS class Kubernetes gives a pod (the rule of the Pod QoS
+/// documentation): Guaranteed when every container, init containers
+/// included, has CPU and memory limits and requests equal to them (a
+/// missing request defaults to the limit); BestEffort when none has either;
+/// else Burstable.
+fn qos_class(pod_spec: &serde_json::Value) -> &'static str {
+    let containers: Vec<&serde_json::Value> = ["initContainers", "containers"]
+        .iter()
+        .filter_map(|list| pod_spec[list].as_array())
+        .flatten()
+        .collect();
+    let mut any = false;
+    let mut guaranteed = true;
+    for container in containers {
+        let resources = &container["resources"];
+        for resource in ["cpu", "memory"] {
+            let limit = &resources["limits"][resource];
+            let request = &resources["requests"][resource];
+            any |= !limit.is_null() || !request.is_null();
+            if limit.is_null() || (!request.is_null() && request != limit) {
+                guaranteed = false;
+            }
+        }
+    }
+    match (any, guaranteed) {
+        (false, _) => "BestEffort",
+        (true, true) => "Guaranteed",
+        (true, false) => "Burstable",
+    }
+}
+
+#[test]
+fn requests_equal_to_limits_give_guaranteed_database_pods_and_an_existing_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let guaranteed = LIST_CHANGES
+        .iter()
+        .find(|(name, _)| *name == "guaranteed-existing-class")
+        .unwrap();
+    let ordinary = ("ordinary", "extends: aws-large\n");
+    let built = built_both_ways(dir.path(), &[*guaranteed, ordinary]);
+    for (profile, objects, _) in &built {
+        let expected = if profile == "ordinary" {
+            "Burstable"
+        } else {
+            "Guaranteed"
+        };
+        for statefulset in ["postgres", "postgres-replica"] {
+            let pod =
+                &objects[&format!("StatefulSet/paless/{statefulset}")]["spec"]["template"]["spec"];
+            assert_eq!(qos_class(pod), expected, "{profile}: {statefulset}");
+        }
+    }
+    // `storage.provision: false`: the cluster's own gp2, not redefined.
+    let (_, objects, _) = &built[0];
+    assert!(
+        !objects.keys().any(|key| key.starts_with("StorageClass/")),
+        "{:?}",
+        objects.keys()
+    );
+    assert_eq!(
+        objects["StatefulSet/paless/postgres"]["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"],
+        "gp2"
     );
 }

@@ -164,6 +164,11 @@ fn small_postgresql_conf_from_base_is_applied() {
             ("password_encryption", "scram-sha-256"),
             ("random_page_cost", "4"),     // the default: no SSD
             ("max_worker_processes", "8"), // the default: fewer than 4 CPUs
+            ("max_wal_size", "2560MB"),    // 4GB, at most a quarter of the 10Gi volume
+            ("min_wal_size", "640MB"),     // 1GB, at most max_wal_size / 4
+            ("huge_pages", "off"),         // shared_buffers below 2GB
+            ("jit", "off"),
+            ("wal_compression", "lz4"), // Debian's 15 is built with lz4, as the images are
         ],
     );
 }
@@ -178,7 +183,7 @@ fn medium_postgresql_conf_of_aws_medium_is_applied() {
             ("effective_cache_size", "1536MB"), // 2Gi * 3/4
             ("maintenance_work_mem", "128MB"),  // 2Gi / 16
             ("work_mem", "4854kB"),             // (2048 - 512)MB / ((100 + 8) * 3) = 4854.5kB
-            ("wal_buffers", "15728kB"),         // 3% of 512MB = 15728.64kB
+            ("wal_buffers", "16MB"), // 3% of 512MB = 15728.64kB, above 14MB: PGTune rounds up to 16MB
             ("max_connections", "100"),
             ("log_min_duration_statement", "1s"),
             ("password_encryption", "scram-sha-256"),
@@ -204,7 +209,9 @@ fn large_postgresql_conf_of_aws_large_is_applied() {
             ("password_encryption", "scram-sha-256"),
             ("random_page_cost", "1.1"),
             ("max_worker_processes", "4"), // 4 CPUs: parallel query on
-            ("max_parallel_workers_per_gather", "2"),
+            ("max_parallel_workers_per_gather", "2"), // ceil(4 / 2)
+            ("max_parallel_maintenance_workers", "2"),
+            ("max_wal_size", "4GB"),  // a quarter of 100Gi is more than 4GB
             ("wal_level", "replica"), // read replicas stream from it
         ],
     );

@@ -89,6 +89,7 @@ const KEYS: &[&str] = &[
     "provision",
     "provisioner",
     "parameters",
+    "max_wal_size",
     "resources",
     "requests",
     "limits",
@@ -487,7 +488,7 @@ fn values_for(key: &str) -> &'static [&'static str] {
         | "from_app_pods"
         | "replicas"
         | "read_replicas" => INTEGERS,
-        "size" | "memory" | "shm_size" | "max_slot_wal_keep_size" => BYTES,
+        "size" | "memory" | "shm_size" | "max_slot_wal_keep_size" | "max_wal_size" => BYTES,
         "cpu" => CPUS,
         "ssd" | "dev_credentials" | "enabled" | "exporter" | "service_monitor" | "spread_zones" => {
             BOOLEANS

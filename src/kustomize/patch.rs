@@ -91,34 +91,64 @@ fn merge_key(field: &str, base: &[Value], target: &[Value]) -> Option<&'static s
     (keyed(base) && keyed(target)).then_some(key)
 }
 
+/// A keyed list patched element by element. Kustomize puts the elements a
+/// patch names first, in the patch's order, and the other elements of the
+/// base after them; when that is not the target's order, the patch names
+/// every element of the target (unchanged ones by their key alone), which
+/// pins the order.
 fn diff_keyed_list(key: &str, base: &[Value], target: &[Value]) -> Value {
-    let base_keys: Vec<&Value> = base.iter().map(|item| &item[key]).collect();
-    let target_keys: Vec<&Value> = target.iter().map(|item| &item[key]).collect();
-    let kept_in_order: Vec<&Value> = base_keys
+    let find = |items: &'_ [Value], wanted: &Value| -> Option<Value> {
+        items.iter().find(|item| item[key] == *wanted).cloned()
+    };
+    let element_patch = |old: &Value, new: &Value| -> Option<Value> {
+        match diff(None, old, new) {
+            Some(Value::Object(mut change)) => {
+                change.insert(key.to_owned(), old[key].clone());
+                Some(Value::Object(change))
+            }
+            _ => None,
+        }
+    };
+    let deletions: Vec<Value> = base
+        .iter()
+        .filter(|old| find(target, &old[key]).is_none())
+        .map(|old| serde_json::json!({ key: old[key], "$patch": "delete" }))
+        .collect();
+    let mut minimal: Vec<Value> = base
+        .iter()
+        .filter_map(|old| element_patch(old, &find(target, &old[key])?))
+        .collect();
+    minimal.extend(
+        target
+            .iter()
+            .filter(|new| find(base, &new[key]).is_none())
+            .cloned(),
+    );
+    let named: Vec<&Value> = minimal.iter().map(|item| &item[key]).collect();
+    let kustomize_order: Vec<&Value> = named
         .iter()
         .copied()
-        .filter(|k| target_keys.contains(k))
+        .chain(
+            base.iter()
+                .map(|old| &old[key])
+                .filter(|k| !named.contains(k) && find(target, k).is_some()),
+        )
         .collect();
-    let additions_trail = target_keys.starts_with(&kept_in_order);
-    if !additions_trail {
-        // The merge would keep the old order; only a replacement gives the new one.
-        let mut replacement = vec![serde_json::json!({ "$patch": "replace" })];
-        replacement.extend(target.iter().cloned());
-        return Value::Array(replacement);
-    }
-    let mut patch = Vec::new();
-    for old in base {
-        match target.iter().find(|new| new[key] == old[key]) {
-            Some(new) => {
-                if let Some(Value::Object(mut change)) = diff(None, old, new) {
-                    change.insert(key.to_owned(), old[key].clone());
-                    patch.push(Value::Object(change));
+    let target_order: Vec<&Value> = target.iter().map(|item| &item[key]).collect();
+    let mut patch = if kustomize_order == target_order {
+        minimal
+    } else {
+        target
+            .iter()
+            .map(|new| match find(base, &new[key]) {
+                Some(old) => {
+                    element_patch(&old, new).unwrap_or_else(|| serde_json::json!({ key: new[key] }))
                 }
-            }
-            None => patch.push(serde_json::json!({ key: old[key], "$patch": "delete" })),
-        }
-    }
-    patch.extend(target[kept_in_order.len()..].iter().cloned());
+                None => new.clone(),
+            })
+            .collect()
+    };
+    patch.extend(deletions);
     Value::Array(patch)
 }
 
@@ -134,7 +164,7 @@ mod tests {
     }
 
     #[test]
-    fn keyed_lists_patch_only_the_changed_element() {
+    fn keyed_lists_patch_changed_elements_and_name_the_others_for_their_order() {
         let base = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "n"},
             "spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}});
         let target = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "n"},
@@ -142,7 +172,7 @@ mod tests {
         let patch = strategic_merge_patch(&base, &target).unwrap();
         assert_eq!(
             patch["spec"]["containers"],
-            json!([{"name": "b", "image": "z"}, {"name": "c", "image": "w"}])
+            json!([{"name": "a"}, {"name": "b", "image": "z"}, {"name": "c", "image": "w"}])
         );
         assert_eq!(patch["metadata"], json!({"name": "db", "namespace": "n"}));
     }
@@ -153,5 +183,25 @@ mod tests {
         let target = json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "a"}, "spec": {"args": ["1", "2"]}});
         let patch = strategic_merge_patch(&base, &target).unwrap();
         assert_eq!(patch["spec"], json!({"args": ["1", "2"], "gone": null}));
+    }
+
+    #[test]
+    fn keyed_lists_keep_the_target_order_under_kustomize() {
+        // Kustomize would move a patched `b` in front of `a`: the patch names
+        // `a` too, by its key alone.
+        let base = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"volumes": [{"name": "a", "x": 1}, {"name": "b", "x": 1}]}});
+        let target = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"volumes": [{"name": "a", "x": 1}, {"name": "b", "x": 2}]}});
+        let patch = strategic_merge_patch(&base, &target).unwrap();
+        assert_eq!(
+            patch["spec"]["volumes"],
+            json!([{"name": "a"}, {"name": "b", "x": 2}])
+        );
+        // A change of the first element keeps the order as it is.
+        let target = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"volumes": [{"name": "a", "x": 2}, {"name": "b", "x": 1}]}});
+        let patch = strategic_merge_patch(&base, &target).unwrap();
+        assert_eq!(patch["spec"]["volumes"], json!([{"name": "a", "x": 2}]));
     }
 }

@@ -7,26 +7,53 @@
 
 use serde::Serialize;
 
+use crate::model::memory::{self, MemoryNeed};
 use crate::model::quantity::Bytes;
 use crate::model::settings::{Engine, Settings};
 
 const MAINTENANCE_WORK_MEM_CAP: Bytes = Bytes::gibibytes(8);
 const WORK_MEM_FLOOR: Bytes = Bytes::mebibytes(4);
 const WAL_BUFFERS_CAP: Bytes = Bytes::mebibytes(16);
+/// PGTune rounds wal_buffers above this up to the cap: 16MB is what the
+/// WAL writer works best with.
+const WAL_BUFFERS_NEAR_CAP: Bytes = Bytes::mebibytes(14);
+const WAL_BUFFERS_FLOOR: Bytes = Bytes::from_bytes(32 << 10);
 /// PGTune's CPU count at which parallel query becomes worth configuring.
 const PARALLEL_FROM_CORES: u64 = 4;
+/// PGTune's cap on the workers of one Gather or one index build (web load).
+const PARALLEL_PER_OPERATION_CAP: u64 = 4;
+/// PostgreSQL's maximum of max_parallel_workers: a CPU limit of thousands
+/// of cores must still give a configuration the server accepts.
+const PARALLEL_WORKERS_CAP: u64 = 1024;
+/// Below this, huge pages save little; and on a node that has huge pages
+/// but a pod without a hugepages limit, PostgreSQL's `huge_pages = try`
+/// maps them anyway and dies of SIGBUS on first touch.
+const HUGE_PAGES_FROM: Bytes = Bytes::gibibytes(2);
+/// PGTune's web values, where the data volume leaves room for them.
+const MAX_WAL_SIZE_DEFAULT: Bytes = Bytes::gibibytes(4);
+const MIN_WAL_SIZE_DEFAULT: Bytes = Bytes::gibibytes(1);
+/// Two 16MB WAL segments: PostgreSQL refuses to start with less.
+pub const WAL_SIZE_FLOOR: Bytes = Bytes::mebibytes(32);
+/// WAL may take at most this share of the data volume (1/4): the rest is
+/// for the data, and for WAL kept beyond max_wal_size when archiving or a
+/// replica lags.
+pub const WAL_VOLUME_SHARE: u64 = 4;
 
 /// Everything derived from one profile's settings.
 #[derive(Debug, Clone, Serialize)]
 pub struct Derived {
     pub connection_budget: Budget,
     pub postgresql: Tuning,
+    /// What the memory limit must hold.
+    pub memory: MemoryNeed,
 }
 
 pub fn derive(settings: &Settings) -> Derived {
+    let postgresql = tuning(settings);
     Derived {
         connection_budget: budget(settings),
-        postgresql: tuning(settings),
+        memory: memory::need(settings, &postgresql),
+        postgresql,
     }
 }
 
@@ -138,6 +165,9 @@ pub struct Tuning {
     pub maintenance_work_mem: Parameter,
     pub work_mem: Parameter,
     pub wal_buffers: Parameter,
+    pub min_wal_size: Parameter,
+    pub max_wal_size: Parameter,
+    pub huge_pages: Choice,
     /// Present only where the CPU limit gives at least four cores.
     pub parallel: Option<Parallel>,
     /// Present only for SSD-backed storage classes.
@@ -148,6 +178,15 @@ pub struct Tuning {
 #[derive(Debug, Clone, Serialize)]
 pub struct Parameter {
     pub value: String,
+    pub rule: String,
+    #[serde(skip)]
+    pub amount: Bytes,
+}
+
+/// A parameter that takes a word, and why this one.
+#[derive(Debug, Clone, Serialize)]
+pub struct Choice {
+    pub value: &'static str,
     pub rule: String,
 }
 
@@ -171,11 +210,47 @@ fn whole_kb(bytes: u64) -> Bytes {
     Bytes::from_bytes(bytes / 1024 * 1024)
 }
 
-fn parameter(bytes: Bytes, rule: String) -> Parameter {
+pub(crate) fn parameter(bytes: Bytes, rule: String) -> Parameter {
     Parameter {
         value: bytes.to_postgres_units(),
         rule,
+        amount: bytes,
     }
+}
+
+/// PGTune's wal_buffers: 3% of shared_buffers, near or above 16MB exactly
+/// 16MB, at least 32kB.
+fn wal_buffers(shared_buffers: Bytes) -> Bytes {
+    let raw = whole_kb(shared_buffers.as_bytes() * 3 / 100);
+    if raw > WAL_BUFFERS_NEAR_CAP {
+        WAL_BUFFERS_CAP
+    } else {
+        raw.max(WAL_BUFFERS_FLOOR)
+    }
+}
+
+/// max_wal_size as the profile sets it, else PGTune's 4GB scaled down to a
+/// quarter of the data volume; min_wal_size 1GB, at most a quarter of that.
+fn wal_sizes(settings: &Settings) -> (Parameter, Parameter) {
+    let volume = settings.storage.size;
+    let share = Bytes::from_bytes(volume.as_bytes() / WAL_VOLUME_SHARE / (1 << 20) * (1 << 20));
+    let max = match settings.postgres.max_wal_size {
+        Some(set) => parameter(set, "set by postgres.max_wal_size".to_owned()),
+        None => parameter(
+            MAX_WAL_SIZE_DEFAULT.min(share).max(WAL_SIZE_FLOOR),
+            format!("4GB, at most a quarter of the data volume {volume}"),
+        ),
+    };
+    let min = MIN_WAL_SIZE_DEFAULT
+        .min(Bytes::from_bytes(
+            max.amount.as_bytes() / 4 / (1 << 20) * (1 << 20),
+        ))
+        .max(WAL_SIZE_FLOOR);
+    let min = parameter(
+        min,
+        format!("1GB, at most max_wal_size {} / 4, at least 32MB", max.value),
+    );
+    (min, max)
 }
 
 fn tuning(settings: &Settings) -> Tuning {
@@ -197,7 +272,27 @@ fn tuning(settings: &Settings) -> Tuning {
         (limit.as_bytes() - shared_buffers.as_bytes()) / ((max_connections + parallel_term) * 3),
     );
     let work_mem = work_mem_raw.max(WORK_MEM_FLOOR);
-    let wal_buffers = whole_kb(shared_buffers.as_bytes() * 3 / 100).min(WAL_BUFFERS_CAP);
+    let wal_buffers = wal_buffers(shared_buffers);
+    let (min_wal_size, max_wal_size) = wal_sizes(settings);
+    let per_operation = cores.div_ceil(2).min(PARALLEL_PER_OPERATION_CAP);
+    let workers = cores.min(PARALLEL_WORKERS_CAP);
+    let huge_pages = if shared_buffers < HUGE_PAGES_FROM {
+        Choice {
+            value: "off",
+            rule: format!(
+                "shared_buffers {} below 2GB: little to gain, and SIGBUS on nodes with huge pages",
+                shared_buffers.to_postgres_units()
+            ),
+        }
+    } else {
+        Choice {
+            value: "try",
+            rule: format!(
+                "shared_buffers {} from 2GB on: use huge pages where the pod has a hugepages limit",
+                shared_buffers.to_postgres_units()
+            ),
+        }
+    };
 
     Tuning {
         shared_buffers: parameter(shared_buffers, format!("memory limit {limit} / 4")),
@@ -220,16 +315,21 @@ fn tuning(settings: &Settings) -> Tuning {
         wal_buffers: parameter(
             wal_buffers,
             format!(
-                "3% of shared_buffers {}, at most 16MB",
+                "3% of shared_buffers {}, 16MB from 14MB on, at least 32kB",
                 shared_buffers.to_postgres_units()
             ),
         ),
+        min_wal_size,
+        max_wal_size,
+        huge_pages,
         parallel: (cores >= PARALLEL_FROM_CORES).then(|| Parallel {
-            max_worker_processes: cores,
-            max_parallel_workers: cores,
-            max_parallel_workers_per_gather: cores / 2,
-            max_parallel_maintenance_workers: cores / 2,
-            rule: format!("CPU limit {cpu} = {cores} cores (parallel query from 4 cores on)"),
+            max_worker_processes: workers,
+            max_parallel_workers: workers,
+            max_parallel_workers_per_gather: per_operation,
+            max_parallel_maintenance_workers: per_operation,
+            rule: format!(
+                "CPU limit {cpu} = {cores} cores (parallel query from 4 cores on; workers at most 1024, per gather and per index build ceil(cores / 2), at most 4)"
+            ),
         }),
         ssd: settings.storage.ssd.then_some(SsdPlanner {
             random_page_cost: "1.1",

@@ -161,6 +161,9 @@ pub struct Connections {
 pub struct Postgres {
     pub slow_query_ms: u32,
     pub shm_size: Bytes,
+    /// Set by the profile; else derived from the data volume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_wal_size: Option<Bytes>,
 }
 
 /// Where one resolved value was written.

@@ -320,6 +320,17 @@ fn pod_name_env(name: &str) -> EnvVar {
     }
 }
 
+/// A pod is Guaranteed only when every container's requests equal its
+/// limits: a profile that asks that of the database gets it for the sidecar.
+fn exporter_requests(settings: &Settings) -> &'static Amounts {
+    let (requests, limits) = (&settings.resources.requests, &settings.resources.limits);
+    if requests.memory == limits.memory && requests.cpu == limits.cpu {
+        &EXPORTER_LIMITS
+    } else {
+        &EXPORTER_REQUESTS
+    }
+}
+
 /// postgres_exporter beside the server: it reaches it over loopback with a
 /// monitoring-only role.
 fn exporter_container(settings: &Settings) -> Container {
@@ -363,7 +374,10 @@ fn exporter_container(settings: &Settings) -> Container {
             protocol: Some("TCP".to_owned()),
             ..Default::default()
         }]),
-        resources: Some(pod::resources(&EXPORTER_REQUESTS, &EXPORTER_LIMITS)),
+        resources: Some(pod::resources(
+            exporter_requests(settings),
+            &EXPORTER_LIMITS,
+        )),
         liveness_probe: Some(http_probe(30)),
         readiness_probe: Some(http_probe(5)),
         security_context: Some(pod::container_security(POSTGRES_USER)),

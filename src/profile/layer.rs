@@ -104,13 +104,51 @@ pub struct StorageLayer {
     pub size: Option<Spanned<Bytes>>,
     /// Whether the class is SSD-backed, which changes the planner's cost model.
     pub ssd: Option<Spanned<bool>>,
-    /// A StorageClass the overlay must define because the platform lacks it.
+    /// A StorageClass the overlay must define because the platform lacks
+    /// it, or `false` to use a class the cluster already has.
     pub provision: Option<Spanned<ProvisionLayer>>,
+}
+
+/// `false`, or the class to define.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProvisionLayer {
+    Off(bool),
+    Class(ProvisionedClassLayer),
+}
+
+/// By hand rather than `untagged`, so that an unknown key inside the
+/// mapping is still reported as such, with its line.
+impl<'de> Deserialize<'de> for ProvisionLayer {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ProvisionLayer;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("false, or a mapping with provisioner and parameters")
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<ProvisionLayer, E> {
+                Ok(ProvisionLayer::Off(value))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<ProvisionLayer, A::Error> {
+                ProvisionedClassLayer::deserialize(serde::de::value::MapAccessDeserializer::new(
+                    map,
+                ))
+                .map(ProvisionLayer::Class)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct ProvisionLayer {
+pub struct ProvisionedClassLayer {
     pub provisioner: String,
     #[serde(default)]
     pub parameters: BTreeMap<String, String>,
@@ -148,4 +186,6 @@ pub struct ConnectionsLayer {
 pub struct PostgresLayer {
     pub slow_query_ms: Option<Spanned<u32>>,
     pub shm_size: Option<Spanned<Bytes>>,
+    /// At most a quarter of the data volume; by default 4GB, scaled down.
+    pub max_wal_size: Option<Spanned<Bytes>>,
 }

@@ -28,6 +28,13 @@ struct Resolver<'a> {
 }
 
 impl<'a> Resolver<'a> {
+    /// Who set what so far, to blame the right file for an invalid value.
+    fn blame(&self) -> Blame<'_> {
+        Blame {
+            origins: &self.origins,
+        }
+    }
+
     /// The value of the last layer that sets `key`, remembering where it was set.
     fn take<T: Clone + 'a>(
         &mut self,
@@ -72,12 +79,9 @@ impl<'a> Resolver<'a> {
 /// prints it), validated where the profile runs the `cloudnative-pg` engine.
 fn resolve_cloudnative_pg(r: &mut Resolver<'_>) -> Result<CloudNativePg, SettingsError> {
     let image_text = r.take("cloudnative_pg.image", |l| l.cloudnative_pg.image.as_ref())?;
-    let image = image_text.parse::<Image>().map_err(|e| {
-        Blame {
-            origins: &r.origins,
-        }
-        .invalid("cloudnative_pg.image", e.to_string())
-    })?;
+    let image = image_text
+        .parse::<Image>()
+        .map_err(|e| r.blame().invalid("cloudnative_pg.image", e.to_string()))?;
     let destination = r.take_optional("cloudnative_pg.backup_destination", |l| {
         l.cloudnative_pg.backup_destination.as_ref()
     });
@@ -111,12 +115,9 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
     };
     let description = r.take("description", |l| l.description.as_ref())?;
     let image_text = r.take("image", |l| l.image.as_ref())?;
-    let image = image_text.parse::<Image>().map_err(|e| {
-        Blame {
-            origins: &r.origins,
-        }
-        .invalid("image", e.to_string())
-    })?;
+    let image = image_text
+        .parse::<Image>()
+        .map_err(|e| r.blame().invalid("image", e.to_string()))?;
 
     let provision: Option<ProvisionLayer> =
         r.take_optional("storage.provision", |l| l.storage.provision.as_ref());
@@ -124,10 +125,19 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
         class: r.take("storage.class", |l| l.storage.class.as_ref())?,
         size: r.take("storage.size", |l| l.storage.size.as_ref())?,
         ssd: r.take("storage.ssd", |l| l.storage.ssd.as_ref())?,
-        provision: provision.map(|p| ProvisionedClass {
-            provisioner: p.provisioner,
-            parameters: p.parameters,
-        }),
+        provision: match provision {
+            Some(ProvisionLayer::Class(class)) => Some(ProvisionedClass {
+                provisioner: class.provisioner,
+                parameters: class.parameters,
+            }),
+            Some(ProvisionLayer::Off(true)) => {
+                return Err(r.blame().invalid(
+                    "storage.provision",
+                    "true is not accepted: write false to use a class the cluster has, or a mapping with provisioner and parameters to define one".to_owned(),
+                ));
+            }
+            Some(ProvisionLayer::Off(false)) | None => None,
+        },
     };
     let resources = Resources {
         requests: Amounts {
@@ -166,6 +176,9 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
             l.postgres.slow_query_ms.as_ref()
         })?,
         shm_size: r.take("postgres.shm_size", |l| l.postgres.shm_size.as_ref())?,
+        max_wal_size: r.take_optional("postgres.max_wal_size", |l| {
+            l.postgres.max_wal_size.as_ref()
+        }),
     };
     let dev_credentials = r.take("dev_credentials", |l| l.dev_credentials.as_ref())?;
     let backup = Backup {
@@ -230,13 +243,7 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
         scheduling,
     };
     let derived = derived::derive(&settings);
-    validate::validate(
-        &settings,
-        &derived,
-        &Blame {
-            origins: &r.origins,
-        },
-    )?;
+    validate::validate(&settings, &derived, &r.blame())?;
     Ok((settings, derived, r.origins))
 }
 

@@ -4,19 +4,40 @@
 
 use super::blame::Blame;
 use super::error::SettingsError;
+use super::postgres_limits;
 use crate::contract;
 use crate::model::derived::Derived;
 use crate::model::quantity::Bytes;
 use crate::model::settings::{
     Cloud, Engine, ObjectStore, Settings, is_dns_label, is_dns_subdomain,
 };
+use crate::model::{cron, image};
 
 /// The smallest data volume palgen will generate: PostgreSQL's own files and a
 /// little WAL already take hundreds of megabytes.
 const MIN_STORAGE: Bytes = Bytes::gibibytes(1);
 
-/// The largest `max_connections` PostgreSQL accepts.
-const MAX_CONNECTIONS_LIMIT: u32 = 262_143;
+/// StorageClasses the platforms create in every cluster: a profile that
+/// defines a class of one of these names would redefine the cluster's own.
+const BUILT_IN_CLASSES: [(&str, &str); 17] = [
+    ("gp2", "EKS"),
+    ("standard", "GKE (and kind, minikube)"),
+    ("standard-rwo", "GKE"),
+    ("premium-rwo", "GKE"),
+    ("standard-rwx", "GKE"),
+    ("premium-rwx", "GKE"),
+    ("enterprise-rwx", "GKE"),
+    ("default", "AKS"),
+    ("managed", "AKS"),
+    ("managed-csi", "AKS"),
+    ("managed-csi-premium", "AKS"),
+    ("managed-premium", "AKS"),
+    ("azurefile", "AKS"),
+    ("azurefile-csi", "AKS"),
+    ("azurefile-csi-premium", "AKS"),
+    ("azurefile-premium", "AKS"),
+    ("local-path", "k3s"),
+];
 
 pub(super) fn validate(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), SettingsError> {
     validate_storage(s, r)?;
@@ -25,7 +46,10 @@ pub(super) fn validate(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), S
     validate_backup(s, r)?;
     validate_images(s, r)?;
     validate_replication(s, r)?;
-    validate_cloudnative_pg(s, r)
+    validate_cloudnative_pg(s, r)?;
+    postgres_limits::validate_wal(s, r)?;
+    postgres_limits::validate_ranges(s, d, r)?;
+    postgres_limits::validate_memory(s, d, r)
 }
 
 /// The data volume: a class Kubernetes accepts, room for PostgreSQL.
@@ -45,7 +69,55 @@ fn validate_storage(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
             format!("{} is below the minimum of {MIN_STORAGE}", s.storage.size),
         ));
     }
+    if let Some(class) = &s.storage.provision {
+        if let Some((_, platform)) = BUILT_IN_CLASSES
+            .iter()
+            .find(|(name, _)| *name == s.storage.class)
+        {
+            return Err(r.invalid(
+                r.most_specific(&["storage.provision", "storage.class"]),
+                format!(
+                    "{:?} is a StorageClass {platform} creates; the overlay would redefine it with provisioner {:?}. Set storage.provision: false to use the cluster's class, or name yours differently",
+                    s.storage.class, class.provisioner
+                ),
+            ));
+        }
+        if !is_qualified_name(&class.provisioner) {
+            return Err(r.invalid(
+                "storage.provision",
+                format!(
+                    "provisioner {:?} is not a provisioner name; write the CSI driver's name, such as ebs.csi.aws.com",
+                    class.provisioner
+                ),
+            ));
+        }
+    }
     Ok(())
+}
+
+/// A Kubernetes qualified name, as a StorageClass provisioner must be:
+/// `[prefix/]name`, the prefix a DNS subdomain, the name at most 63
+/// letters, digits, '-', '_' and '.', starting and ending alphanumeric.
+fn is_qualified_name(text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    let (prefix, name) = match text.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, text.as_str()),
+    };
+    let name_ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric());
+    name_ok && prefix.is_none_or(is_dns_subdomain)
 }
 
 /// Requests and limits: positive, limits at least the requests.
@@ -116,15 +188,6 @@ fn validate_connections(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), 
             return Err(r.invalid(key, "must be greater than zero".to_owned()));
         }
     }
-    if c.max_connections > MAX_CONNECTIONS_LIMIT {
-        return Err(r.invalid(
-            "connections.max_connections",
-            format!(
-                "{} is above PostgreSQL's maximum of {MAX_CONNECTIONS_LIMIT}",
-                c.max_connections
-            ),
-        ));
-    }
     if c.superuser_reserved >= c.max_connections {
         return Err(r.invalid(
             "connections.superuser_reserved",
@@ -178,13 +241,10 @@ fn validate_connections(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), 
 
 /// The backup schedule, retention and volume.
 fn validate_backup(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
-    if !is_cron_schedule(&s.backup.schedule) {
+    if let Err(error) = cron::check(&s.backup.schedule) {
         return Err(r.invalid(
             "backup.schedule",
-            format!(
-                "{:?} is not a cron schedule; write five fields such as \"30 2 * * *\"",
-                s.backup.schedule
-            ),
+            format!("{:?} is not a cron schedule: {error}", s.backup.schedule),
         ));
     }
     if s.backup.retention_days == 0 {
@@ -205,13 +265,8 @@ fn validate_images(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
         ("monitoring.exporter_image", &s.monitoring.exporter_image),
         ("pgbouncer.image", &s.pgbouncer.image),
     ] {
-        if !is_pinned_image(image) {
-            return Err(r.invalid(
-                key,
-                format!(
-                    "{image:?} is not a pinned image; write repository:tag or repository@sha256:<digest>, not latest"
-                ),
-            ));
+        if let Err(error) = image::check_pinned(image) {
+            return Err(r.invalid(key, format!("{image:?} is not a pinned image: {error}")));
         }
     }
     if !is_dns_label(&s.monitoring.scraper_namespace) {
@@ -240,7 +295,8 @@ fn validate_replication(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError
             ),
         ));
     }
-    if s.replication.max_slot_wal_keep_size >= s.storage.size {
+    // Written only for a primary with replicas; a small volume without them is fine.
+    if s.replication.read_replicas > 0 && s.replication.max_slot_wal_keep_size >= s.storage.size {
         return Err(r.invalid(
             "replication.max_slot_wal_keep_size",
             format!(
@@ -251,67 +307,6 @@ fn validate_replication(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError
     }
     Ok(())
 }
-
-/// Five cron fields (minute, hour, day of month, month, day of week), each a
-/// list of `*`, values or ranges with an optional `/step`, within the range
-/// Kubernetes accepts for the field; months and weekdays also by name.
-fn is_cron_schedule(schedule: &str) -> bool {
-    const MONTHS: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
-    const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
-    let ranges: [(u32, u32, &[&str], u32); 5] = [
-        (0, 59, &[], 0),
-        (0, 23, &[], 0),
-        (1, 31, &[], 0),
-        (1, 12, &MONTHS, 1),
-        (0, 7, &DAYS, 0),
-    ];
-    let fields: Vec<&str> = schedule.split_whitespace().collect();
-    fields.len() == 5
-        && fields
-            .iter()
-            .zip(ranges)
-            .all(|(field, (low, high, names, first))| {
-                let value = |text: &str| -> Option<u32> {
-                    let by_name = names
-                        .iter()
-                        .position(|name| name.eq_ignore_ascii_case(text))
-                        .and_then(|i| u32::try_from(i).ok())
-                        .map(|i| i + first);
-                    let number = by_name.or_else(|| text.parse().ok())?;
-                    (low..=high).contains(&number).then_some(number)
-                };
-                field.split(',').all(|item| {
-                    let (range, step) = match item.split_once('/') {
-                        Some((range, step)) => (range, Some(step)),
-                        None => (item, None),
-                    };
-                    let step_ok = step.is_none_or(|s| s.parse::<u32>().is_ok_and(|n| n >= 1));
-                    let range_ok = range == "*"
-                        || match range.split_once('-') {
-                            Some((from, to)) => {
-                                matches!((value(from), value(to)), (Some(a), Some(b)) if a <= b)
-                            }
-                            None => value(range).is_some(),
-                        };
-                    step_ok && range_ok
-                })
-            })
-}
-
-/// An image reference with a tag other than `latest`, or a digest.
-fn is_pinned_image(image: &str) -> bool {
-    if image.is_empty() || image.chars().any(char::is_whitespace) {
-        return false;
-    }
-    if image.contains("@sha256:") {
-        return true;
-    }
-    let last_segment = image.rsplit('/').next().unwrap_or(image);
-    matches!(last_segment.split_once(':'), Some((name, tag)) if !name.is_empty() && !tag.is_empty() && tag != "latest")
-}
-
 /// The `cloudnative_pg` section, where the profile runs that engine.
 fn validate_cloudnative_pg(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
     let c = &s.cloudnative_pg;
@@ -393,35 +388,4 @@ fn validate_object_store(store: &ObjectStore, r: &Blame<'_>) -> Result<(), Setti
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cron_schedules_follow_kubernetes_ranges() {
-        for good in [
-            "30 2 * * *",
-            "*/15 * * * *",
-            "0 0 1 jan,jul *",
-            "0 3 * * mon-fri",
-            "0 0 * * 7",
-        ] {
-            assert!(is_cron_schedule(good), "{good}");
-        }
-        for bad in [
-            "daily",
-            "* * * *",
-            "60 * * * *",
-            "0 24 * * *",
-            "0 0 0 * *",
-            "0 0 * 13 *",
-            "0 0 * * 8",
-            "*/0 * * * *",
-            "5-1 * * * *",
-        ] {
-            assert!(!is_cron_schedule(bad), "{bad}");
-        }
-    }
 }
