@@ -6,7 +6,8 @@
 # On a fresh Debian 12 machine (root, Rust toolchain, python3 with venv/pip,
 # kubectl with kustomize v5) it installs:
 #   - Debian packages: PostgreSQL (server + contrib), PgBouncer and the
-#     Prometheus postgres_exporter, for the tests against the real programs;
+#     Prometheus postgres_exporter, for the tests against the real programs,
+#     and openssl, which makes the test servers' certificates;
 #   - a virtualenv at .venv with the pinned Python tools of
 #     scripts/requirements-test.txt (kubernetes-validate, checkov).
 # Each install step is skipped when it is already done, so a second run only
@@ -16,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 
-APT_PACKAGES=(postgresql postgresql-contrib pgbouncer prometheus-postgres-exporter)
+APT_PACKAGES=(postgresql postgresql-contrib pgbouncer prometheus-postgres-exporter openssl)
 REQUIREMENTS=scripts/requirements-test.txt
 VENV=.venv
 PYTHON=${PYTHON:-python3}

@@ -35,3 +35,55 @@ pub const CONFIG_DIR: &str = "/etc/postgresql/config";
 pub const SOCKET_DIR: &str = "/var/run/postgresql";
 /// Where replica pods find their bootstrap and readiness scripts.
 pub const REPLICA_SCRIPTS_DIR: &str = "/etc/postgresql/replica";
+
+/// Where every pod that speaks TLS to the database finds the certificate
+/// Secret's files, and their names (those of a `kubernetes.io/tls` Secret
+/// as cert-manager writes it).
+pub const TLS_DIR: &str = "/etc/postgresql/tls";
+pub const TLS_CERT_KEY: &str = "tls.crt";
+pub const TLS_PRIVATE_KEY_KEY: &str = "tls.key";
+pub const TLS_CA_KEY: &str = "ca.crt";
+/// The CA certificate clients verify the server with.
+pub fn tls_ca_file() -> String {
+    format!("{TLS_DIR}/{TLS_CA_KEY}")
+}
+/// The DNS suffix of Services in a default Kubernetes cluster.
+pub const CLUSTER_DOMAIN: &str = "cluster.local";
+/// The pooler's Service.
+pub const PGBOUNCER_SERVICE: &str = "pgbouncer";
+
+/// Every name of a Service, as clients in the cluster may write it: `name`,
+/// `name.namespace`, `name.namespace.svc` and the fully qualified one.
+fn service_names(name: &str) -> [String; 4] {
+    [
+        name.to_owned(),
+        format!("{name}.{NAMESPACE}"),
+        format!("{name}.{NAMESPACE}.svc"),
+        format!("{name}.{NAMESPACE}.svc.{CLUSTER_DOMAIN}"),
+    ]
+}
+
+/// The names the database's certificate must cover: the primary's Service
+/// and pod, the replicas' Services and pods, the pooler's Service when
+/// there is one, and `localhost`, which the exporter sidecar uses.
+pub fn server_dns_names(read_replicas: u32, pgbouncer: bool) -> Vec<String> {
+    let mut names = Vec::new();
+    names.extend(service_names(DATABASE_SERVICE));
+    names.extend(service_names(&format!(
+        "{DATABASE_SERVICE}-0.{DATABASE_SERVICE}"
+    )));
+    if read_replicas > 0 {
+        names.extend(service_names(READ_SERVICE));
+        names.extend(service_names(REPLICA_SERVICE));
+        for ordinal in 0..read_replicas {
+            names.extend(service_names(&format!(
+                "{REPLICA_SERVICE}-{ordinal}.{REPLICA_SERVICE}"
+            )));
+        }
+    }
+    if pgbouncer {
+        names.extend(service_names(PGBOUNCER_SERVICE));
+    }
+    names.push("localhost".to_owned());
+    names
+}

@@ -113,6 +113,9 @@ fn context(profile: &Profile) -> minijinja::Value {
         replication_password_key => contract::REPLICATION_PASSWORD_KEY,
         config_dir => contract::CONFIG_DIR,
         socket_dir => contract::SOCKET_DIR,
+        tls_cert_file => format!("{}/{}", contract::TLS_DIR, contract::TLS_CERT_KEY),
+        tls_key_file => format!("{}/{}", contract::TLS_DIR, contract::TLS_PRIVATE_KEY_KEY),
+        tls_ca_file => contract::tls_ca_file(),
         max_slot_wal_keep_size => settings.replication.max_slot_wal_keep_size.to_postgres_units(),
     }
 }

@@ -34,12 +34,15 @@ const SHOWN: [&str; 9] = [
     "random_page_cost",
 ];
 
-/// Set on the command line, as a test must: every server has its own.
-const OVERRIDDEN: [&str; 4] = [
+/// Set on the command line, as a test must: every server has its own
+/// port, socket directory and files.
+const OVERRIDDEN: [&str; 6] = [
     "port",
     "listen_addresses",
     "unix_socket_directories",
     "hba_file",
+    "ssl_cert_file",
+    "ssl_key_file",
 ];
 
 /// Starts a server with a generated postgresql.conf and proves that the
@@ -650,11 +653,21 @@ fn exporter_with_the_generated_settings_serves_pg_up_1() {
     let objects = build(profile);
     let mut env = container_env(postgres_container(&objects, "postgres-exporter"));
     // In the pod the exporter reaches the server on localhost:5432: here it
-    // is the test server's loopback port.
+    // is the test server's port; it verifies the server's certificate (for
+    // the name localhost) with the CA the pod mounts, here the test CA.
     let uri = env.get_mut("DATA_SOURCE_URI").expect("DATA_SOURCE_URI");
     let (address, database) = uri.split_once('/').expect("host:port/database in the URI");
     assert_eq!(address, "localhost:5432", "DATA_SOURCE_URI {uri}");
-    *uri = format!("127.0.0.1:{}/{database}", cluster.port());
+    let database = substitute(
+        database,
+        "sslrootcert=/etc/postgresql/tls/ca.crt",
+        &format!("sslrootcert={}", cluster.tls().ca.display()),
+    );
+    assert!(
+        database.contains("sslmode=verify-full"),
+        "DATA_SOURCE_URI {uri}"
+    );
+    *uri = format!("localhost:{}/{database}", cluster.port());
     // The Secret's mount is the credentials directory of the sandbox.
     let pass_file = env
         .get_mut("DATA_SOURCE_PASS_FILE")

@@ -35,7 +35,7 @@ pub const BACKUP: Workload = Workload {
     component: "backup",
 };
 pub const POOLER: Workload = Workload {
-    app: "pgbouncer",
+    app: contract::PGBOUNCER_SERVICE,
     name: "pgbouncer",
     component: "connection-pooler",
 };

@@ -13,6 +13,7 @@ use crate::model::settings::{
     Amounts, Backup, Connections, Monitoring, Origin, Origins, PgBouncer, Postgres,
     ProvisionedClass, Replication, Resources, Scheduling, Settings, Storage,
 };
+use crate::model::settings::{CertificateSource, IssuerRef, Tls};
 
 /// A profile file and its parsed content, ready to be layered.
 pub struct SourcedLayer<'a> {
@@ -204,6 +205,8 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
         })?,
     };
 
+    let tls = resolve_tls(&mut r)?;
+
     let settings = Settings {
         description,
         image,
@@ -217,10 +220,35 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
         pgbouncer,
         replication,
         scheduling,
+        tls,
     };
     let derived = derived::derive(&settings);
     validate::validate(&settings, &derived, &r)?;
     Ok((settings, derived, r.origins))
+}
+
+fn resolve_tls(r: &mut Resolver<'_>) -> Result<Tls, SettingsError> {
+    let source_text: String = r.take("tls.source", |l| l.tls.source.as_ref())?;
+    let source = CertificateSource::parse(&source_text).ok_or_else(|| {
+        r.invalid(
+            "tls.source",
+            format!(
+                "{source_text:?} is not a certificate source; write one of {}",
+                CertificateSource::NAMES.join(", ")
+            ),
+        )
+    })?;
+    let issuer = IssuerRef {
+        name: r.take_optional("tls.issuer.name", |l| l.tls.issuer.name.as_ref()),
+        kind: r.take("tls.issuer.kind", |l| l.tls.issuer.kind.as_ref())?,
+        group: r.take("tls.issuer.group", |l| l.tls.issuer.group.as_ref())?,
+    };
+    Ok(Tls {
+        enabled: r.take("tls.enabled", |l| l.tls.enabled.as_ref())?,
+        source,
+        secret: r.take("tls.secret", |l| l.tls.secret.as_ref())?,
+        issuer,
+    })
 }
 
 #[cfg(test)]

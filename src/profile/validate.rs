@@ -5,7 +5,7 @@
 use super::resolve::{Resolver, SettingsError};
 use crate::model::derived::Derived;
 use crate::model::quantity::Bytes;
-use crate::model::settings::{Settings, is_dns_label, is_dns_subdomain};
+use crate::model::settings::{CertificateSource, Settings, is_dns_label, is_dns_subdomain};
 
 /// The smallest data volume palgen will generate: PostgreSQL's own files and a
 /// little WAL already take hundreds of megabytes.
@@ -17,13 +17,68 @@ const MAX_CONNECTIONS_LIMIT: u32 = 262_143;
 /// PostgreSQL's default `max_wal_senders` is 10; keep room for a base backup.
 const MAX_READ_REPLICAS: u32 = 8;
 
+/// The kinds a cert-manager `issuerRef` names (external issuers bring their
+/// own group but use these kinds too).
+const ISSUER_KINDS: [&str; 2] = ["Issuer", "ClusterIssuer"];
+
 pub(super) fn validate(s: &Settings, d: &Derived, r: &Resolver<'_>) -> Result<(), SettingsError> {
     validate_storage(s, r)?;
     validate_resources(s, r)?;
     validate_connections(s, d, r)?;
     validate_backup(s, r)?;
     validate_images(s, r)?;
-    validate_replication(s, r)
+    validate_replication(s, r)?;
+    validate_tls(s, r)
+}
+
+/// Names Kubernetes accepts for the Secret and the issuer; an issuer kind
+/// cert-manager knows.
+fn validate_tls(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> {
+    if !is_dns_subdomain(&s.tls.secret) {
+        return Err(r.invalid(
+            "tls.secret",
+            format!(
+                "{:?} is not a valid Secret name (lower-case letters, digits, '-' and '.')",
+                s.tls.secret
+            ),
+        ));
+    }
+    let issuer = &s.tls.issuer;
+    match &issuer.name {
+        None if s.tls.source == CertificateSource::Issuer => {
+            return Err(r.invalid(
+                "tls.source",
+                "\"issuer\" needs tls.issuer.name, the cert-manager Issuer or ClusterIssuer that signs the certificate".to_owned(),
+            ));
+        }
+        Some(name) if !is_dns_subdomain(name) => {
+            return Err(r.invalid(
+                "tls.issuer.name",
+                format!("{name:?} is not a valid issuer name"),
+            ));
+        }
+        _ => {}
+    }
+    if !ISSUER_KINDS.contains(&issuer.kind.as_str()) {
+        return Err(r.invalid(
+            "tls.issuer.kind",
+            format!(
+                "{:?} is not an issuer kind; write {}",
+                issuer.kind,
+                ISSUER_KINDS.join(" or ")
+            ),
+        ));
+    }
+    if !is_dns_subdomain(&issuer.group) {
+        return Err(r.invalid(
+            "tls.issuer.group",
+            format!(
+                "{:?} is not an API group such as cert-manager.io",
+                issuer.group
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The data volume: a class Kubernetes accepts, room for PostgreSQL.

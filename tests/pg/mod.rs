@@ -22,7 +22,8 @@
 //! - `server.rs`: PostgreSQL servers, `psql`, and [`TempCluster`], one
 //!   server with a profile's generated configuration;
 //! - `generated.rs`: palgen's rendered tree and built objects;
-//! - `conf.rs`: postgresql.conf as PostgreSQL reads it, and pg_settings.
+//! - `conf.rs`: postgresql.conf as PostgreSQL reads it, and pg_settings;
+//! - `tls.rs`: certificates made with openssl for the generated names.
 
 #![allow(dead_code)] // each test crate uses a different subset
 
@@ -30,11 +31,13 @@ mod conf;
 mod generated;
 mod process;
 mod server;
+mod tls;
 
 pub use conf::*;
 pub use generated::*;
 pub use process::*;
 pub use server::*;
+pub use tls::*;
 
 /// The Secret's keys, as files of the credentials directory. The passwords
 /// hold quotes, backslashes, colons, dollar signs and spaces, so that every
