@@ -492,7 +492,7 @@ fn tested_files_are_aws_large_but_for_io_method() {
         hba.lines()
             .any(|line| line.split_whitespace().collect::<Vec<_>>()
                 == [
-                    "host",
+                    "hostssl",
                     "replication",
                     "replicator",
                     "0.0.0.0/0",
@@ -537,7 +537,7 @@ fn bootstrapped_replica_streams_and_restarts_without_recloning() {
         };
         assert_eq!(
             settings("source = 'command line'"),
-            "listen_addresses,port,unix_socket_directories"
+            "listen_addresses,port,ssl_cert_file,ssl_key_file,unix_socket_directories"
         );
         assert_eq!(
             server.sql(

@@ -22,6 +22,7 @@
 //! - `server.rs`: PostgreSQL servers, `psql`, and [`TempCluster`], one
 //!   server with a profile's generated configuration;
 //! - `generated.rs`: palgen's rendered tree and built objects;
+//! - `pgbouncer.rs`: PgBouncer with a generated pgbouncer.ini;
 //! - `conf.rs`: postgresql.conf as PostgreSQL reads it, and pg_settings;
 //! - `tls.rs`: certificates made with openssl for the generated names.
 
@@ -29,12 +30,15 @@
 
 mod conf;
 mod generated;
+mod pgbouncer;
 mod process;
 mod server;
 mod tls;
 
 pub use conf::*;
 pub use generated::*;
+#[allow(unused_imports)] // only the crates that run PgBouncer use it
+pub use pgbouncer::*;
 pub use process::*;
 pub use server::*;
 pub use tls::*;
