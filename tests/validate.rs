@@ -27,7 +27,11 @@ const OLDEST_KUBERNETES: &str = "1.33.0";
 /// kubernetes-validate has no schema for them: for these, and only these, its
 /// `WARN ... Couldn't find schema` line is what is expected. Every other
 /// document must pass its schema.
-const CUSTOM_RESOURCES: [(&str, &str); 1] = [("monitoring.coreos.com/v1", "ServiceMonitor")];
+const CUSTOM_RESOURCES: [(&str, &str); 3] = [
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("cert-manager.io/v1", "Certificate"),
+    ("cert-manager.io/v1", "Issuer"),
+];
 
 /// Strings that a YAML 1.1 reader (`kubectl apply -f`, PyYAML) turns into a
 /// boolean, a number or a timestamp unless they are quoted.
