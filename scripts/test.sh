@@ -9,7 +9,9 @@
 #     Prometheus postgres_exporter, for the tests against the real programs,
 #     and openssl, which makes the test servers' certificates;
 #   - a virtualenv at .venv with the pinned Python tools of
-#     scripts/requirements-test.txt (kubernetes-validate, checkov).
+#     scripts/requirements-test.txt (kubernetes-validate, checkov);
+#   - the npm packages of tests/cert-manager/package-lock.json (cert-manager's
+#     CRD schemas), with Debian's nodejs and npm when node is missing.
 # Each install step is skipped when it is already done, so a second run only
 # runs the checks: cargo fmt, cargo clippy, cargo test.
 set -euo pipefail
@@ -138,6 +140,28 @@ echo "kubernetes-validate $kubernetes_validate_version, checkov $checkov_version
 # The tests look in .venv/bin first (tests/common tool()); PATH too, for
 # anything that runs these tools by name.
 export PATH="$ROOT/$VENV/bin:$PATH"
+
+# ---------------------------------------------------------------------------
+section "cert-manager schemas in tests/cert-manager (npm ci)"
+
+# kubernetes-validate has no schema for cert-manager's kinds; the tests check
+# them with cert-manager's CRD schemas from the pinned npm package.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "installing Debian packages nodejs npm"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        -o DPkg::Lock::Timeout=300 --no-install-recommends nodejs npm >/dev/null
+fi
+cert_manager_dir=tests/cert-manager
+cert_manager_stamp=$cert_manager_dir/node_modules/.package-lock.sha256
+cert_manager_sum=$(sha256sum "$cert_manager_dir/package-lock.json" | cut -d' ' -f1)
+if [[ -f $cert_manager_stamp && $(cat "$cert_manager_stamp") == "$cert_manager_sum" ]]; then
+    echo "up to date"
+else
+    (cd "$cert_manager_dir" && npm ci --silent --no-audit --no-fund)
+    echo "$cert_manager_sum" >"$cert_manager_stamp"
+fi
+echo "node $(node --version), @kubernetes-models/cert-manager $(node -p 'require("./'$cert_manager_dir'/node_modules/@kubernetes-models/cert-manager/package.json").version')"
 
 # ---------------------------------------------------------------------------
 section "kubectl, rustfmt, clippy"
