@@ -7,11 +7,14 @@
 # kubectl with kustomize v5) it installs:
 #   - Debian packages: PostgreSQL (server + contrib), PgBouncer, the
 #     Prometheus postgres_exporter and barman-cli-cloud, for the tests against
-#     the real programs (and Node.js with npm where node is missing);
+#     the real programs, openssl, which makes the test servers' certificates
+#     (and Node.js with npm where node is missing);
 #   - a virtualenv at .venv with the pinned Python tools of
 #     scripts/requirements-test.txt (kubernetes-validate, checkov, moto);
 #   - .tools/schema: the pinned npm packages of scripts/schema (CloudNativePG,
-#     Barman Cloud and Prometheus Operator schemas, TypeScript).
+#     Barman Cloud and Prometheus Operator schemas, TypeScript);
+#   - the npm packages of tests/cert-manager/package-lock.json (cert-manager's
+#     CRD schemas).
 # Each install step is skipped when it is already done, so a second run only
 # runs the checks: cargo fmt, cargo clippy, cargo test.
 set -euo pipefail
@@ -19,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 
-APT_PACKAGES=(postgresql postgresql-contrib pgbouncer prometheus-postgres-exporter barman-cli-cloud)
+APT_PACKAGES=(postgresql postgresql-contrib pgbouncer prometheus-postgres-exporter barman-cli-cloud openssl)
 # The schema tests run node; a machine that has it (from anywhere) keeps it.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     APT_PACKAGES+=(nodejs npm)
@@ -163,6 +166,27 @@ else
     echo "$stamp" >"$stamp_file"
 fi
 echo "node $(node --version); $(cd "$SCHEMA_TOOLS" && npm ls --depth=0 2>/dev/null | tail -n +2 | tr -d '\n')"
+
+section "cert-manager schemas in tests/cert-manager (npm ci)"
+
+# kubernetes-validate has no schema for cert-manager's kinds; the tests check
+# them with cert-manager's CRD schemas from the pinned npm package.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "installing Debian packages nodejs npm"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        -o DPkg::Lock::Timeout=300 --no-install-recommends nodejs npm >/dev/null
+fi
+cert_manager_dir=tests/cert-manager
+cert_manager_stamp=$cert_manager_dir/node_modules/.package-lock.sha256
+cert_manager_sum=$(sha256sum "$cert_manager_dir/package-lock.json" | cut -d' ' -f1)
+if [[ -f $cert_manager_stamp && $(cat "$cert_manager_stamp") == "$cert_manager_sum" ]]; then
+    echo "up to date"
+else
+    (cd "$cert_manager_dir" && npm ci --silent --no-audit --no-fund)
+    echo "$cert_manager_sum" >"$cert_manager_stamp"
+fi
+echo "node $(node --version), @kubernetes-models/cert-manager $(node -p 'require("./'$cert_manager_dir'/node_modules/@kubernetes-models/cert-manager/package.json").version')"
 
 # ---------------------------------------------------------------------------
 section "kubectl, rustfmt, clippy"

@@ -54,6 +54,56 @@ pub const REPLICA_SCRIPTS_DIR: &str = "/etc/postgresql/replica";
 /// Where the image's entrypoint runs first-start scripts from.
 pub const INITDB_DIR: &str = "/docker-entrypoint-initdb.d";
 
+/// Where every pod that speaks TLS to the database finds the certificate
+/// Secret's files, and their names (those of a `kubernetes.io/tls` Secret
+/// as cert-manager writes it).
+pub const TLS_DIR: &str = "/etc/postgresql/tls";
+pub const TLS_CERT_KEY: &str = "tls.crt";
+pub const TLS_PRIVATE_KEY_KEY: &str = "tls.key";
+pub const TLS_CA_KEY: &str = "ca.crt";
+/// The CA certificate clients verify the server with.
+pub fn tls_ca_file() -> String {
+    format!("{TLS_DIR}/{TLS_CA_KEY}")
+}
+/// The DNS suffix of Services in a default Kubernetes cluster.
+pub const CLUSTER_DOMAIN: &str = "cluster.local";
+
+/// Every name of a Service, as clients in the cluster may write it: `name`,
+/// `name.namespace`, `name.namespace.svc` and the fully qualified one.
+fn service_names(name: &str) -> [String; 4] {
+    [
+        name.to_owned(),
+        format!("{name}.{NAMESPACE}"),
+        format!("{name}.{NAMESPACE}.svc"),
+        format!("{name}.{NAMESPACE}.svc.{CLUSTER_DOMAIN}"),
+    ]
+}
+
+/// The names the database's certificate must cover: the primary's Service
+/// and pod, the replicas' Services and pods, the pooler's Service when
+/// there is one, and `localhost`, which the exporter sidecar uses.
+pub fn server_dns_names(read_replicas: u32, pgbouncer: bool) -> Vec<String> {
+    let mut names = Vec::new();
+    names.extend(service_names(DATABASE_SERVICE));
+    names.extend(service_names(&format!(
+        "{DATABASE_SERVICE}-0.{DATABASE_SERVICE}"
+    )));
+    if read_replicas > 0 {
+        names.extend(service_names(READ_SERVICE));
+        names.extend(service_names(REPLICA_SERVICE));
+        for ordinal in 0..read_replicas {
+            names.extend(service_names(&format!(
+                "{REPLICA_SERVICE}-{ordinal}.{REPLICA_SERVICE}"
+            )));
+        }
+    }
+    if pgbouncer {
+        names.extend(service_names(PGBOUNCER_SERVICE));
+    }
+    names.push("localhost".to_owned());
+    names
+}
+
 /// The generated ConfigMaps and the files they hold.
 pub const CONFIG_MAP: &str = "postgres-config";
 pub const CONFIG_FILE: &str = "postgresql.conf";
@@ -177,9 +227,14 @@ mod tests {
             .map(str::trim)
             .expect("base.yaml sets cloudnative_pg.operator_namespace");
         let words: Vec<&str> = examples.split_whitespace().collect();
-        for pair in words.windows(2) {
+        for (at, pair) in words.windows(2).enumerate() {
             let argument = pair[1].trim_matches(|c| c == '"' || c == '\'');
+            // A TLS Secret is named by the user's profile (`tls.secret`).
+            let tls_secret = words
+                .get(at + 2)
+                .is_some_and(|w| w.starts_with("--type=kubernetes.io/tls"));
             match pair[0] {
+                "generic" if tls_secret => {}
                 "-n" | "--namespace" | "namespace" => {
                     expect("namespace", argument, &[NAMESPACE, operator_namespace])
                 }

@@ -151,11 +151,29 @@ fn context(profile: &Profile) -> minijinja::Value {
             ),
         ),
     ];
-    let engine = [(
-        "cloudnative_pg",
-        minijinja::Value::from(settings.engine == Engine::CloudNativePg),
-    )];
-    let all: BTreeMap<&str, minijinja::Value> = names.chain(values).chain(engine).collect();
+    let engine_and_tls = [
+        (
+            "cloudnative_pg",
+            minijinja::Value::from(settings.engine == Engine::CloudNativePg),
+        ),
+        (
+            "tls_cert_file",
+            minijinja::Value::from(format!("{}/{}", contract::TLS_DIR, contract::TLS_CERT_KEY)),
+        ),
+        (
+            "tls_key_file",
+            minijinja::Value::from(format!(
+                "{}/{}",
+                contract::TLS_DIR,
+                contract::TLS_PRIVATE_KEY_KEY
+            )),
+        ),
+        (
+            "tls_ca_file",
+            minijinja::Value::from(contract::tls_ca_file()),
+        ),
+    ];
+    let all: BTreeMap<&str, minijinja::Value> = names.chain(values).chain(engine_and_tls).collect();
     minijinja::Value::from(all)
 }
 

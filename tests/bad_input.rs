@@ -510,6 +510,30 @@ bad_inputs! {
     wal_kept_for_replicas_not_below_the_data_volume:
         profile("extends: aws-large\nreplication:\n  max_slot_wal_keep_size: 100Gi\n")
             .expect(&["profiles/a.yaml:3:", "replication.max_slot_wal_keep_size", "100Gi", "below the data volume"]);
+    tls_source_unknown:
+        profile("extends: aws-large\ntls:\n  source: letsencrypt\n")
+            .expect(&["profiles/a.yaml:3:", "tls.source", "\"letsencrypt\"", "private-ca, issuer, secret"]);
+    tls_issuer_source_without_an_issuer_name:
+        profile("extends: aws-large\ntls:\n  source: issuer\n")
+            .expect(&["profiles/a.yaml:3:", "tls.source", "\"issuer\"", "tls.issuer.name"]);
+    tls_issuer_kind_unknown:
+        profile("extends: aws-large\ntls:\n  source: issuer\n  issuer:\n    name: acme\n    kind: CertificateAuthority\n")
+            .expect(&["profiles/a.yaml:6:", "tls.issuer.kind", "\"CertificateAuthority\"", "Issuer or ClusterIssuer"]);
+    tls_issuer_name_not_a_kubernetes_name:
+        profile("extends: aws-large\ntls:\n  source: issuer\n  issuer:\n    name: Lets_Encrypt\n")
+            .expect(&["profiles/a.yaml:5:", "tls.issuer.name", "\"Lets_Encrypt\""]);
+    tls_issuer_group_not_an_api_group:
+        profile("extends: aws-large\ntls:\n  issuer:\n    group: \"cert manager\"\n")
+            .expect(&["profiles/a.yaml:4:", "tls.issuer.group", "\"cert manager\"", "cert-manager.io"]);
+    tls_secret_not_a_kubernetes_name:
+        profile("extends: aws-large\ntls:\n  source: secret\n  secret: My_TLS\n")
+            .expect(&["profiles/a.yaml:4:", "tls.secret", "\"My_TLS\"", "lower-case"]);
+    tls_enabled_not_a_boolean:
+        profile("extends: aws-large\ntls:\n  enabled: maybe\n")
+            .expect(&["profiles/a.yaml:3:", "tls.enabled|enabled", "maybe"]);
+    tls_unknown_key:
+        profile("extends: aws-large\ntls:\n  sslmode: require\n")
+            .expect(&["profiles/a.yaml:3:", "sslmode"]);
 
     // --- what PostgreSQL itself refuses, or what does not fit the pod ----------
 

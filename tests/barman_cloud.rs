@@ -194,6 +194,16 @@ fn wal_archive_base_backup_and_point_in_time_restore_bring_a_deleted_row_back() 
     let config = sandbox.write("primary.conf", &conf);
     let hba = sandbox.write("pg_hba.conf", &hba_for_test("local all all peer\n"));
     let sockets = sandbox.dir("sockets");
+    // The Cluster's parameters carry no ssl settings (the operator fixes
+    // them); the harness still wants the TLS mount a pod would have.
+    let tls = pg::write_tls(
+        &sandbox,
+        "tls",
+        &pg::ServerCertificate {
+            dns_names: vec!["localhost".to_owned()],
+            key_mode: 0o600,
+        },
+    );
     let socket_dir = sockets.to_str().unwrap().to_owned();
     let primary = Server::start(
         &sandbox,
@@ -203,6 +213,8 @@ fn wal_archive_base_backup_and_point_in_time_restore_bring_a_deleted_row_back() 
             config: &config,
             hba: &hba,
             sockets: &sockets,
+            tls: &tls,
+            env: &[],
         },
     );
     primary.sql(
@@ -306,6 +318,8 @@ fn wal_archive_base_backup_and_point_in_time_restore_bring_a_deleted_row_back() 
             config: &recovery_conf,
             hba: &hba,
             sockets: &sockets,
+            tls: &tls,
+            env: &[],
         },
     );
     wait_until(Duration::from_secs(60), || {

@@ -394,9 +394,13 @@ fn check_volumes(build: &Build) -> Vec<String> {
             }
             if let Some(secret) = volume.get("secret") {
                 let secret_name = secret["secretName"].as_str().unwrap_or_default();
-                if secret_name != CREDENTIALS_SECRET {
+                // The TLS Secret is the profile's `tls.secret`, when TLS is on.
+                let tls_secret = (build.settings["tls"]["enabled"] == true)
+                    .then(|| build.settings["tls"]["secret"].as_str())
+                    .flatten();
+                if secret_name != CREDENTIALS_SECRET && Some(secret_name) != tls_secret {
                     found.push(format!(
-                        "{at}.volumes[{}].secret.secretName: {secret_name:?}, not the documented {CREDENTIALS_SECRET}",
+                        "{at}.volumes[{}].secret.secretName: {secret_name:?}, neither the documented {CREDENTIALS_SECRET} nor the profile's tls.secret",
                         name(volume)
                     ));
                 }

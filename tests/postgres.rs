@@ -9,7 +9,6 @@ mod pg;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::net::{Ipv4Addr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -34,12 +33,15 @@ const SHOWN: [&str; 9] = [
     "random_page_cost",
 ];
 
-/// Set on the command line, as a test must: every server has its own.
-const OVERRIDDEN: [&str; 4] = [
+/// Set on the command line, as a test must: every server has its own
+/// port, socket directory and files.
+const OVERRIDDEN: [&str; 6] = [
     "port",
     "listen_addresses",
     "unix_socket_directories",
     "hba_file",
+    "ssl_cert_file",
+    "ssl_key_file",
 ];
 
 /// Starts a server with a generated postgresql.conf and proves that the
@@ -535,8 +537,6 @@ fn pgbouncer_with_the_generated_ini_and_userlist_proxies_to_paperless() {
     let profile = "aws-medium";
     let generated = Generated::render();
     let cluster = TempCluster::paperless(&generated, &generated.server(profile));
-    let pgbouncer = debian_program("pgbouncer", "pgbouncer");
-    eprintln!("{}", program_version(&pgbouncer));
     let sandbox = cluster.sandbox();
 
     let auth_dir = sandbox.dir("pgbouncer-auth");
@@ -568,41 +568,13 @@ fn pgbouncer_with_the_generated_ini_and_userlist_proxies_to_paperless() {
         "userlist.txt is readable by others: {mode:o}"
     );
 
-    let port = free_port();
-    let ini = generated.file(profile, "pgbouncer.ini");
-    // The Service `postgres` on 5432 is the test server on loopback.
-    let ini = substitute(
-        &ini,
-        "host=postgres port=5432",
-        &format!("host=127.0.0.1 port={}", cluster.port()),
-    );
-    // Listen on loopback only, on a free port instead of 6432.
-    let ini = substitute(&ini, "listen_addr = *", "listen_addr = 127.0.0.1");
-    let ini = substitute(&ini, "listen_port = 6432", &format!("listen_port = {port}"));
-    // The pod's volumes are directories of the sandbox.
-    let sockets = sandbox.dir("pgbouncer-run");
-    let ini = substitute(
-        &ini,
-        "unix_socket_dir = /var/run/pgbouncer",
-        &format!("unix_socket_dir = {}", sockets.display()),
-    );
-    let ini = substitute(
-        &ini,
-        "auth_file = /etc/pgbouncer/auth/userlist.txt",
-        &format!("auth_file = {}", auth_file.display()),
-    );
-    let ini_path = sandbox.write("pgbouncer.ini", &ini);
-
-    let mut bouncer = Daemon::spawn(
+    let (bouncer, port) = pg::start_pgbouncer(
         sandbox,
-        "pgbouncer",
-        sandbox.command(&pgbouncer).arg(&ini_path),
+        &generated.file(profile, "pgbouncer.ini"),
+        cluster.port(),
+        &auth_file,
+        cluster.tls(),
     );
-    bouncer.wait_until_ready(|| {
-        TcpStream::connect((Ipv4Addr::LOCALHOST, port))
-            .map(drop)
-            .map_err(|e| format!("connect to port {port}: {e}"))
-    });
     let through = |password: &str, sql: &str| {
         psql(
             sandbox,
@@ -657,11 +629,21 @@ fn exporter_with_the_generated_settings_serves_pg_up_1() {
     let objects = build(profile);
     let mut env = container_env(postgres_container(&objects, "postgres-exporter"));
     // In the pod the exporter reaches the server on localhost:5432: here it
-    // is the test server's loopback port.
+    // is the test server's port; it verifies the server's certificate (for
+    // the name localhost) with the CA the pod mounts, here the test CA.
     let uri = env.get_mut("DATA_SOURCE_URI").expect("DATA_SOURCE_URI");
     let (address, database) = uri.split_once('/').expect("host:port/database in the URI");
     assert_eq!(address, "localhost:5432", "DATA_SOURCE_URI {uri}");
-    *uri = format!("127.0.0.1:{}/{database}", cluster.port());
+    let database = substitute(
+        database,
+        "sslrootcert=/etc/postgresql/tls/ca.crt",
+        &format!("sslrootcert={}", cluster.tls().ca.display()),
+    );
+    assert!(
+        database.contains("sslmode=verify-full"),
+        "DATA_SOURCE_URI {uri}"
+    );
+    *uri = format!("localhost:{}/{database}", cluster.port());
     // The Secret's mount is the credentials directory of the sandbox.
     let pass_file = env
         .get_mut("DATA_SOURCE_PASS_FILE")

@@ -25,8 +25,8 @@ use std::process::Output;
 use common::{stderr, stdout};
 use pg::{
     APP_PASSWORD, Generated, POSTGRES_PASSWORD, REPLICATION_PASSWORD, Sandbox, Server, ServerSpec,
-    WAIT, describe, exit_ok, initdb, pg_program, require_peer_admits_postgres, run, server_major,
-    wait_until, write_credentials,
+    TlsFiles, WAIT, describe, exit_ok, initdb, pg_program, require_peer_admits_postgres, run,
+    server_major, wait_until, write_credentials, write_tls,
 };
 
 /// The pod name of the first replica, and the slot the bootstrap must name
@@ -107,6 +107,7 @@ fn without_io_method(conf: &str) -> (String, Vec<String>) {
 
 struct Site {
     credentials: PathBuf,
+    tls: TlsFiles,
     config: PathBuf,
     hba: PathBuf,
     init_script: PathBuf,
@@ -124,6 +125,11 @@ impl Site {
         let rendered = Rendered::new();
         let sandbox = Sandbox::new();
         let credentials = write_credentials(&sandbox);
+        let tls = write_tls(
+            &sandbox,
+            "tls",
+            &rendered.generated.certificate(Some(&rendered.profile)),
+        );
         sandbox.dir("config");
         let config = sandbox.write(
             "config/postgresql.conf",
@@ -150,10 +156,15 @@ impl Site {
             init_script,
             bootstrap_script,
             ready_script,
+            tls,
             sandbox,
         }
     }
 
+    /// A server with the generated files. Its WAL receiver (on a replica)
+    /// connects to the primary's Service name on loopback: `PGHOSTADDR`
+    /// stands in for the cluster's DNS, so libpq still verifies the
+    /// certificate against the name.
     fn start_server(&self, name: &str, data: &Path, sockets: &Path) -> Server {
         Server::start(
             &self.sandbox,
@@ -163,6 +174,8 @@ impl Site {
                 config: &self.config,
                 hba: &self.hba,
                 sockets,
+                tls: &self.tls,
+                env: &[("PGHOSTADDR", "127.0.0.1")],
             },
         )
     }
@@ -248,7 +261,9 @@ impl Site {
                     self.credentials.display().to_string(),
                 ),
                 ("POSTGRES_RUN_DIR", run_dir.display().to_string()),
-                ("PRIMARY_HOST", "127.0.0.1".to_owned()),
+                // The script's own primary host, the Service's name, on loopback.
+                ("PGHOSTADDR", "127.0.0.1".to_owned()),
+                ("PGSSLROOTCERT", self.tls.ca.display().to_string()),
                 ("PRIMARY_PORT", primary.port().to_string()),
                 ("REPLICA_NAME", REPLICA_NAME.to_owned()),
             ],
@@ -335,7 +350,8 @@ fn start_pair(site: &Site, volume: Volume) -> (Server, Server) {
     let auto_conf = fs::read_to_string(pgdata.join("postgresql.auto.conf")).unwrap();
     assert!(
         auto_conf.contains(&format!("primary_slot_name = '{SLOT}'"))
-            && auto_conf.contains("primary_conninfo = 'host=127.0.0.1"),
+            && auto_conf.contains("primary_conninfo = 'host=postgres ")
+            && auto_conf.contains(" sslmode=verify-full "),
         "postgresql.auto.conf must point the standby at the primary and its slot:\n{auto_conf}"
     );
     let pgpass = run_dir.join(".pgpass");
@@ -366,6 +382,14 @@ fn start_pair(site: &Site, volume: Volume) -> (Server, Server) {
         }
     })
     .unwrap_or_else(|why| panic!("{why}\n{}\n{}", primary.log(), replica.log()));
+    assert_eq!(
+        primary.sql(
+            "postgres",
+            "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_replication r USING (pid)"
+        ),
+        "t",
+        "the replica must stream over TLS"
+    );
     (primary, replica)
 }
 
@@ -468,7 +492,7 @@ fn tested_files_are_aws_large_but_for_io_method() {
         hba.lines()
             .any(|line| line.split_whitespace().collect::<Vec<_>>()
                 == [
-                    "host",
+                    "hostssl",
                     "replication",
                     "replicator",
                     "0.0.0.0/0",
@@ -513,7 +537,7 @@ fn bootstrapped_replica_streams_and_restarts_without_recloning() {
         };
         assert_eq!(
             settings("source = 'command line'"),
-            "listen_addresses,port,unix_socket_directories"
+            "listen_addresses,port,ssl_cert_file,ssl_key_file,unix_socket_directories"
         );
         assert_eq!(
             server.sql(

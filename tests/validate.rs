@@ -27,7 +27,11 @@ const OLDEST_KUBERNETES: &str = "1.33.0";
 /// kubernetes-validate has no schema for them: for these, and only these, its
 /// `WARN ... Couldn't find schema` line is what is expected. Every other
 /// document must pass its schema.
-const CUSTOM_RESOURCES: [(&str, &str); 1] = [("monitoring.coreos.com/v1", "ServiceMonitor")];
+const CUSTOM_RESOURCES: [(&str, &str); 3] = [
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("cert-manager.io/v1", "Certificate"),
+    ("cert-manager.io/v1", "Issuer"),
+];
 
 /// Strings that a YAML 1.1 reader (`kubectl apply -f`, PyYAML) turns into a
 /// boolean, a number or a timestamp unless they are quoted.
@@ -498,4 +502,114 @@ fn unknown_kinds_and_empty_files_are_no_pass() {
 
     let empty = write(dir.path(), "empty.yaml", "");
     validate(&empty, &versions()).expect_err("nothing is no pass");
+}
+
+// ---------------------------------------------------------------------------
+// cert-manager's kinds, which kubernetes-validate has no schema for.
+
+/// Validates cert-manager objects with `tests/cert-manager/validate.mjs`:
+/// cert-manager's CRD schemas as the npm package
+/// `@kubernetes-models/cert-manager` (pinned in `tests/cert-manager`,
+/// installed by ./scripts/test.sh) compiles them. It checks types, enums,
+/// required fields and patterns; those schemas do not forbid unknown
+/// fields. Ok(output) when every object printed a PASS line, Err otherwise.
+fn validate_cert_manager(objects: &[Value]) -> Result<String, String> {
+    let dir = common::repo_root().join("tests/cert-manager");
+    assert!(
+        dir.join("node_modules/@kubernetes-models/cert-manager")
+            .is_dir(),
+        "@kubernetes-models/cert-manager is not installed in {}; run ./scripts/test.sh, which installs it",
+        dir.display()
+    );
+    let mut child = Command::new(tool("node"))
+        .arg("validate.mjs")
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(&serde_json::to_vec(objects).expect("JSON"))
+            .expect("write the objects");
+    }
+    let output = child.wait_with_output().expect("node finishes");
+    let printed = stdout(&output);
+    let passed = printed.lines().filter(|l| l.starts_with("PASS ")).count();
+    if output.status.success() && passed == objects.len() {
+        Ok(printed)
+    } else {
+        Err(format!(
+            "validate.mjs: {}\n--- stdout\n{printed}--- stderr\n{}",
+            output.status,
+            stderr(&output)
+        ))
+    }
+}
+
+fn cert_manager_objects(yaml: &str) -> Vec<Value> {
+    let documents: Vec<Value> = serde_saphyr::from_multiple(yaml).expect("valid YAML");
+    documents
+        .into_iter()
+        .filter(|d| {
+            d["apiVersion"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("cert-manager.io/"))
+        })
+        .collect()
+}
+
+#[test]
+fn cert_manager_objects_of_every_profile_pass_cert_managers_schemas() {
+    for profile in PROFILES {
+        let objects = cert_manager_objects(&built(profile));
+        assert_eq!(
+            objects.len(),
+            4,
+            "{profile}: the private CA's two Issuers and two Certificates"
+        );
+        if let Err(report) = validate_cert_manager(&objects) {
+            panic!("{profile}: {report}");
+        }
+    }
+    // A Certificate signed by a ClusterIssuer of the cluster.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(
+        dir.path().join("acme.yaml"),
+        "extends: aws-large\ntls:\n  source: issuer\n  issuer:\n    name: corporate-ca\n",
+    )
+    .expect("write a user profile");
+    let profiles = dir.path().to_str().expect("UTF-8 path");
+    let output = palgen(&["--profiles-dir", profiles, "build", "--profile", "acme"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let objects = cert_manager_objects(&stdout(&output));
+    assert_eq!(objects.len(), 1, "only the server Certificate");
+    assert_eq!(objects[0]["spec"]["issuerRef"]["kind"], "ClusterIssuer");
+    if let Err(report) = validate_cert_manager(&objects) {
+        panic!("{report}");
+    }
+}
+
+/// Negative controls: the schemas do reject a value cert-manager refuses,
+/// and an object the script has no schema for fails.
+#[test]
+fn cert_manager_schemas_reject_a_wrong_usage_and_unknown_kinds() {
+    let mut objects = cert_manager_objects(&built("aws-small"));
+    let certificate = objects
+        .iter_mut()
+        .find(|o| o["metadata"]["name"] == "postgres-tls")
+        .expect("the server Certificate");
+    certificate["spec"]["usages"] = json!(["server-auth"]);
+    let report = validate_cert_manager(&objects).expect_err("a wrong usage must fail");
+    assert!(
+        report.contains("FAIL Certificate postgres-tls") && report.contains("usages"),
+        "{report}"
+    );
+    let unknown =
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "Bogus", "metadata": {"name": "x"}});
+    let report = validate_cert_manager(&[unknown]).expect_err("an unknown kind must fail");
+    assert!(report.contains("no schema"), "{report}");
 }

@@ -26,6 +26,52 @@ pub struct Settings {
     pub scheduling: Scheduling,
     pub engine: Engine,
     pub cloudnative_pg: CloudNativePg,
+    pub tls: Tls,
+}
+
+/// TLS on every network connection to the database.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tls {
+    pub enabled: bool,
+    pub source: CertificateSource,
+    /// The `kubernetes.io/tls` Secret with `tls.crt`, `tls.key` and `ca.crt`.
+    pub secret: String,
+    /// The issuer of `source: issuer`.
+    pub issuer: IssuerRef,
+}
+
+/// Where the server certificate comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertificateSource {
+    /// cert-manager, from a private CA that palgen's objects set up in the namespace.
+    PrivateCa,
+    /// cert-manager, from an issuer the cluster already has.
+    Issuer,
+    /// A Secret the user creates.
+    Secret,
+}
+
+impl CertificateSource {
+    pub const NAMES: [&str; 3] = ["private-ca", "issuer", "secret"];
+
+    pub fn parse(text: &str) -> Option<CertificateSource> {
+        match text {
+            "private-ca" => Some(CertificateSource::PrivateCa),
+            "issuer" => Some(CertificateSource::Issuer),
+            "secret" => Some(CertificateSource::Secret),
+            _ => None,
+        }
+    }
+}
+
+/// A cert-manager issuer, as a Certificate's `issuerRef` names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssuerRef {
+    /// Unset unless `source: issuer`.
+    pub name: Option<String>,
+    pub kind: String,
+    pub group: String,
 }
 
 /// What runs PostgreSQL: palgen's own StatefulSets, or the CloudNativePG

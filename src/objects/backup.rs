@@ -62,7 +62,7 @@ pub fn cron_job(settings: &Settings) -> CronJob {
         ]),
         ..Default::default()
     };
-    let pod_spec = PodSpec {
+    let mut pod_spec = PodSpec {
         service_account_name: Some(DATABASE.app.to_owned()),
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),
@@ -84,6 +84,9 @@ pub fn cron_job(settings: &Settings) -> CronJob {
         ]),
         ..Default::default()
     };
+    if settings.tls.enabled {
+        pod::verify_server_certificate(&mut pod_spec, &settings.tls.secret);
+    }
     CronJob {
         metadata: ObjectMeta {
             annotations: Some(pod::checkov_skips(&[

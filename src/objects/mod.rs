@@ -5,6 +5,7 @@
 //! Kustomize tree and `palgen build` are both made from.
 
 mod backup;
+mod certificate;
 pub mod cnpg;
 mod config;
 mod disruption_budget;
@@ -25,7 +26,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::model::settings::Engine;
+use crate::model::settings::{CertificateSource, Engine};
 use crate::profile::Profile;
 
 /// An optional part of the deployment. The objects only a feature adds are
@@ -144,6 +145,7 @@ pub fn build(profile: &Profile) -> ObjectSet {
         core(to_value(&statefulset::primary(settings))),
         core(to_value(&network_policy::primary(settings))),
     ];
+    resources.extend(server_certificate(profile).into_iter().map(core));
     let mut add = |feature: Feature, objects: Vec<Value>| {
         resources.extend(objects.into_iter().map(|object| Resource {
             feature: Some(feature),
@@ -207,5 +209,30 @@ pub fn build(profile: &Profile) -> ObjectSet {
     ObjectSet {
         resources,
         config_maps: config::file_config_maps(profile),
+    }
+}
+
+/// The cert-manager objects that make the TLS Secret, as the profile's
+/// certificate source asks: none when the user provides it.
+fn server_certificate(profile: &Profile) -> Vec<Value> {
+    let settings = &profile.settings;
+    if !settings.tls.enabled {
+        return Vec::new();
+    }
+    let server = || {
+        to_value(&certificate::server(
+            settings,
+            profile.derived.connection_budget.uses_pgbouncer(),
+        ))
+    };
+    match settings.tls.source {
+        CertificateSource::PrivateCa => vec![
+            to_value(&certificate::self_signed_issuer()),
+            to_value(&certificate::private_ca()),
+            to_value(&certificate::private_ca_issuer()),
+            server(),
+        ],
+        CertificateSource::Issuer => vec![server()],
+        CertificateSource::Secret => Vec::new(),
     }
 }

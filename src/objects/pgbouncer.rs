@@ -96,7 +96,7 @@ pub fn deployment(settings: &Settings) -> Deployment {
         ]),
         ..Default::default()
     };
-    let pgbouncer = Container {
+    let mut pgbouncer = Container {
         name: "pgbouncer".to_owned(),
         image: Some(settings.pgbouncer.image.clone()),
         image_pull_policy: Some("IfNotPresent".to_owned()),
@@ -122,6 +122,22 @@ pub fn deployment(settings: &Settings) -> Deployment {
         ]),
         ..Default::default()
     };
+    let mut volumes = vec![
+        pod::config_map_volume("config", PGBOUNCER_CONFIG_MAP),
+        pod::credentials_volume(),
+        pod::memory_dir("auth", "1Mi".to_owned()),
+        pod::empty_dir("run"),
+        pod::empty_dir("tmp"),
+    ];
+    // PgBouncer serves TLS to the application with the database's
+    // certificate (it carries the pgbouncer Service's names) and verifies
+    // the server with its CA.
+    if settings.tls.enabled {
+        if let Some(mounts) = &mut pgbouncer.volume_mounts {
+            mounts.push(pod::tls_mount());
+        }
+        volumes.push(pod::tls_volume(&settings.tls.secret));
+    }
     Deployment {
         metadata: ObjectMeta {
             annotations: Some(pod::checkov_skips(&[
@@ -156,13 +172,7 @@ pub fn deployment(settings: &Settings) -> Deployment {
                     security_context: Some(pod::pod_security(PGBOUNCER_USER)),
                     init_containers: Some(vec![userlist]),
                     containers: vec![pgbouncer],
-                    volumes: Some(vec![
-                        pod::config_map_volume("config", PGBOUNCER_CONFIG_MAP),
-                        pod::credentials_volume(),
-                        pod::memory_dir("auth", "1Mi".to_owned()),
-                        pod::empty_dir("run"),
-                        pod::empty_dir("tmp"),
-                    ]),
+                    volumes: Some(volumes),
                     ..Default::default()
                 }),
             },

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapVolumeSource, EmptyDirVolumeSource, EnvVar, PersistentVolumeClaimSpec,
-    PodSecurityContext, ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext,
-    Volume, VolumeMount, VolumeResourceRequirements,
+    Capabilities, ConfigMapVolumeSource, EmptyDirVolumeSource, EnvVar, KeyToPath,
+    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, ResourceRequirements, SeccompProfile,
+    SecretVolumeSource, SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
@@ -137,6 +137,76 @@ pub fn credentials_volume() -> Volume {
 
 pub fn credentials_mount() -> VolumeMount {
     read_only_mount("credentials", contract::CREDENTIALS_DIR)
+}
+
+/// The TLS Secret with its private key, for the programs that serve TLS.
+/// Mode 0440 with the pod's fsGroup: the kubelet writes the files as root,
+/// group fsGroup, and PostgreSQL accepts a key owned by root with at most
+/// group read (u=rw,g=r), never one that others may read.
+pub fn tls_volume(secret: &str) -> Volume {
+    Volume {
+        name: "tls".to_owned(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(secret.to_owned()),
+            default_mode: Some(0o440),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Only the CA certificate of the TLS Secret, for clients that verify the
+/// server: they never see its key.
+pub fn tls_ca_volume(secret: &str) -> Volume {
+    Volume {
+        name: "tls-ca".to_owned(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(secret.to_owned()),
+            default_mode: Some(0o444),
+            items: Some(vec![KeyToPath {
+                key: contract::TLS_CA_KEY.to_owned(),
+                path: contract::TLS_CA_KEY.to_owned(),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn tls_mount() -> VolumeMount {
+    read_only_mount("tls", contract::TLS_DIR)
+}
+
+pub fn tls_ca_mount() -> VolumeMount {
+    read_only_mount("tls-ca", contract::TLS_DIR)
+}
+
+/// Makes every container of a client pod verify the server: the CA
+/// mounted, libpq told to check the certificate against it.
+pub fn verify_server_certificate(pod: &mut PodSpec, secret: &str) {
+    for container in &mut pod.containers {
+        container
+            .env
+            .get_or_insert_with(Vec::new)
+            .extend(verify_full_env());
+        container
+            .volume_mounts
+            .get_or_insert_with(Vec::new)
+            .push(tls_ca_mount());
+    }
+    pod.volumes
+        .get_or_insert_with(Vec::new)
+        .push(tls_ca_volume(secret));
+}
+
+/// libpq's settings for a client that verifies the server: the certificate
+/// must chain to the mounted CA and name the host connected to.
+pub fn verify_full_env() -> Vec<EnvVar> {
+    vec![
+        env("PGSSLMODE", "verify-full"),
+        env("PGSSLROOTCERT", contract::tls_ca_file()),
+    ]
 }
 
 /// A single-node volume of the profile's StorageClass.

@@ -14,7 +14,7 @@ use k8s_openapi::api::apps::v1::{
 use k8s_openapi::api::core::v1::{
     Affinity, Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, HTTPGetAction,
     ObjectFieldSelector, PersistentVolumeClaim, PodAffinityTerm, PodAntiAffinity, PodSpec,
-    PodTemplateSpec, Probe, TopologySpreadConstraint, Volume, WeightedPodAffinityTerm,
+    PodTemplateSpec, Probe, TopologySpreadConstraint, Volume, VolumeMount, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, LabelSelectorRequirement, ObjectMeta,
@@ -237,8 +237,11 @@ fn postgres_container(settings: &Settings, role: Role) -> Container {
         Role::Primary => pod::read_only_mount("initdb", contract::INITDB_DIR),
         Role::Replica => pod::read_only_mount("replica-scripts", contract::REPLICA_SCRIPTS_DIR),
     });
+    mounts.push(pod::credentials_mount());
+    if settings.tls.enabled {
+        mounts.push(pod::tls_mount());
+    }
     mounts.extend([
-        pod::credentials_mount(),
         pod::mount("run", contract::SOCKET_DIR),
         pod::mount("tmp", "/tmp"),
         pod::mount("shm", "/dev/shm"),
@@ -294,15 +297,26 @@ fn bootstrap_container(settings: &Settings) -> Container {
             &settings.resources.limits,
         )),
         security_context: Some(pod::container_security(POSTGRES_USER)),
-        volume_mounts: Some(vec![
-            pod::mount(DATA_VOLUME, settings.image.volume_mount_path()),
-            pod::read_only_mount("replica-scripts", contract::REPLICA_SCRIPTS_DIR),
-            pod::credentials_mount(),
-            pod::mount("run", contract::SOCKET_DIR),
-            pod::mount("tmp", "/tmp"),
-        ]),
+        volume_mounts: Some(bootstrap_mounts(settings)),
         ..Default::default()
     }
+}
+
+/// With TLS, the CA the bootstrap verifies the primary with.
+fn bootstrap_mounts(settings: &Settings) -> Vec<VolumeMount> {
+    let mut mounts = vec![
+        pod::mount(DATA_VOLUME, settings.image.volume_mount_path()),
+        pod::read_only_mount("replica-scripts", contract::REPLICA_SCRIPTS_DIR),
+        pod::credentials_mount(),
+    ];
+    if settings.tls.enabled {
+        mounts.push(pod::tls_ca_mount());
+    }
+    mounts.extend([
+        pod::mount("run", contract::SOCKET_DIR),
+        pod::mount("tmp", "/tmp"),
+    ]);
+    mounts
 }
 
 /// The pod's own name, from the downward API.
@@ -353,9 +367,10 @@ fn exporter_container(settings: &Settings) -> Container {
             pod::env(
                 "DATA_SOURCE_URI",
                 format!(
-                    "localhost:{}/{}?sslmode=disable",
+                    "localhost:{}/{}?{}",
                     contract::DATABASE_PORT,
-                    contract::DATABASE
+                    contract::DATABASE,
+                    exporter_ssl_parameters(settings)
                 ),
             ),
             pod::env("DATA_SOURCE_USER", contract::EXPORTER_ROLE),
@@ -381,8 +396,25 @@ fn exporter_container(settings: &Settings) -> Container {
         liveness_probe: Some(http_probe(30)),
         readiness_probe: Some(http_probe(5)),
         security_context: Some(pod::container_security(POSTGRES_USER)),
-        volume_mounts: Some(vec![pod::credentials_mount()]),
+        volume_mounts: Some(if settings.tls.enabled {
+            vec![pod::credentials_mount(), pod::tls_ca_mount()]
+        } else {
+            vec![pod::credentials_mount()]
+        }),
         ..Default::default()
+    }
+}
+
+/// The exporter's TLS settings: over loopback too, the server admits only
+/// TLS; `localhost` is one of the certificate's names for it.
+fn exporter_ssl_parameters(settings: &Settings) -> String {
+    if settings.tls.enabled {
+        format!(
+            "sslmode=verify-full&sslrootcert={}",
+            contract::tls_ca_file()
+        )
+    } else {
+        "sslmode=disable".to_owned()
     }
 }
 
@@ -408,17 +440,26 @@ fn pg_isready_probe(initial_delay: i32, period: i32, failures: i32) -> Probe {
 }
 
 fn volumes(settings: &Settings, role: Role) -> Vec<Volume> {
-    vec![
+    let mut volumes = vec![
         pod::config_map_volume("config", CONFIG_MAP),
         match role {
             Role::Primary => pod::config_map_volume("initdb", INITDB_CONFIG_MAP),
             Role::Replica => pod::config_map_volume("replica-scripts", REPLICA_SCRIPTS_CONFIG_MAP),
         },
         pod::credentials_volume(),
+    ];
+    if settings.tls.enabled {
+        volumes.push(pod::tls_volume(&settings.tls.secret));
+        if settings.monitoring.exporter || role == Role::Replica {
+            volumes.push(pod::tls_ca_volume(&settings.tls.secret));
+        }
+    }
+    volumes.extend([
         pod::empty_dir("run"),
         pod::empty_dir("tmp"),
         pod::memory_dir("shm", settings.postgres.shm_size.to_string()),
-    ]
+    ]);
+    volumes
 }
 
 fn data_claim(settings: &Settings, workload: Workload) -> PersistentVolumeClaim {

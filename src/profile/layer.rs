@@ -40,6 +40,27 @@ pub struct Layer {
     pub engine: Option<Spanned<crate::model::settings::Engine>>,
     #[serde(default)]
     pub cloudnative_pg: CloudNativePgLayer,
+    #[serde(default)]
+    pub tls: TlsLayer,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsLayer {
+    pub enabled: Option<Spanned<bool>>,
+    /// `private-ca`, `issuer` or `secret`.
+    pub source: Option<Spanned<String>>,
+    pub secret: Option<Spanned<String>>,
+    #[serde(default)]
+    pub issuer: IssuerLayer,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerLayer {
+    pub name: Option<Spanned<String>>,
+    pub kind: Option<Spanned<String>>,
+    pub group: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

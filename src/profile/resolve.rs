@@ -15,6 +15,7 @@ use crate::model::settings::{
     Amounts, Backup, CloudNativePg, Connections, Monitoring, ObjectStore, Origin, Origins,
     PgBouncer, Postgres, ProvisionedClass, Replication, Resources, Scheduling, Settings, Storage,
 };
+use crate::model::settings::{CertificateSource, IssuerRef, Tls};
 
 /// A profile file and its parsed content, ready to be layered.
 pub struct SourcedLayer<'a> {
@@ -225,6 +226,7 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
 
     let engine = r.take("engine", |l| l.engine.as_ref())?;
     let cloudnative_pg = resolve_cloudnative_pg(&mut r)?;
+    let tls = resolve_tls(&mut r)?;
 
     let settings = Settings {
         engine,
@@ -241,10 +243,35 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
         pgbouncer,
         replication,
         scheduling,
+        tls,
     };
     let derived = derived::derive(&settings);
     validate::validate(&settings, &derived, &r.blame())?;
     Ok((settings, derived, r.origins))
+}
+
+fn resolve_tls(r: &mut Resolver<'_>) -> Result<Tls, SettingsError> {
+    let source_text: String = r.take("tls.source", |l| l.tls.source.as_ref())?;
+    let source = CertificateSource::parse(&source_text).ok_or_else(|| {
+        r.blame().invalid(
+            "tls.source",
+            format!(
+                "{source_text:?} is not a certificate source; write one of {}",
+                CertificateSource::NAMES.join(", ")
+            ),
+        )
+    })?;
+    let issuer = IssuerRef {
+        name: r.take_optional("tls.issuer.name", |l| l.tls.issuer.name.as_ref()),
+        kind: r.take("tls.issuer.kind", |l| l.tls.issuer.kind.as_ref())?,
+        group: r.take("tls.issuer.group", |l| l.tls.issuer.group.as_ref())?,
+    };
+    Ok(Tls {
+        enabled: r.take("tls.enabled", |l| l.tls.enabled.as_ref())?,
+        source,
+        secret: r.take("tls.secret", |l| l.tls.secret.as_ref())?,
+        issuer,
+    })
 }
 
 #[cfg(test)]

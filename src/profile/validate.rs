@@ -9,7 +9,7 @@ use crate::contract;
 use crate::model::derived::Derived;
 use crate::model::quantity::Bytes;
 use crate::model::settings::{
-    Cloud, Engine, ObjectStore, Settings, is_dns_label, is_dns_subdomain,
+    CertificateSource, Cloud, Engine, ObjectStore, Settings, is_dns_label, is_dns_subdomain,
 };
 use crate::model::{cron, image};
 
@@ -39,6 +39,10 @@ const BUILT_IN_CLASSES: [(&str, &str); 17] = [
     ("local-path", "k3s"),
 ];
 
+/// The kinds a cert-manager `issuerRef` names (external issuers bring their
+/// own group but use these kinds too).
+const ISSUER_KINDS: [&str; 2] = ["Issuer", "ClusterIssuer"];
+
 pub(super) fn validate(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), SettingsError> {
     validate_storage(s, r)?;
     validate_resources(s, r)?;
@@ -49,7 +53,58 @@ pub(super) fn validate(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), S
     validate_cloudnative_pg(s, r)?;
     postgres_limits::validate_wal(s, r)?;
     postgres_limits::validate_ranges(s, d, r)?;
-    postgres_limits::validate_memory(s, d, r)
+    postgres_limits::validate_memory(s, d, r)?;
+    validate_tls(s, r)
+}
+
+/// Names Kubernetes accepts for the Secret and the issuer; an issuer kind
+/// cert-manager knows.
+fn validate_tls(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
+    if !is_dns_subdomain(&s.tls.secret) {
+        return Err(r.invalid(
+            "tls.secret",
+            format!(
+                "{:?} is not a valid Secret name (lower-case letters, digits, '-' and '.')",
+                s.tls.secret
+            ),
+        ));
+    }
+    let issuer = &s.tls.issuer;
+    match &issuer.name {
+        None if s.tls.source == CertificateSource::Issuer => {
+            return Err(r.invalid(
+                "tls.source",
+                "\"issuer\" needs tls.issuer.name, the cert-manager Issuer or ClusterIssuer that signs the certificate".to_owned(),
+            ));
+        }
+        Some(name) if !is_dns_subdomain(name) => {
+            return Err(r.invalid(
+                "tls.issuer.name",
+                format!("{name:?} is not a valid issuer name"),
+            ));
+        }
+        _ => {}
+    }
+    if !ISSUER_KINDS.contains(&issuer.kind.as_str()) {
+        return Err(r.invalid(
+            "tls.issuer.kind",
+            format!(
+                "{:?} is not an issuer kind; write {}",
+                issuer.kind,
+                ISSUER_KINDS.join(" or ")
+            ),
+        ));
+    }
+    if !is_dns_subdomain(&issuer.group) {
+        return Err(r.invalid(
+            "tls.issuer.group",
+            format!(
+                "{:?} is not an API group such as cert-manager.io",
+                issuer.group
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The data volume: a class Kubernetes accepts, room for PostgreSQL.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::ServerCertificate;
 use crate::common::{objects_by_identity, palgen, render_all, stderr, stdout};
 
 /// A tree palgen rendered into a temporary directory.
@@ -77,6 +78,7 @@ impl Generated {
         ServerFiles {
             conf: self.base("postgresql.conf"),
             hba: self.base("pg_hba.conf"),
+            certificate: self.certificate(None),
         }
     }
 
@@ -85,9 +87,54 @@ impl Generated {
         ServerFiles {
             conf: self.file(profile, "postgresql.conf"),
             hba: self.file(profile, "pg_hba.conf"),
+            certificate: self.certificate(Some(profile)),
+        }
+    }
+
+    /// The server certificate of base, or of a profile: the names of
+    /// base's Certificate unless the overlay's patch replaces them (a patch
+    /// replaces a list of strings whole, as Kustomize applies it), and the
+    /// mode of the database pod's `tls` volume.
+    pub fn certificate(&self, profile: Option<&str>) -> ServerCertificate {
+        let document = |path: &Path| -> Value {
+            serde_saphyr::from_str(&read(path))
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        };
+        let base = self.tree.join("base");
+        let patched = profile
+            .map(|profile| {
+                self.tree
+                    .join("overlays")
+                    .join(profile)
+                    .join(format!("patch-{CERTIFICATE_FILE}"))
+            })
+            .filter(|path| path.exists())
+            .map(|path| document(&path))
+            .filter(|patch| patch["spec"]["dnsNames"].is_array());
+        let certificate = patched.unwrap_or_else(|| document(&base.join(CERTIFICATE_FILE)));
+        let dns_names = certificate["spec"]["dnsNames"]
+            .as_array()
+            .expect("the Certificate lists dnsNames")
+            .iter()
+            .map(|name| name.as_str().expect("a DNS name").to_owned())
+            .collect();
+        let statefulset = document(&base.join("statefulset-postgres.yaml"));
+        let key_mode = statefulset["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .expect("volumes")
+            .iter()
+            .find(|volume| volume["name"] == "tls")
+            .and_then(|volume| volume["secret"]["defaultMode"].as_u64())
+            .expect("the database pod mounts the TLS Secret as volume tls, with a defaultMode");
+        ServerCertificate {
+            dns_names,
+            key_mode: u32::try_from(key_mode).expect("a file mode"),
         }
     }
 }
+
+/// The server Certificate's file in base.
+const CERTIFICATE_FILE: &str = "certificate-postgres-tls.yaml";
 
 fn read(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
@@ -97,6 +144,8 @@ fn read(path: &Path) -> String {
 pub struct ServerFiles {
     pub conf: String,
     pub hba: String,
+    /// What its TLS Secret must hold.
+    pub certificate: ServerCertificate,
 }
 
 /// The objects of `palgen build --profile NAME`, keyed kind/namespace/name.

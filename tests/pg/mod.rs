@@ -22,19 +22,26 @@
 //! - `server.rs`: PostgreSQL servers, `psql`, and [`TempCluster`], one
 //!   server with a profile's generated configuration;
 //! - `generated.rs`: palgen's rendered tree and built objects;
-//! - `conf.rs`: postgresql.conf as PostgreSQL reads it, and pg_settings.
+//! - `pgbouncer.rs`: PgBouncer with a generated pgbouncer.ini;
+//! - `conf.rs`: postgresql.conf as PostgreSQL reads it, and pg_settings;
+//! - `tls.rs`: certificates made with openssl for the generated names.
 
 #![allow(dead_code)] // each test crate uses a different subset
 
 mod conf;
 mod generated;
+mod pgbouncer;
 mod process;
 mod server;
+mod tls;
 
 pub use conf::*;
 pub use generated::*;
+#[allow(unused_imports)] // only the crates that run PgBouncer use it
+pub use pgbouncer::*;
 pub use process::*;
 pub use server::*;
+pub use tls::*;
 
 /// The Secret's keys, as files of the credentials directory. The passwords
 /// hold quotes, backslashes, colons, dollar signs and spaces, so that every

@@ -246,6 +246,32 @@ impl Sandbox {
         path
     }
 
+    /// Writes a file as the kubelet mounts a Secret's key for a pod with an
+    /// fsGroup: owned by root, group the pod's (here the service user's),
+    /// with the volume's `mode`. Run unprivileged, the tests cannot give a
+    /// file to root: then it is their own user's, mode 0600 (PostgreSQL's
+    /// rule for a key the server's user owns).
+    pub fn write_as_secret(&self, name: &str, contents: &str, mode: u32) -> PathBuf {
+        let path = self.path().join(name);
+        fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        let mode = match service_user() {
+            Some(user) => {
+                std::os::unix::fs::chown(&path, Some(0), Some(user.gid))
+                    .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
+                mode
+            }
+            None => 0o600,
+        };
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+        path
+    }
+
+    /// Whether [`Sandbox::write_as_secret`] writes files as the pod has them.
+    pub fn secrets_as_in_the_pod() -> bool {
+        service_user().is_some()
+    }
+
     /// A command that runs as the service user in the sandbox, with a clean
     /// environment: PATH starts with the PostgreSQL programs (as in the
     /// image), HOME is the sandbox (no ~/.pgpass of the machine), and no PG*

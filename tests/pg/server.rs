@@ -10,9 +10,12 @@ use crate::common::{stderr, stdout};
 
 use super::{
     APP_PASSWORD, Daemon, EXPORTER_PASSWORD, Generated, POSTGRES_PASSWORD, PgSetting,
-    REPLICATION_PASSWORD, Sandbox, ServerFiles, conf_for_server, describe, exit_ok, free_port,
-    peer_admits_postgres, pg_program, run, run_ok, server_major,
+    REPLICATION_PASSWORD, Sandbox, ServerFiles, TlsFiles, conf_for_server, describe, exit_ok,
+    free_port, peer_admits_postgres, pg_program, run, run_ok, server_major, write_tls,
 };
+
+/// The database Service's name, as the backup job's `PGHOST` has it.
+pub const SERVICE_HOST: &str = "postgres";
 
 /// Writes the Secret's keys into the directory `credentials` of the sandbox,
 /// as a Secret mounts them: one file a key, the bare value, no newline.
@@ -132,6 +135,10 @@ pub struct ServerSpec<'a> {
     pub config: &'a Path,
     pub hba: &'a Path,
     pub sockets: &'a Path,
+    /// The certificate and key in place of the pod's TLS mount.
+    pub tls: &'a TlsFiles,
+    /// The server's environment: libpq settings of its WAL receiver.
+    pub env: &'a [(&'a str, &'a str)],
 }
 
 /// A running server; dropping it stops it (`pg_ctl stop -m immediate`, then
@@ -156,7 +163,9 @@ impl Server {
     ///   `/var/run/postgresql` is the pod's emptyDir (not writable by the
     ///   `postgres` user here, and shared between servers);
     /// - `hba_file`: the copy of the generated pg_hba.conf; the file's
-    ///   `/etc/postgresql/config/pg_hba.conf` is where the pod mounts it.
+    ///   `/etc/postgresql/config/pg_hba.conf` is where the pod mounts it;
+    /// - `ssl_cert_file`, `ssl_key_file`: the test's certificate and key
+    ///   ([`TlsFiles`]), where the file names the pod's TLS mount.
     ///
     /// Waits (bounded) until the server accepts connections on its socket.
     pub fn start(sandbox: &Sandbox, spec: &ServerSpec) -> Server {
@@ -182,7 +191,12 @@ impl Server {
                     .arg("-c")
                     .arg(format!("unix_socket_directories={sockets}"))
                     .arg("-c")
-                    .arg(format!("hba_file={}", spec.hba.display())),
+                    .arg(format!("hba_file={}", spec.hba.display()))
+                    .arg("-c")
+                    .arg(format!("ssl_cert_file={}", spec.tls.cert.display()))
+                    .arg("-c")
+                    .arg(format!("ssl_key_file={}", spec.tls.key.display()))
+                    .envs(spec.env.iter().copied()),
             );
             let ready = daemon.wait_ready(|| {
                 exit_ok(
@@ -319,6 +333,7 @@ pub struct TempCluster {
     credentials: PathBuf,
     config: Option<PathBuf>,
     port: Option<u16>,
+    tls: Option<TlsFiles>,
     sandbox: Sandbox,
 }
 
@@ -337,6 +352,7 @@ impl TempCluster {
             credentials,
             config: None,
             port: None,
+            tls: None,
             sandbox,
         }
     }
@@ -357,6 +373,11 @@ impl TempCluster {
 
     pub fn credentials_dir(&self) -> &Path {
         &self.credentials
+    }
+
+    /// The server's certificate, key and CA (see [`TempCluster::start`]).
+    pub fn tls(&self) -> &TlsFiles {
+        self.tls.as_ref().expect("the server was started")
     }
 
     /// The configuration file the server runs with.
@@ -399,9 +420,12 @@ impl TempCluster {
 
     /// Starts the server ([`Server::start`]) with the generated
     /// postgresql.conf (parameters this server predates commented out) and
-    /// pg_hba.conf ([`hba_for_test`]). Waits until it accepts connections.
+    /// pg_hba.conf ([`hba_for_test`]), and a certificate for the names of
+    /// the generated Certificate ([`write_tls`]). Waits until it accepts
+    /// connections.
     pub fn start(&mut self, files: &ServerFiles) {
         assert!(self.server.is_none(), "the server is already running");
+        let tls = write_tls(&self.sandbox, "tls", &files.certificate);
         let conf = conf_for_server(&files.conf, server_major());
         let config = self.sandbox.write("postgresql.conf", &conf.text);
         let hba = self.sandbox.write("pg_hba.conf", &hba_for_test(&files.hba));
@@ -413,8 +437,11 @@ impl TempCluster {
                 config: &config,
                 hba: &hba,
                 sockets: &self.sockets,
+                tls: &tls,
+                env: &[],
             },
         );
+        self.tls = Some(tls);
         self.port = Some(server.port());
         self.server = Some(server);
         self.config = Some(config);
@@ -453,10 +480,19 @@ impl TempCluster {
     }
 
     /// The environment of the generated scripts that connect over TCP, as
-    /// the backup job does: host, port and credentials directory.
+    /// the backup job does: the Service's name (as the job's `PGHOST`),
+    /// reached on loopback (`PGHOSTADDR`: libpq connects there and verifies
+    /// the certificate against the name), the job's TLS settings with the
+    /// test CA, port and credentials directory.
     pub fn client_env(&self) -> Vec<(&'static str, String)> {
         vec![
-            ("PGHOST", "127.0.0.1".to_owned()),
+            ("PGHOST", SERVICE_HOST.to_owned()),
+            ("PGHOSTADDR", "127.0.0.1".to_owned()),
+            ("PGSSLMODE", "verify-full".to_owned()),
+            (
+                "PGSSLROOTCERT",
+                self.tls().ca.to_string_lossy().into_owned(),
+            ),
             ("PGPORT", self.port().to_string()),
             (
                 "POSTGRES_CREDENTIALS_DIR",

@@ -10,6 +10,12 @@ primary_host="${PRIMARY_HOST:-postgres}"
 primary_port="${PRIMARY_PORT:-5432}"
 # One slot per replica, named after the pod (postgres-replica-1 -> postgres_replica_1).
 slot="$(printf '%s' "${REPLICA_NAME:-$(hostname)}" | tr -c 'a-z0-9_' '_')"
+# The primary's certificate must chain to the mounted CA and name the host:
+# for pg_basebackup here, and for the standby's WAL receiver (the replica's
+# database container mounts the CA at the same path).
+export PGSSLMODE="${PGSSLMODE:-verify-full}"
+export PGSSLROOTCERT="${PGSSLROOTCERT:-/etc/postgresql/tls/ca.crt}"
+tls=" sslmode=$PGSSLMODE sslrootcert=$PGSSLROOTCERT"
 
 umask 077
 password="$(sed 's/\\/\\\\/g; s/:/\\:/g' "$credentials_dir/replication-password")"
@@ -34,7 +40,7 @@ pg_basebackup --host="$primary_host" --port="$primary_port" --username=replicato
     --no-password --pgdata="$clone" --wal-method=stream --slot="$slot" --checkpoint=fast
 touch "$clone/standby.signal"
 cat >> "$clone/postgresql.auto.conf" <<CONF
-primary_conninfo = 'host=$primary_host port=$primary_port user=replicator passfile=$run_dir/.pgpass application_name=$slot'
+primary_conninfo = 'host=$primary_host port=$primary_port user=replicator passfile=$run_dir/.pgpass application_name=$slot$tls'
 primary_slot_name = '$slot'
 CONF
 # PGDATA sits two levels below the volume's mount point, so it can be
