@@ -1,7 +1,7 @@
 //! The harness of the tests against the real programs that read palgen's
-//! output: Debian's PostgreSQL server and clients, PgBouncer and
-//! prometheus-postgres-exporter. `tests/postgres.rs` and
-//! `tests/replication.rs` both run on it.
+//! output: Debian's PostgreSQL server and clients, PostgreSQL 18's server
+//! programs, PgBouncer and prometheus-postgres-exporter. `tests/postgres.rs`,
+//! `tests/replication.rs` and `tests/postgres18.rs` run on it.
 //!
 //! - Every program runs in a temporary directory of its test ([`Sandbox`])
 //!   with a clean environment, as the `postgres` OS user of the Debian
@@ -22,17 +22,27 @@
 //! - `server.rs`: PostgreSQL servers, `psql`, and [`TempCluster`], one
 //!   server with a profile's generated configuration;
 //! - `generated.rs`: palgen's rendered tree and built objects;
-//! - `conf.rs`: postgresql.conf as PostgreSQL reads it, and pg_settings.
+//! - `conf.rs`: postgresql.conf as PostgreSQL reads it, and pg_settings;
+//! - `pg18.rs`: PostgreSQL 18's server programs (an npm package, not
+//!   Debian's), for the sandboxes of [`Sandbox::with_install`];
+//! - `entrypoint.rs` (with `entrypoint.sh`): the StatefulSet's container on
+//!   its first start, as the postgres image's entrypoint initialises it.
 
 #![allow(dead_code)] // each test crate uses a different subset
 
 mod conf;
+mod entrypoint;
 mod generated;
+mod pg18;
 mod process;
 mod server;
 
 pub use conf::*;
+#[allow(unused_imports)] // only tests/postgres18.rs uses these
+pub use entrypoint::*;
 pub use generated::*;
+#[allow(unused_imports)]
+pub use pg18::*;
 pub use process::*;
 pub use server::*;
 
