@@ -570,7 +570,7 @@ fn the_test_entrypoint_sources_plain_scripts_and_runs_executable_ones_in_order()
             "10-sourced.sh",
             0o644,
             format!(
-                "marker=set-by-10\necho \"10 sourced pid=$(( $$ == $BASHPID )) \
+                "marker=set-by-10\necho \"10 sourced as=$(basename \"$0\") \
                  user=$POSTGRES_USER db=$POSTGRES_DB password=${{POSTGRES_PASSWORD:+yes}} \
                  pgpassword=${{PGPASSWORD:+yes}} file=${{POSTGRES_PASSWORD_FILE:-unset}}\" >> {trace}\n"
             ),
@@ -578,7 +578,10 @@ fn the_test_entrypoint_sources_plain_scripts_and_runs_executable_ones_in_order()
         (
             "20-executable.sh",
             0o755,
-            format!("#!/bin/bash\necho \"20 executed marker=${{marker:-unset}}\" >> {trace}\n"),
+            format!(
+                "#!/bin/bash\necho \"20 executed as=$(basename \"$0\") \
+                 marker=${{marker:-unset}}\" >> {trace}\n"
+            ),
         ),
         (
             "30-sourced.sh",
@@ -602,8 +605,8 @@ fn the_test_entrypoint_sources_plain_scripts_and_runs_executable_ones_in_order()
     let trace = fs::read_to_string(sandbox.path().join("trace")).expect("trace");
     assert_eq!(
         trace,
-        "10 sourced pid=1 user=postgres db=postgres password=yes pgpassword=yes file=unset\n\
-         20 executed marker=unset\n\
+        "10 sourced as=entrypoint.sh user=postgres db=postgres password=yes pgpassword=yes file=unset\n\
+         20 executed as=20-executable.sh marker=unset\n\
          30 sourced marker=set-by-10\n\
          40 sql\n",
     );
