@@ -344,11 +344,6 @@ fn deployments() -> Vec<PathBuf> {
     dirs
 }
 
-/// A query's one-line answer on the pod's server as the superuser.
-fn superuser(server: &Server, database: &str, sql: &str) -> String {
-    server.sql(database, sql)
-}
-
 /// Starts the container of `dir`'s build on an empty volume and proves what
 /// the server it leaves has; returns what is wrong.
 fn first_start_of(dir: &Path) -> Vec<String> {
@@ -359,6 +354,7 @@ fn first_start_of(dir: &Path) -> Vec<String> {
         .to_string();
     let objects = kustomize_build(dir);
     if !objects.contains_key("StatefulSet/paless/postgres") {
+        eprintln!("{name}: builds no StatefulSet postgres, nothing to start");
         return Vec::new();
     }
     let sandbox = Sandbox::with_install(postgres18());
@@ -420,8 +416,7 @@ fn first_start_of(dir: &Path) -> Vec<String> {
         expect(
             &mut wrong,
             &format!("extensions in {database}"),
-            Ok(superuser(
-                &server,
+            Ok(server.sql(
                 database,
                 "SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension \
                  WHERE extname IN ('uuid-ossp', 'pgcrypto')",
@@ -432,8 +427,7 @@ fn first_start_of(dir: &Path) -> Vec<String> {
     expect(
         &mut wrong,
         "roles",
-        Ok(superuser(
-            &server,
+        Ok(server.sql(
             "postgres",
             "SELECT string_agg(rolname || ' super=' || rolsuper || ' login=' || rolcanlogin \
              || ' replication=' || rolreplication || ' scram=' \
@@ -456,8 +450,7 @@ fn first_start_of(dir: &Path) -> Vec<String> {
     expect(
         &mut wrong,
         "owner of the database paperless, and who may connect",
-        Ok(superuser(
-            &server,
+        Ok(server.sql(
             "postgres",
             "SELECT pg_get_userbyid(datdba) || ' ' || (SELECT string_agg(grant_, ',' ORDER BY \
              grant_) FROM (SELECT CASE a.grantee WHEN 0 THEN 'PUBLIC' \

@@ -25,7 +25,8 @@ use super::{
 
 const ENTRYPOINT: &str = include_str!("entrypoint.sh");
 
-/// Where a ConfigMap or Secret volume without `defaultMode` puts its files.
+/// The mode of the files of a ConfigMap or Secret volume without
+/// `defaultMode`.
 const KUBERNETES_DEFAULT_MODE: u32 = 0o644;
 
 /// `kubectl kustomize DIR`, keyed kind/namespace/name.

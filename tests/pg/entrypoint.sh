@@ -56,7 +56,7 @@ getent passwd "$(id -u)" >/dev/null || fail "uid $(id -u) has no passwd entry (n
 
 mkdir -p "$PGDATA"
 chmod 00700 "$PGDATA" || :
-chmod 03775 "$PGHOST" || :
+chmod 03775 "$PGHOST" || : # /var/run/postgresql
 
 if [ -s "$PGDATA/PG_VERSION" ]; then
     fail "$PGDATA holds a cluster: only the first start is reproduced"

@@ -186,12 +186,6 @@ pub fn peer_admits_postgres() -> bool {
     service_user().is_some() || postgres_os_user().is_some_and(|user| user.uid == euid())
 }
 
-/// Whether the programs are switched to another OS user (the tests run as
-/// root): then the files they read must be readable by that user.
-pub fn switches_user() -> bool {
-    service_user().is_some()
-}
-
 /// For tests that must run the generated pg_hba.conf as it is: fails unless
 /// [`peer_admits_postgres`].
 pub fn require_peer_admits_postgres() {
