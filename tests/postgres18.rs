@@ -40,11 +40,12 @@ const OVERRIDDEN: [&str; 4] = [
 /// line holds (a restart-only parameter with another value in the file).
 const HELD_BY_COMMAND_LINE: &str = "setting could not be applied";
 
-fn committed(suffix: &str) -> Vec<String> {
+/// The committed files of that name anywhere under k8s/.
+fn committed(file_name: &str) -> Vec<String> {
     let root = repo_root();
     files_under(&root, &root.join("k8s"))
         .into_iter()
-        .filter(|path| path.rsplit('/').next() == Some(suffix))
+        .filter(|path| path.rsplit('/').next() == Some(file_name))
         .collect()
 }
 
