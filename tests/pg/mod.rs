@@ -1,7 +1,7 @@
 //! The harness of the tests against the real programs that read palgen's
-//! output: Debian's PostgreSQL server and clients, PgBouncer and
-//! prometheus-postgres-exporter. `tests/postgres.rs` and
-//! `tests/replication.rs` both run on it.
+//! output: Debian's PostgreSQL server and clients, PostgreSQL 18's server
+//! programs, PgBouncer and prometheus-postgres-exporter. `tests/postgres.rs`,
+//! `tests/replication.rs` and `tests/postgres18.rs` run on it.
 //!
 //! - Every program runs in a temporary directory of its test ([`Sandbox`])
 //!   with a clean environment, as the `postgres` OS user of the Debian
@@ -25,18 +25,28 @@
 //! - `pgbouncer.rs`: PgBouncer with a generated pgbouncer.ini;
 //! - `conf.rs`: postgresql.conf as PostgreSQL reads it, and pg_settings;
 //! - `tls.rs`: certificates made with openssl for the generated names.
+//! - `pg18.rs`: PostgreSQL 18's server programs (an npm package, not
+//!   Debian's), for the sandboxes of [`Sandbox::with_install`];
+//! - `entrypoint.rs` (with `entrypoint.sh`): the StatefulSet's container on
+//!   its first start, as the postgres image's entrypoint initialises it.
 
 #![allow(dead_code)] // each test crate uses a different subset
 
 mod conf;
+mod entrypoint;
 mod generated;
+mod pg18;
 mod pgbouncer;
 mod process;
 mod server;
 mod tls;
 
 pub use conf::*;
+#[allow(unused_imports)] // only tests/postgres18.rs uses these
+pub use entrypoint::*;
 pub use generated::*;
+#[allow(unused_imports)]
+pub use pg18::*;
 #[allow(unused_imports)] // only the crates that run PgBouncer use it
 pub use pgbouncer::*;
 pub use process::*;

@@ -25,15 +25,19 @@ const POLL: Duration = Duration::from_millis(50);
 // The programs. A missing one fails the test and names the package: the test
 // command installs them all.
 
-struct PostgresInstall {
-    bin: PathBuf,
-    major: u32,
-    version: String,
+/// One installation of PostgreSQL's programs: Debian's (server and
+/// clients, [`postgres_install`]) or one that brings only the server
+/// programs (initdb, pg_ctl, postgres) and runs with Debian's clients.
+pub struct PostgresInstall {
+    pub bin: PathBuf,
+    pub major: u32,
+    /// `postgres --version`.
+    pub version: String,
 }
 
 /// The newest PostgreSQL under /usr/lib/postgresql (the Debian layout), with
 /// the extensions the generated init script creates.
-fn postgres_install() -> &'static PostgresInstall {
+pub fn postgres_install() -> &'static PostgresInstall {
     static INSTALL: OnceLock<PostgresInstall> = OnceLock::new();
     INSTALL.get_or_init(|| {
         let missing = "PostgreSQL server programs not found under /usr/lib/postgresql/<major>/bin: \
@@ -203,17 +207,40 @@ pub fn require_peer_admits_postgres() {
 #[derive(Clone)]
 pub struct Sandbox {
     dir: Rc<tempfile::TempDir>,
+    /// Whose server programs its commands run (clients are Debian's when
+    /// the installation has none).
+    install: &'static PostgresInstall,
 }
 
 impl Sandbox {
+    /// A sandbox whose PostgreSQL is Debian's ([`postgres_install`]).
     pub fn new() -> Sandbox {
+        Sandbox::with_install(postgres_install())
+    }
+
+    /// A sandbox whose PostgreSQL programs are those of `install`.
+    pub fn with_install(install: &'static PostgresInstall) -> Sandbox {
         let dir = tempfile::Builder::new()
             .prefix("palgen-pg-")
             .tempdir()
             .expect("temporary directory");
-        let sandbox = Sandbox { dir: Rc::new(dir) };
+        let sandbox = Sandbox {
+            dir: Rc::new(dir),
+            install,
+        };
         sandbox.hand_over(sandbox.path(), 0o700);
         sandbox
+    }
+
+    pub fn install(&self) -> &'static PostgresInstall {
+        self.install
+    }
+
+    /// A PostgreSQL program of the sandbox's installation, else Debian's
+    /// (the clients: psql, pg_isready, pg_basebackup).
+    pub fn program(&self, name: &str) -> PathBuf {
+        let own = self.install.bin.join(name);
+        if own.is_file() { own } else { pg_program(name) }
     }
 
     pub fn path(&self) -> &Path {
@@ -281,13 +308,7 @@ impl Sandbox {
         command
             .current_dir(self.path())
             .env_clear()
-            .env(
-                "PATH",
-                format!(
-                    "{}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
-                    postgres_install().bin.display()
-                ),
-            )
+            .env("PATH", self.search_path())
             .env("HOME", self.path())
             .env("LC_ALL", "C.UTF-8")
             .stdin(Stdio::null());
@@ -295,6 +316,21 @@ impl Sandbox {
             command.uid(user.uid).gid(user.gid);
         }
         command
+    }
+
+    /// The sandbox's server programs first, then Debian's PostgreSQL (its
+    /// clients), then the system's.
+    fn search_path(&self) -> String {
+        let mut dirs = vec![self.install.bin.as_path()];
+        let debian = postgres_install().bin.as_path();
+        if debian != dirs[0] {
+            dirs.push(debian);
+        }
+        dirs.iter()
+            .map(|dir| dir.display().to_string())
+            .chain(["/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".to_owned()])
+            .collect::<Vec<_>>()
+            .join(":")
     }
 
     /// `sh script args...` with `env`, as a container's command runs one of

@@ -11,7 +11,7 @@ use crate::common::{stderr, stdout};
 use super::{
     APP_PASSWORD, Daemon, EXPORTER_PASSWORD, Generated, POSTGRES_PASSWORD, PgSetting,
     REPLICATION_PASSWORD, Sandbox, ServerFiles, TlsFiles, conf_for_server, describe, exit_ok,
-    free_port, peer_admits_postgres, pg_program, run, run_ok, server_major, write_tls,
+    free_port, peer_admits_postgres, run, run_ok, write_tls,
 };
 
 /// The database Service's name, as the backup job's `PGHOST` has it.
@@ -41,7 +41,7 @@ pub fn initdb(sandbox: &Sandbox, data: &Path, credentials: &Path) {
     run_ok(
         "initdb",
         sandbox
-            .command(pg_program("initdb"))
+            .command(sandbox.program("initdb"))
             .arg("--pgdata")
             .arg(data)
             .args(["--username=postgres", "--encoding=UTF8", "--no-locale"])
@@ -83,7 +83,7 @@ pub fn hba_for_test(generated: &str) -> String {
 /// `pg_isready` with the given arguments against a port of loopback (or of
 /// the socket directory `--host` names).
 pub fn pg_isready(sandbox: &Sandbox, port: u16, args: &[&str]) -> Output {
-    let mut command = sandbox.command(pg_program("pg_isready"));
+    let mut command = sandbox.command(sandbox.program("pg_isready"));
     command
         .args(args)
         .args(["--port", &port.to_string(), "--timeout", "5"]);
@@ -102,7 +102,7 @@ pub fn psql(
     database: &str,
     sql: &str,
 ) -> Result<String, String> {
-    let mut command = sandbox.command(pg_program("psql"));
+    let mut command = sandbox.command(sandbox.program("psql"));
     command
         .args(["--no-psqlrc", "--no-align", "--tuples-only", "--quiet"])
         .args(["--set", "ON_ERROR_STOP=1", "--no-password"])
@@ -180,7 +180,7 @@ impl Server {
                 sandbox,
                 spec.name,
                 sandbox
-                    .command(pg_program("postgres"))
+                    .command(sandbox.program("postgres"))
                     .arg("-D")
                     .arg(spec.data)
                     .arg("-c")
@@ -283,8 +283,48 @@ impl Server {
         )
     }
 
+    /// pg_settings rows of the named parameters (those the server knows),
+    /// keyed by their lower-case names, as postgresql.conf may spell them.
+    pub fn settings(&self, names: &[&str]) -> BTreeMap<String, PgSetting> {
+        let list = names
+            .iter()
+            .map(|name| {
+                assert!(
+                    name.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                    "not a parameter name: {name:?}"
+                );
+                format!("'{name}'")
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT concat_ws(chr(31), lower(name), setting, coalesce(unit, ''), vartype, source, \
+             coalesce(sourcefile, ''), coalesce(sourceline::text, ''), coalesce(boot_val, '')) \
+             FROM pg_settings WHERE lower(name) IN ({list}) ORDER BY 1"
+        );
+        self.sql("postgres", &sql)
+            .lines()
+            .map(|row| {
+                let fields: Vec<&str> = row.split('\u{1f}').collect();
+                assert_eq!(fields.len(), 8, "pg_settings row {row:?}");
+                let setting = PgSetting {
+                    name: fields[0].to_owned(),
+                    setting: fields[1].to_owned(),
+                    unit: fields[2].to_owned(),
+                    vartype: fields[3].to_owned(),
+                    source: fields[4].to_owned(),
+                    sourcefile: fields[5].to_owned(),
+                    sourceline: fields[6].to_owned(),
+                    boot_val: fields[7].to_owned(),
+                };
+                (setting.name.clone(), setting)
+            })
+            .collect()
+    }
+
     fn pg_ctl_stop(&self, mode: &str) -> Command {
-        let mut command = self.sandbox.command(pg_program("pg_ctl"));
+        let mut command = self.sandbox.command(self.sandbox.program("pg_ctl"));
         command
             .arg("stop")
             .arg("-D")
@@ -396,7 +436,7 @@ impl TempCluster {
         let path = self.sandbox.write("postgresql.conf.as-generated", text);
         let output = run(self
             .sandbox
-            .command(pg_program("postgres"))
+            .command(self.sandbox.program("postgres"))
             .arg("-D")
             .arg(&self.data)
             .arg("-c")
@@ -426,7 +466,7 @@ impl TempCluster {
     pub fn start(&mut self, files: &ServerFiles) {
         assert!(self.server.is_none(), "the server is already running");
         let tls = write_tls(&self.sandbox, "tls", &files.certificate);
-        let conf = conf_for_server(&files.conf, server_major());
+        let conf = conf_for_server(&files.conf, self.sandbox.install().major);
         let config = self.sandbox.write("postgresql.conf", &conf.text);
         let hba = self.sandbox.write("pg_hba.conf", &hba_for_test(&files.hba));
         let server = Server::start(
@@ -524,44 +564,9 @@ impl TempCluster {
         self.server().sql_as(user, password, database, sql)
     }
 
-    /// pg_settings rows of the named parameters (those the server knows),
-    /// keyed by their lower-case names, as postgresql.conf may spell them.
+    /// pg_settings rows of the named parameters ([`Server::settings`]).
     pub fn settings(&self, names: &[&str]) -> BTreeMap<String, PgSetting> {
-        let list = names
-            .iter()
-            .map(|name| {
-                assert!(
-                    name.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
-                    "not a parameter name: {name:?}"
-                );
-                format!("'{name}'")
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT concat_ws(chr(31), lower(name), setting, coalesce(unit, ''), vartype, source, \
-             coalesce(sourcefile, ''), coalesce(sourceline::text, ''), coalesce(boot_val, '')) \
-             FROM pg_settings WHERE lower(name) IN ({list}) ORDER BY 1"
-        );
-        self.psql("postgres", &sql)
-            .lines()
-            .map(|row| {
-                let fields: Vec<&str> = row.split('\u{1f}').collect();
-                assert_eq!(fields.len(), 8, "pg_settings row {row:?}");
-                let setting = PgSetting {
-                    name: fields[0].to_owned(),
-                    setting: fields[1].to_owned(),
-                    unit: fields[2].to_owned(),
-                    vartype: fields[3].to_owned(),
-                    source: fields[4].to_owned(),
-                    sourcefile: fields[5].to_owned(),
-                    sourceline: fields[6].to_owned(),
-                    boot_val: fields[7].to_owned(),
-                };
-                (setting.name.clone(), setting)
-            })
-            .collect()
+        self.server().settings(names)
     }
 
     /// `SHOW name`, as a client sees it.
