@@ -31,6 +31,8 @@ use pg::{
 
 /// The pod name of the first replica, and the slot the bootstrap must name
 /// after it.
+/// A user profile must name the backup job's IAM role (IRSA).
+const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/paless-postgres-backup";
 const REPLICA_NAME: &str = "postgres-replica-0";
 const SLOT: &str = "postgres_replica_0";
 
@@ -51,7 +53,9 @@ impl Rendered {
         let generated = Generated::render_profiles(
             &[(
                 &profile,
-                &format!("extends: aws-large\nimage: postgres:{major}\n"),
+                &format!(
+                    "extends: aws-large\nimage: postgres:{major}\nbackup:\n  offsite:\n    role_arn: {ROLE_ARN}\n"
+                ),
             )],
             &[&profile, "aws-large"],
         );

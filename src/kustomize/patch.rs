@@ -119,6 +119,29 @@ fn diff_keyed_list(key: &str, base: &[Value], target: &[Value]) -> Value {
         }
     }
     patch.extend(target[kept_in_order.len()..].iter().cloned());
+    // Kustomize's merge puts the patch's items first, in the patch's order,
+    // then the items it leaves alone in their old order: where that is not
+    // the new order, only a replacement gives it.
+    let patched: Vec<&Value> = patch
+        .iter()
+        .filter(|item| item.get("$patch").is_none())
+        .map(|item| &item[key])
+        .collect();
+    let merged: Vec<&Value> = patched
+        .iter()
+        .copied()
+        .chain(
+            kept_in_order
+                .iter()
+                .copied()
+                .filter(|k| !patched.contains(k)),
+        )
+        .collect();
+    if merged != target_keys {
+        let mut replacement = vec![serde_json::json!({ "$patch": "replace" })];
+        replacement.extend(target.iter().cloned());
+        return Value::Array(replacement);
+    }
     Value::Array(patch)
 }
 

@@ -3,5 +3,6 @@
 
 pub mod derived;
 pub mod image;
+pub mod offsite;
 pub mod quantity;
 pub mod settings;

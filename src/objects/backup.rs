@@ -9,7 +9,8 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::config::BACKUP_SCRIPTS_CONFIG_MAP;
-use super::labels::{BACKUP, DATABASE};
+use super::labels::BACKUP;
+use super::offsite;
 use super::pod::{self, POSTGRES_USER};
 use crate::contract;
 use crate::model::quantity::{Bytes, MilliCpu};
@@ -41,8 +42,8 @@ pub fn claim(settings: &Settings) -> PersistentVolumeClaim {
 }
 
 pub fn cron_job(settings: &Settings) -> CronJob {
-    let container = Container {
-        name: "backup".to_owned(),
+    let dump = Container {
+        name: "dump".to_owned(),
         image: Some(settings.image.to_string()),
         image_pull_policy: Some("IfNotPresent".to_owned()),
         command: Some(vec!["sh".to_owned(), format!("{SCRIPTS_DIR}/backup.sh")]),
@@ -64,13 +65,31 @@ pub fn cron_job(settings: &Settings) -> CronJob {
         ]),
         ..Default::default()
     };
+    let offsite = &settings.backup.offsite;
+    // With an off-site copy the dump runs first, as an init container, and
+    // the upload only once it succeeded.
+    let (init_containers, containers) = if offsite.enabled() {
+        (
+            Some(vec![dump]),
+            vec![offsite::upload_container(offsite, SCRIPTS_DIR)],
+        )
+    } else {
+        (None, vec![dump])
+    };
+    let mut pod_labels = BACKUP.labels();
+    pod_labels.extend(
+        offsite
+            .pod_label()
+            .map(|(key, value)| (key.to_owned(), value.to_owned())),
+    );
     let pod_spec = PodSpec {
-        service_account_name: Some(DATABASE.app.to_owned()),
+        service_account_name: Some(BACKUP.app.to_owned()),
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),
         restart_policy: Some("Never".to_owned()),
         security_context: Some(pod::pod_security(POSTGRES_USER)),
-        containers: vec![container],
+        init_containers,
+        containers,
         volumes: Some(vec![
             Volume {
                 name: "backups".to_owned(),
@@ -106,10 +125,11 @@ pub fn cron_job(settings: &Settings) -> CronJob {
                 metadata: None,
                 spec: Some(JobSpec {
                     backoff_limit: Some(2),
+                    pod_failure_policy: offsite.enabled().then(offsite::failure_policy),
                     ttl_seconds_after_finished: Some(7 * 24 * 3600),
                     template: PodTemplateSpec {
                         metadata: Some(ObjectMeta {
-                            labels: Some(BACKUP.labels()),
+                            labels: Some(pod_labels),
                             ..Default::default()
                         }),
                         spec: Some(pod_spec),

@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 
 use super::labels::{BACKUP, DATABASE, POOLER, REPLICA, Workload};
+use super::offsite::{FETCH_SCRIPT, UPLOAD_SCRIPT};
 use super::{Feature, FileConfigMap};
 use crate::profile::Profile;
 use crate::templates;
@@ -45,11 +46,16 @@ pub fn file_config_maps(profile: &Profile) -> Vec<FileConfigMap> {
         ));
     }
     if settings.backup.enabled {
+        let scripts: &[&str] = if settings.backup.offsite.enabled() {
+            &["backup.sh", "restore.sh", UPLOAD_SCRIPT, FETCH_SCRIPT]
+        } else {
+            &["backup.sh", "restore.sh"]
+        };
         maps.push(config_map(
             BACKUP_SCRIPTS_CONFIG_MAP,
             Some(Feature::Backup),
             BACKUP,
-            &["backup.sh", "restore.sh"],
+            scripts,
         ));
     }
     if profile.derived.connection_budget.uses_pgbouncer() {

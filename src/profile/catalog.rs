@@ -213,7 +213,15 @@ impl Catalog {
         let name = self.canonical_name(requested)?;
         let mut files = self.layers_of(&name, &mut Vec::new())?;
         files.reverse();
-        resolve_layers(name, &files)
+        let profile = resolve_layers(name, &files)?;
+        if self
+            .custom
+            .iter()
+            .any(|(custom, _)| *custom == profile.name)
+        {
+            super::offsite::require_configured(&profile.settings, &profile.origins, &profile.name)?;
+        }
+        Ok(profile)
     }
 
     /// The files of a profile, most specific first: a user profile's own
@@ -287,7 +295,11 @@ fn resolve_layers(name: String, files: &[&ParsedFile]) -> Result<Profile, Profil
             layer: &file.layer,
         })
         .collect();
-    let (settings, derived, origins) = resolve::resolve(&layers)?;
+    let (mut settings, derived, origins) = resolve::resolve(&layers)?;
+    let prefix = &mut settings.backup.offsite.prefix;
+    if prefix.is_empty() {
+        prefix.clone_from(&name);
+    }
     Ok(Profile {
         name,
         settings,

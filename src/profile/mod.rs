@@ -4,6 +4,7 @@
 mod catalog;
 mod error;
 pub mod layer;
+mod offsite;
 mod resolve;
 mod validate;
 

@@ -6,6 +6,7 @@
 use serde_saphyr::Spanned;
 
 use super::layer::{Layer, ProvisionLayer};
+use super::offsite;
 use super::validate;
 use crate::model::derived::{self, Derived};
 use crate::model::image::Image;
@@ -39,7 +40,7 @@ pub(super) struct Resolver<'a> {
 
 impl<'a> Resolver<'a> {
     /// The value of the last layer that sets `key`, remembering where it was set.
-    fn take<T: Clone + 'a>(
+    pub(super) fn take<T: Clone + 'a>(
         &mut self,
         key: &'static str,
         field: impl Fn(&'a Layer) -> Option<&'a Spanned<T>>,
@@ -169,6 +170,7 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
             l.backup.retention_days.as_ref()
         })?,
         size: r.take("backup.size", |l| l.backup.size.as_ref())?,
+        offsite: offsite::resolve(&mut r)?,
     };
     let monitoring = Monitoring {
         exporter: r.take("monitoring.exporter", |l| l.monitoring.exporter.as_ref())?,

@@ -2,6 +2,7 @@
 //! accept, a connection budget that fits, each refusal naming the key and
 //! the file that set it.
 
+use super::offsite;
 use super::resolve::{Resolver, SettingsError};
 use crate::model::derived::Derived;
 use crate::model::quantity::Bytes;
@@ -22,6 +23,7 @@ pub(super) fn validate(s: &Settings, d: &Derived, r: &Resolver<'_>) -> Result<()
     validate_resources(s, r)?;
     validate_connections(s, d, r)?;
     validate_backup(s, r)?;
+    offsite::validate(s, r)?;
     validate_images(s, r)?;
     validate_replication(s, r)
 }
@@ -202,6 +204,7 @@ fn validate_images(s: &Settings, r: &Resolver<'_>) -> Result<(), SettingsError> 
     for (key, image) in [
         ("monitoring.exporter_image", &s.monitoring.exporter_image),
         ("pgbouncer.image", &s.pgbouncer.image),
+        ("backup.offsite.image", &s.backup.offsite.image),
     ] {
         if !is_pinned_image(image) {
             return Err(r.invalid(

@@ -411,6 +411,10 @@ impl Daemon {
         &self.name
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log_path(&self) -> &Path {
         &self.log
     }
