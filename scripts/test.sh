@@ -5,10 +5,12 @@
 #
 # On a fresh Debian 12 machine (root, Rust toolchain, python3 with venv/pip,
 # kubectl with kustomize v5) it installs:
-#   - Debian packages: PostgreSQL (server + contrib), PgBouncer and the
-#     Prometheus postgres_exporter, for the tests against the real programs;
+#   - Debian packages: PostgreSQL (server + contrib), PgBouncer, the
+#     Prometheus postgres_exporter and rclone, for the tests against the real
+#     programs;
 #   - a virtualenv at .venv with the pinned Python tools of
-#     scripts/requirements-test.txt (kubernetes-validate, checkov).
+#     scripts/requirements-test.txt (kubernetes-validate, checkov, moto's S3
+#     server).
 # Each install step is skipped when it is already done, so a second run only
 # runs the checks: cargo fmt, cargo clippy, cargo test.
 set -euo pipefail
@@ -16,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 
-APT_PACKAGES=(postgresql postgresql-contrib pgbouncer prometheus-postgres-exporter)
+APT_PACKAGES=(postgresql postgresql-contrib pgbouncer prometheus-postgres-exporter rclone)
 REQUIREMENTS=scripts/requirements-test.txt
 VENV=.venv
 PYTHON=${PYTHON:-python3}
@@ -112,7 +114,8 @@ export PATH="$pg_bin:$PATH"
 postgres_version=$("$pg_bin/postgres" --version)
 pgbouncer_version=$(pgbouncer --version | head -n 1)
 exporter_version=$(prometheus-postgres-exporter --version 2>&1 | head -n 1)
-echo "$postgres_version; $pgbouncer_version; $exporter_version"
+rclone_version=$(rclone version | head -n 1)
+echo "$postgres_version; $pgbouncer_version; $exporter_version; $rclone_version"
 
 # ---------------------------------------------------------------------------
 section "Python tools in $VENV ($REQUIREMENTS)"
@@ -133,7 +136,9 @@ else
 fi
 kubernetes_validate_version=$("$VENV/bin/kubernetes-validate" --version)
 checkov_version=$("$VENV/bin/checkov" --version)
-echo "kubernetes-validate $kubernetes_validate_version, checkov $checkov_version"
+"$VENV/bin/python" -c 'import moto' || die "moto is missing from $VENV: remove $VENV and run this again"
+moto_version=$("$VENV/bin/python" -c 'from importlib.metadata import version; print(version("moto"))')
+echo "kubernetes-validate $kubernetes_validate_version, checkov $checkov_version, moto $moto_version"
 # The tests look in .venv/bin first (tests/common tool()); PATH too, for
 # anything that runs these tools by name.
 export PATH="$ROOT/$VENV/bin:$PATH"

@@ -69,6 +69,17 @@ urllib.request.urlopen(urllib.request.Request(
 print(key["AccessKeyId"], key["SecretAccessKey"])
 "#;
 
+/// The keys of the multipart uploads in progress in the bucket.
+const IN_PROGRESS: &str = r#"
+import sys
+import boto3
+endpoint, key_id, secret, bucket = sys.argv[1:5]
+s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key_id,
+                  aws_secret_access_key=secret, region_name="us-east-1")
+for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
+    print(upload["Key"])
+"#;
+
 /// moto's S3 server on a free loopback port, stopped when dropped.
 struct Store {
     endpoint: String,
@@ -78,6 +89,27 @@ struct Store {
 }
 
 impl Store {
+    fn uploads_in_progress(&self) -> Vec<String> {
+        let output = Command::new(tool("python"))
+            .args([
+                "-c",
+                IN_PROGRESS,
+                &self.endpoint,
+                &self.key_id,
+                &self.secret,
+                BUCKET,
+            ])
+            .env_clear()
+            .output()
+            .expect("python runs");
+        assert!(
+            output.status.success(),
+            "list uploads: {}",
+            describe(&output)
+        );
+        stdout(&output).lines().map(str::to_owned).collect()
+    }
+
     fn start(sandbox: &Sandbox) -> Store {
         let port = free_port();
         let mut daemon = Daemon::spawn(
@@ -554,10 +586,11 @@ fn a_killed_upload_leaves_no_object_under_the_final_name() {
     let rendered = render(PROFILE, PROFILE_YAML);
     let backups = sandbox.dir("backups");
     let name = "paperless-20990101T000000Z.dump";
-    // 4 MiB of incompressible bytes at 256 KiB/s: a 16-second upload.
-    let mut bytes = Vec::with_capacity(4 << 20);
+    // 12 MiB of incompressible bytes at 1 MiB/s in 5 MiB parts: a
+    // 12-second multipart upload, whose object name S3 lists while it runs.
+    let mut bytes = Vec::with_capacity(12 << 20);
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    while bytes.len() < 4 << 20 {
+    while bytes.len() < 12 << 20 {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
@@ -571,7 +604,14 @@ fn a_killed_upload_leaves_no_object_under_the_final_name() {
     let script = scripts.upload.clone();
 
     let mut throttled = env.clone();
-    throttled.push(("RCLONE_BWLIMIT".to_owned(), "256k".to_owned()));
+    throttled.extend(
+        [
+            ("RCLONE_BWLIMIT", "1M"),
+            ("RCLONE_CONFIG_OFFSITE_UPLOAD_CUTOFF", "0"),
+            ("RCLONE_CONFIG_OFFSITE_CHUNK_SIZE", "5M"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
     let mut command = sandbox.command("sh");
     command
         .arg(&script)
@@ -579,16 +619,22 @@ fn a_killed_upload_leaves_no_object_under_the_final_name() {
         .process_group(0);
     let mut upload = Daemon::spawn(&sandbox, "upload", &mut command);
     let leader = upload.pid();
-    wait_until(WAIT, || {
-        if group_runs(leader, "copyto") {
-            Ok(())
+    let in_flight = wait_until(WAIT, || {
+        let uploads = store.uploads_in_progress();
+        if group_runs(leader, "copyto") && !uploads.is_empty() {
+            Ok(uploads)
         } else {
-            Err("rclone copyto has not started".to_owned())
+            Err("no multipart upload in progress".to_owned())
         }
     })
     .unwrap_or_else(|why| panic!("{why}\n--- upload log\n{}", upload.log()));
+    assert_eq!(
+        in_flight,
+        vec![format!("{PROFILE}/{name}.partial")],
+        "the dump is uploaded under a temporary name"
+    );
     let started = Instant::now();
-    sleep(Duration::from_secs(3));
+    sleep(Duration::from_secs(2));
     assert!(
         upload.is_running(),
         "the upload ended before it was killed: {}",

@@ -118,3 +118,167 @@ pub fn failure_policy() -> PodFailurePolicy {
         }],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::offsite::Provider;
+
+    fn offsite(provider: Provider) -> Offsite {
+        Offsite {
+            provider,
+            bucket: "paless-postgres-backups".to_owned(),
+            prefix: "prod".to_owned(),
+            region: String::new(),
+            endpoint: String::new(),
+            account: String::new(),
+            role_arn: String::new(),
+            gcp_service_account: String::new(),
+            azure_client_id: String::new(),
+            credentials_secret: String::new(),
+            image: "rclone/rclone:1.71.1".to_owned(),
+        }
+    }
+
+    fn env_of(container: &Container) -> Vec<(String, Option<String>)> {
+        container
+            .env
+            .iter()
+            .flatten()
+            .map(|var| (var.name.clone(), var.value.clone()))
+            .collect()
+    }
+
+    fn value<'e>(env: &'e [(String, Option<String>)], name: &str) -> Option<&'e str> {
+        env.iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.as_deref())
+    }
+
+    #[test]
+    fn each_platform_gets_its_workload_identity_on_the_job_service_account() {
+        let aws = Offsite {
+            region: "eu-central-1".to_owned(),
+            role_arn: "arn:aws:iam::123456789012:role/backup".to_owned(),
+            ..offsite(Provider::S3)
+        };
+        let gcp = Offsite {
+            gcp_service_account: "backup@my-project.iam.gserviceaccount.com".to_owned(),
+            ..offsite(Provider::Gcs)
+        };
+        let azure = Offsite {
+            account: "palessbackups".to_owned(),
+            azure_client_id: "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d".to_owned(),
+            ..offsite(Provider::AzureBlob)
+        };
+        for (o, key, value) in [
+            (&aws, "eks.amazonaws.com/role-arn", &aws.role_arn),
+            (
+                &gcp,
+                "iam.gke.io/gcp-service-account",
+                &gcp.gcp_service_account,
+            ),
+            (
+                &azure,
+                "azure.workload.identity/client-id",
+                &azure.azure_client_id,
+            ),
+        ] {
+            let account = service_account(o);
+            assert_eq!(
+                account.metadata.annotations,
+                Some(BTreeMap::from([(key.to_owned(), value.clone())])),
+                "{}",
+                o.provider
+            );
+            assert_eq!(account.automount_service_account_token, Some(false));
+            assert_eq!(o.missing_key(), None);
+        }
+        assert_eq!(
+            azure.pod_label(),
+            Some(("azure.workload.identity/use", "true"))
+        );
+        assert_eq!(aws.pod_label(), None);
+
+        let env = env_of(&upload_container(&aws, "/scripts"));
+        assert_eq!(value(&env, "RCLONE_CONFIG_OFFSITE_TYPE"), Some("s3"));
+        assert_eq!(value(&env, "RCLONE_CONFIG_OFFSITE_PROVIDER"), Some("AWS"));
+        assert_eq!(value(&env, "RCLONE_CONFIG_OFFSITE_ENV_AUTH"), Some("true"));
+        assert_eq!(
+            value(&env, "RCLONE_CONFIG_OFFSITE_REGION"),
+            Some("eu-central-1")
+        );
+        assert_eq!(
+            value(&env, "OFFSITE_LOCATION"),
+            Some("offsite:paless-postgres-backups/prod")
+        );
+        let env = env_of(&upload_container(&gcp, "/scripts"));
+        assert_eq!(
+            value(&env, "RCLONE_CONFIG_OFFSITE_TYPE"),
+            Some("google cloud storage")
+        );
+        assert_eq!(
+            value(&env, "RCLONE_CONFIG_OFFSITE_BUCKET_POLICY_ONLY"),
+            Some("true")
+        );
+        let env = env_of(&upload_container(&azure, "/scripts"));
+        assert_eq!(
+            value(&env, "RCLONE_CONFIG_OFFSITE_ACCOUNT"),
+            Some("palessbackups")
+        );
+        assert_eq!(value(&env, "RCLONE_CONFIG_OFFSITE_ENV_AUTH"), Some("true"));
+    }
+
+    #[test]
+    fn access_keys_replace_the_workload_identity() {
+        let minio = Offsite {
+            region: "us-east-1".to_owned(),
+            endpoint: "http://minio.minio.svc:9000".to_owned(),
+            role_arn: "arn:aws:iam::123456789012:role/backup".to_owned(),
+            credentials_secret: "minio-keys".to_owned(),
+            ..offsite(Provider::S3)
+        };
+        assert_eq!(service_account(&minio).metadata.annotations, None);
+        let container = upload_container(&minio, "/scripts");
+        let env = env_of(&container);
+        assert_eq!(value(&env, "RCLONE_CONFIG_OFFSITE_ENV_AUTH"), Some("false"));
+        assert_eq!(value(&env, "RCLONE_CONFIG_OFFSITE_PROVIDER"), Some("Other"));
+        let from_secret: Vec<(String, String)> = container
+            .env
+            .iter()
+            .flatten()
+            .filter_map(|var| {
+                let reference = var.value_from.as_ref()?.secret_key_ref.as_ref()?;
+                Some((
+                    var.name.clone(),
+                    format!("{}/{}", reference.name, reference.key),
+                ))
+            })
+            .collect();
+        assert_eq!(
+            from_secret,
+            [
+                (
+                    "RCLONE_CONFIG_OFFSITE_ACCESS_KEY_ID".to_owned(),
+                    "minio-keys/access-key-id".to_owned()
+                ),
+                (
+                    "RCLONE_CONFIG_OFFSITE_SECRET_ACCESS_KEY".to_owned(),
+                    "minio-keys/secret-access-key".to_owned()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_identity_is_named_for_the_scripts() {
+        let unset = offsite(Provider::S3);
+        assert_eq!(unset.missing_key(), Some("backup.offsite.role_arn"));
+        let env = env_of(&upload_container(&unset, "/scripts"));
+        assert_eq!(
+            value(&env, "OFFSITE_UNSET_KEY"),
+            Some("backup.offsite.role_arn")
+        );
+        assert_eq!(service_account(&unset).metadata.annotations, None);
+    }
+}
