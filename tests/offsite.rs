@@ -33,6 +33,7 @@ const PROFILE: &str = "dev-minio";
 const PROFILE_YAML: &str = "extends: dev-small
 backup:
   enabled: true
+  retention_days: 5
   offsite:
     provider: s3
     bucket: paless-backups
@@ -361,13 +362,13 @@ fn a_dump_goes_to_the_bucket_and_comes_back_into_a_fresh_server() {
     let upload_env = rendered.upload_env(&store, &backups);
     let remote_env = upload_env.clone();
     let scripts = rendered.install(source.sandbox(), "scripts");
-    let retention = 7;
-    assert!(
-        rendered
-            .script(PROFILE, "offsite-upload.sh")
-            .contains(&format!("--min-age {retention}d")),
-        "the upload script prunes after {retention} days"
-    );
+    // The profile's retention, as the CronJob passes it.
+    let retention: u64 = upload_env
+        .iter()
+        .find(|(name, _)| name == "BACKUP_RETENTION_DAYS")
+        .and_then(|(_, days)| days.parse().ok())
+        .expect("the upload container sets BACKUP_RETENTION_DAYS");
+    assert!(retention >= 2, "retention {retention} days");
     let seeds = source.sandbox().dir("seeds");
     let expired = "paperless-20000101T000000Z.dump";
     let kept = "paperless-20000102T000000Z.dump";
@@ -388,6 +389,10 @@ fn a_dump_goes_to_the_bucket_and_comes_back_into_a_fresh_server() {
     env.extend([
         ("PGUSER", dump_env["PGUSER"].clone()),
         ("PGDATABASE", dump_env["PGDATABASE"].clone()),
+        (
+            "BACKUP_RETENTION_DAYS",
+            dump_env["BACKUP_RETENTION_DAYS"].clone(),
+        ),
         ("BACKUP_DIR", backups.to_string_lossy().into_owned()),
     ]);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -494,6 +499,26 @@ fn a_dump_goes_to_the_bucket_and_comes_back_into_a_fresh_server() {
         "fetch of a missing dump: {}",
         describe(&missing)
     );
+}
+
+/// A user profile's own retention and bucket settings live in the CronJob,
+/// so its overlay patches that object, and kustomize builds what palgen
+/// builds.
+#[test]
+fn a_user_profile_overlay_builds_with_kustomize() {
+    let rendered = render(PROFILE, PROFILE_YAML);
+    let overlay = rendered.generated.tree().join("overlays").join(PROFILE);
+    let built = Command::new(tool("kubectl"))
+        .arg("kustomize")
+        .arg(&overlay)
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        built.status.success(),
+        "kubectl kustomize: {}",
+        describe(&built)
+    );
+    assert_eq!(objects_by_identity(&stdout(&built)), rendered.objects);
 }
 
 #[test]

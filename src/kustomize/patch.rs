@@ -161,13 +161,29 @@ mod tests {
         let base = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "n"},
             "spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}});
         let target = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "n"},
+            "spec": {"containers": [{"name": "a", "image": "v"}, {"name": "b", "image": "y"}]}});
+        let patch = strategic_merge_patch(&base, &target).unwrap();
+        assert_eq!(
+            patch["spec"]["containers"],
+            json!([{"name": "a", "image": "v"}])
+        );
+        assert_eq!(patch["metadata"], json!({"name": "db", "namespace": "n"}));
+    }
+
+    /// `kubectl kustomize` merges a patch of `[b', c]` into `[a, b]` as
+    /// `[b', c, a]` (the patch's items first): the new order `[a, b', c]`
+    /// takes a replacement.
+    #[test]
+    fn keyed_lists_whose_merge_would_reorder_are_replaced() {
+        let base = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "n"},
+            "spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}});
+        let target = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "n"},
             "spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "z"}, {"name": "c", "image": "w"}]}});
         let patch = strategic_merge_patch(&base, &target).unwrap();
         assert_eq!(
             patch["spec"]["containers"],
-            json!([{"name": "b", "image": "z"}, {"name": "c", "image": "w"}])
+            json!([{"$patch": "replace"}, {"name": "a", "image": "x"}, {"name": "b", "image": "z"}, {"name": "c", "image": "w"}])
         );
-        assert_eq!(patch["metadata"], json!({"name": "db", "namespace": "n"}));
     }
 
     #[test]

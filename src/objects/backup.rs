@@ -54,6 +54,10 @@ pub fn cron_job(settings: &Settings) -> CronJob {
             pod::env("PGDATABASE", contract::DATABASE),
             pod::env("BACKUP_DIR", contract::BACKUP_DIR),
             pod::env("POSTGRES_CREDENTIALS_DIR", contract::CREDENTIALS_DIR),
+            pod::env(
+                "BACKUP_RETENTION_DAYS",
+                settings.backup.retention_days.to_string(),
+            ),
         ]),
         resources: Some(pod::resources(&REQUESTS, &LIMITS)),
         security_context: Some(pod::container_security(POSTGRES_USER)),
@@ -71,7 +75,11 @@ pub fn cron_job(settings: &Settings) -> CronJob {
     let (init_containers, containers) = if offsite.enabled() {
         (
             Some(vec![dump]),
-            vec![offsite::upload_container(offsite, SCRIPTS_DIR)],
+            vec![offsite::upload_container(
+                offsite,
+                settings.backup.retention_days,
+                SCRIPTS_DIR,
+            )],
         )
     } else {
         (None, vec![dump])

@@ -53,7 +53,7 @@ pub fn service_account(offsite: &Offsite) -> ServiceAccount {
 
 /// Runs after the dump (an init container): uploads the dumps the bucket
 /// lacks, then prunes the bucket.
-pub fn upload_container(offsite: &Offsite, scripts_dir: &str) -> Container {
+pub fn upload_container(offsite: &Offsite, retention_days: u32, scripts_dir: &str) -> Container {
     // What differs between profiles first: an overlay's patch of the first
     // entries keeps the order.
     let mut env: Vec<EnvVar> = offsite
@@ -63,6 +63,7 @@ pub fn upload_container(offsite: &Offsite, scripts_dir: &str) -> Container {
         .collect();
     env.extend([
         pod::env("BACKUP_DIR", contract::BACKUP_DIR),
+        pod::env("BACKUP_RETENTION_DAYS", retention_days.to_string()),
         // rclone is configured by these variables alone; it keeps no file.
         pod::env("RCLONE_CONFIG", "/dev/null"),
         pod::env("HOME", "/tmp"),
@@ -200,7 +201,7 @@ mod tests {
         );
         assert_eq!(aws.pod_label(), None);
 
-        let env = env_of(&upload_container(&aws, "/scripts"));
+        let env = env_of(&upload_container(&aws, 7, "/scripts"));
         assert_eq!(value(&env, "RCLONE_CONFIG_OFFSITE_TYPE"), Some("s3"));
         assert_eq!(value(&env, "RCLONE_CONFIG_OFFSITE_PROVIDER"), Some("AWS"));
         assert_eq!(value(&env, "RCLONE_CONFIG_OFFSITE_ENV_AUTH"), Some("true"));
@@ -212,7 +213,7 @@ mod tests {
             value(&env, "OFFSITE_LOCATION"),
             Some("offsite:paless-postgres-backups/prod")
         );
-        let env = env_of(&upload_container(&gcp, "/scripts"));
+        let env = env_of(&upload_container(&gcp, 7, "/scripts"));
         assert_eq!(
             value(&env, "RCLONE_CONFIG_OFFSITE_TYPE"),
             Some("google cloud storage")
@@ -221,7 +222,7 @@ mod tests {
             value(&env, "RCLONE_CONFIG_OFFSITE_BUCKET_POLICY_ONLY"),
             Some("true")
         );
-        let env = env_of(&upload_container(&azure, "/scripts"));
+        let env = env_of(&upload_container(&azure, 7, "/scripts"));
         assert_eq!(
             value(&env, "RCLONE_CONFIG_OFFSITE_ACCOUNT"),
             Some("palessbackups")
@@ -239,7 +240,7 @@ mod tests {
             ..offsite(Provider::S3)
         };
         assert_eq!(service_account(&minio).metadata.annotations, None);
-        let container = upload_container(&minio, "/scripts");
+        let container = upload_container(&minio, 7, "/scripts");
         let env = env_of(&container);
         assert_eq!(value(&env, "RCLONE_CONFIG_OFFSITE_ENV_AUTH"), Some("false"));
         assert_eq!(value(&env, "RCLONE_CONFIG_OFFSITE_PROVIDER"), Some("Other"));
@@ -274,7 +275,7 @@ mod tests {
     fn a_missing_identity_is_named_for_the_scripts() {
         let unset = offsite(Provider::S3);
         assert_eq!(unset.missing_key(), Some("backup.offsite.role_arn"));
-        let env = env_of(&upload_container(&unset, "/scripts"));
+        let env = env_of(&upload_container(&unset, 7, "/scripts"));
         assert_eq!(
             value(&env, "OFFSITE_UNSET_KEY"),
             Some("backup.offsite.role_arn")
