@@ -111,6 +111,7 @@ fn context(profile: &Profile) -> minijinja::Value {
         app_password_key => contract::APP_PASSWORD_KEY,
         exporter_password_key => contract::EXPORTER_PASSWORD_KEY,
         backup_dir => contract::BACKUP_DIR,
+        offsite_missing_key => settings.backup.offsite.missing_key(),
         offsite_unconfigured_exit => contract::OFFSITE_UNCONFIGURED_EXIT,
         pgbouncer_auth_dir => contract::PGBOUNCER_AUTH_DIR,
         max_client_conn => budget.needed_with_margin,
