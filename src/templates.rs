@@ -11,7 +11,7 @@ use crate::yaml::HEADER;
 
 use minijinja::{Environment, context};
 
-pub(crate) const TEMPLATES: [(&str, &str); 11] = [
+pub(crate) const TEMPLATES: [(&str, &str); 13] = [
     (
         "overlay-README.md",
         include_str!("../templates/overlay-README.md.j2"),
@@ -35,6 +35,14 @@ pub(crate) const TEMPLATES: [(&str, &str); 11] = [
     ),
     ("backup.sh", include_str!("../templates/backup.sh.j2")),
     ("restore.sh", include_str!("../templates/restore.sh.j2")),
+    (
+        "offsite-upload.sh",
+        include_str!("../templates/offsite-upload.sh.j2"),
+    ),
+    (
+        "offsite-fetch.sh",
+        include_str!("../templates/offsite-fetch.sh.j2"),
+    ),
     (
         "pgbouncer.ini",
         include_str!("../templates/pgbouncer.ini.j2"),
@@ -151,7 +159,7 @@ fn context(profile: &Profile) -> minijinja::Value {
             ),
         ),
     ];
-    let engine_and_tls = [
+    let engine_tls_and_offsite = [
         (
             "cloudnative_pg",
             minijinja::Value::from(settings.engine == Engine::CloudNativePg),
@@ -172,8 +180,17 @@ fn context(profile: &Profile) -> minijinja::Value {
             "tls_ca_file",
             minijinja::Value::from(contract::tls_ca_file()),
         ),
+        (
+            "offsite_missing_key",
+            minijinja::Value::from(settings.backup.offsite.missing_key()),
+        ),
+        (
+            "offsite_unconfigured_exit",
+            minijinja::Value::from(contract::OFFSITE_UNCONFIGURED_EXIT),
+        ),
     ];
-    let all: BTreeMap<&str, minijinja::Value> = names.chain(values).chain(engine_and_tls).collect();
+    let all: BTreeMap<&str, minijinja::Value> =
+        names.chain(values).chain(engine_tls_and_offsite).collect();
     minijinja::Value::from(all)
 }
 

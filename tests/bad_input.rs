@@ -245,7 +245,7 @@ fn profile(text: &str) -> Case {
 }
 
 /// A profile file that is fine on its own.
-const VALID: &str = "extends: aws-large\n";
+const VALID: &str = "extends: aws-large\nbackup:\n  offsite:\n    role_arn: arn:aws:iam::123456789012:role/backup\n";
 
 /// One `#[test]` per case, so each bad input passes or fails on its own, and
 /// a test that the table holds at least as many cases as the issue asks for.
@@ -478,6 +478,60 @@ bad_inputs! {
     backup_retention_zero:
         profile("extends: aws-large\nbackup:\n  retention_days: 0\n")
             .expect(&["profiles/a.yaml:3:", "backup.retention_days", "at least 1"]);
+    offsite_unknown_provider:
+        profile("extends: aws-large\nbackup:\n  offsite:\n    provider: dropbox\n")
+            .expect(&["profiles/a.yaml:4:", "backup.offsite.provider", "\"dropbox\"", "none, s3, gcs or azureblob"]);
+    offsite_s3_bucket_with_upper_case:
+        profile("extends: aws-large\nbackup:\n  offsite:\n    bucket: Paless_Backups\n")
+            .expect(&["profiles/a.yaml:4:", "backup.offsite.bucket", "\"Paless_Backups\"", "S3 bucket name"]);
+    offsite_s3_bucket_like_an_ip_address:
+        profile("extends: aws-large\nbackup:\n  offsite:\n    bucket: 192.168.10.20\n")
+            .expect(&["profiles/a.yaml:4:", "backup.offsite.bucket", "\"192.168.10.20\"", "not an IP address"]);
+    offsite_gcs_bucket_starting_with_goog:
+        profile("extends: gcp-large\nbackup:\n  offsite:\n    bucket: google-backups\n")
+            .expect(&["profiles/a.yaml:4:", "backup.offsite.bucket", "\"google-backups\"", "\"goog\""]);
+    offsite_azure_container_with_double_hyphen:
+        profile("extends: azure-large\nbackup:\n  offsite:\n    bucket: paless--backups\n")
+            .expect(&["profiles/a.yaml:4:", "backup.offsite.bucket", "\"paless--backups\"", "Azure container name"]);
+    offsite_prefix_with_leading_slash:
+        profile("extends: aws-large\nbackup:\n  offsite:\n    prefix: /prod\n")
+            .expect(&["profiles/a.yaml:4:", "backup.offsite.prefix", "\"/prod\"", "no leading or trailing '/'"]);
+    offsite_prefix_climbing_up:
+        profile("extends: aws-large\nbackup:\n  offsite:\n    prefix: prod/../other\n")
+            .expect(&["profiles/a.yaml:4:", "backup.offsite.prefix", "\"prod/../other\"", "'..'"]);
+    offsite_role_arn_of_a_user:
+        profile("extends: aws-large\nbackup:\n  offsite:\n    role_arn: arn:aws:iam::123456789012:user/backup\n")
+            .expect(&["profiles/a.yaml:4:", "backup.offsite.role_arn", "user/backup", "IAM role ARN"]);
+    offsite_role_arn_with_short_account:
+        profile("extends: aws-large\nbackup:\n  offsite:\n    role_arn: arn:aws:iam::1234:role/backup\n")
+            .expect(&["profiles/a.yaml:4:", "backup.offsite.role_arn", "arn:aws:iam::1234:role/backup", "123456789012"]);
+    offsite_s3_region_missing:
+        profile("extends: aws-large\nbackup:\n  offsite:\n    region: \"\"\n    role_arn: arn:aws:iam::123456789012:role/backup\n")
+            .expect(&["profiles/a.yaml:4:", "backup.offsite.region", "\"\"", "required for s3"]);
+    offsite_endpoint_without_scheme:
+        profile("extends: aws-large\nbackup:\n  offsite:\n    endpoint: minio.minio.svc:9000\n")
+            .expect(&["profiles/a.yaml:4:", "backup.offsite.endpoint", "\"minio.minio.svc:9000\"", "http:// or https://"]);
+    offsite_gcp_service_account_of_another_domain:
+        profile("extends: gcp-large\nbackup:\n  offsite:\n    gcp_service_account: backup@example.com\n")
+            .expect(&["profiles/a.yaml:4:", "backup.offsite.gcp_service_account", "\"backup@example.com\"", ".iam.gserviceaccount.com"]);
+    offsite_azure_client_id_not_a_guid:
+        profile("extends: azure-large\nbackup:\n  offsite:\n    account: palessbackups\n    azure_client_id: my-identity\n")
+            .expect(&["profiles/a.yaml:5:", "backup.offsite.azure_client_id", "\"my-identity\"", "client id such as"]);
+    offsite_azure_account_with_hyphen:
+        profile("extends: azure-large\nbackup:\n  offsite:\n    account: paless-backups\n")
+            .expect(&["profiles/a.yaml:4:", "backup.offsite.account", "\"paless-backups\"", "3 to 24 lower-case letters and digits"]);
+    offsite_key_of_another_provider:
+        profile("extends: gcp-large\nbackup:\n  offsite:\n    role_arn: arn:aws:iam::123456789012:role/backup\n")
+            .expect(&["profiles/a.yaml:4:", "backup.offsite.role_arn", "applies to provider s3 only", "provider is gcs"]);
+    offsite_credentials_secret_not_a_name:
+        profile("extends: aws-large\nbackup:\n  offsite:\n    credentials_secret: MinIO Keys\n")
+            .expect(&["profiles/a.yaml:4:", "backup.offsite.credentials_secret", "\"MinIO Keys\"", "Secret name"]);
+    offsite_unpinned_rclone_image:
+        profile("extends: aws-large\nbackup:\n  offsite:\n    image: rclone/rclone:latest\n")
+            .expect(&["profiles/a.yaml:4:", "backup.offsite.image", "\"rclone/rclone:latest\"", "not a pinned image"]);
+    offsite_unknown_key:
+        profile("extends: aws-large\nbackup:\n  offsite:\n    bukket: x\n")
+            .expect(&["profiles/a.yaml:4:", "bukket"]);
     unpinned_pgbouncer_image:
         profile("extends: aws-large\npgbouncer:\n  image: pgbouncer:latest\n")
             .expect(&["profiles/a.yaml:3:", "pgbouncer.image", "\"pgbouncer:latest\"", "repository:tag"]);

@@ -235,3 +235,35 @@ fn requests_equal_to_limits_give_guaranteed_database_pods_and_an_existing_class(
         "gp2"
     );
 }
+
+/// A user profile that changes a file of a component's ConfigMap: kustomize
+/// adds components after the overlay's own generators, so the overlay
+/// patches the ConfigMap instead of merging a generator into it.
+#[test]
+fn user_profiles_that_change_a_component_file_build_like_palgen() {
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = [
+        (
+            "more-poolers",
+            "extends: aws-medium\npgbouncer:\n  replicas: 3\n",
+        ),
+        (
+            "longer-retention",
+            "extends: gcp-small\nbackup:\n  retention_days: 14\n",
+        ),
+    ];
+    for (profile, from_kustomize, from_palgen) in built_both_ways(dir.path(), &profiles) {
+        assert_eq!(
+            from_kustomize.keys().collect::<Vec<_>>(),
+            from_palgen.keys().collect::<Vec<_>>(),
+            "{profile}: different objects"
+        );
+        for (key, object) in &from_kustomize {
+            assert_eq!(object, &from_palgen[key], "{profile}: {key} differs");
+        }
+    }
+    let overlay = dir.path().join("k8s/overlays/more-poolers");
+    let patch = fs::read_to_string(overlay.join("patch-configmap-pgbouncer-config.yaml"))
+        .expect("the pool sizes change pgbouncer.ini, a file of the pgbouncer component");
+    assert!(patch.contains("pgbouncer.ini"), "{patch}");
+}

@@ -401,6 +401,7 @@ fn backup_and_restore_bring_back_every_row_into_a_fresh_server() {
         ("PGUSER", "paperless".to_owned()),
         ("PGDATABASE", "paperless".to_owned()),
         ("BACKUP_DIR", backups.to_string_lossy().into_owned()),
+        ("BACKUP_RETENTION_DAYS", retention.to_string()),
     ]);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let backup = source.sandbox().run_script(

@@ -61,6 +61,18 @@ backup:
   schedule: "30 2 * * *"
   retention_days: 7
   size: 100Gi
+  offsite:
+    provider: s3
+    bucket: paless-postgres-backups
+    prefix: fuzz/prod
+    region: eu-central-1
+    endpoint: ""
+    account: ""
+    role_arn: arn:aws:iam::123456789012:role/paless-postgres-backup
+    gcp_service_account: ""
+    azure_client_id: ""
+    credentials_secret: ""
+    image: rclone/rclone:1.71.1
 monitoring:
   exporter: true
   exporter_image: quay.io/prometheuscommunity/postgres-exporter:v0.17.1
@@ -110,6 +122,17 @@ const KEYS: &[&str] = &[
     "enabled",
     "schedule",
     "retention_days",
+    "offsite",
+    "provider",
+    "bucket",
+    "prefix",
+    "region",
+    "endpoint",
+    "account",
+    "role_arn",
+    "gcp_service_account",
+    "azure_client_id",
+    "credentials_secret",
     "monitoring",
     "exporter",
     "exporter_image",

@@ -29,6 +29,8 @@ use pg::{
     server_major, wait_until, write_credentials, write_tls,
 };
 
+/// The backup job's IAM role (IRSA), as a real deployment sets it.
+const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/paless-postgres-backup";
 /// The pod name of the first replica, and the slot the bootstrap must name
 /// after it.
 const REPLICA_NAME: &str = "postgres-replica-0";
@@ -51,7 +53,9 @@ impl Rendered {
         let generated = Generated::render_profiles(
             &[(
                 &profile,
-                &format!("extends: aws-large\nimage: postgres:{major}\n"),
+                &format!(
+                    "extends: aws-large\nimage: postgres:{major}\nbackup:\n  offsite:\n    role_arn: {ROLE_ARN}\n"
+                ),
             )],
             &[&profile, "aws-large"],
         );

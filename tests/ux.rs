@@ -75,7 +75,7 @@ fn extends_chains_and_show_names_the_file_of_each_value() {
     fs::create_dir(&profiles).unwrap();
     fs::write(
         profiles.join("team.yaml"),
-        "extends: gcp\nstorage:\n  size: 30Gi\n",
+        "extends: gcp\nstorage:\n  size: 30Gi\nbackup:\n  offsite:\n    gcp_service_account: paless-backup@team-project.iam.gserviceaccount.com\n",
     )
     .unwrap();
     fs::write(

@@ -64,6 +64,28 @@ fn generator<'a>(
     }
 }
 
+/// A strategic-merge patch of a generated ConfigMap's data: the files that
+/// differ, and null for those the profile does not have; none when equal.
+fn config_map_patch(from: &FileConfigMap, to: &FileConfigMap) -> Option<Value> {
+    let mut data = serde_json::Map::new();
+    for (file, text) in &to.files {
+        if from.files.get(file) != Some(text) {
+            data.insert(file.clone(), Value::String(text.clone()));
+        }
+    }
+    for file in from.files.keys().filter(|f| !to.files.contains_key(*f)) {
+        data.insert(file.clone(), Value::Null);
+    }
+    (!data.is_empty()).then(|| {
+        serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": to.name, "namespace": contract::NAMESPACE},
+            "data": data,
+        })
+    })
+}
+
 /// The features of the profile that have a component: those its overlay lists.
 pub fn listed_components(components: &Components, profile: &ObjectSet) -> Vec<Feature> {
     profile
@@ -130,6 +152,18 @@ pub fn overlay_directory(
 
     for config_map in &profile.config_maps {
         let start_map = start.config_maps.iter().find(|b| b.name == config_map.name);
+        let in_base = base.config_maps.iter().any(|b| b.name == config_map.name);
+        if let (Some(component_map), false) = (start_map, in_base) {
+            // Kustomize runs an overlay's generators before it adds its
+            // components, so a generator cannot merge into a component's
+            // ConfigMap; a patch, applied after both, can.
+            if let Some(patch) = config_map_patch(component_map, config_map) {
+                let name = file_name("patch-", &patch);
+                files.insert(name.clone(), yaml::generated_document(&patch));
+                kustomization.patches.push(PatchRef { path: name });
+            }
+            continue;
+        }
         let (behavior, changed): (Option<&'static str>, Vec<&String>) = match start_map {
             None => (None, config_map.files.keys().collect()),
             Some(start_map) if start_map.files == config_map.files => continue,

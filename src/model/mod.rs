@@ -5,6 +5,7 @@ pub mod cron;
 pub mod derived;
 pub mod image;
 pub mod memory;
+pub mod offsite;
 pub mod pg_ranges;
 pub mod quantity;
 pub mod settings;

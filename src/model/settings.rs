@@ -8,6 +8,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::model::image::Image;
+use crate::model::offsite::Offsite;
 use crate::model::quantity::{Bytes, MilliCpu};
 
 #[derive(Debug, Clone, Serialize)]
@@ -149,6 +150,7 @@ pub struct Backup {
     pub schedule: String,
     pub retention_days: u32,
     pub size: Bytes,
+    pub offsite: Offsite,
 }
 
 #[derive(Debug, Clone, Serialize)]

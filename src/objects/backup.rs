@@ -8,12 +8,13 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::labels::{BACKUP, DATABASE};
+use super::labels::BACKUP;
+use super::offsite;
 use super::pod::{self, POSTGRES_USER};
-use crate::contract;
-use crate::contract::BACKUP_SCRIPTS_CONFIG_MAP;
+use crate::contract::{self, BACKUP_SCRIPTS_CONFIG_MAP};
 use crate::model::quantity::{Bytes, MilliCpu};
 use crate::model::settings::{Amounts, Settings};
+
 const SCRIPTS_DIR: &str = "/scripts";
 
 const REQUESTS: Amounts = Amounts {
@@ -39,8 +40,8 @@ pub fn claim(settings: &Settings) -> PersistentVolumeClaim {
 }
 
 pub fn cron_job(settings: &Settings) -> CronJob {
-    let container = Container {
-        name: "backup".to_owned(),
+    let mut dump = Container {
+        name: "dump".to_owned(),
         image: Some(settings.image.to_string()),
         image_pull_policy: Some("IfNotPresent".to_owned()),
         command: Some(vec!["sh".to_owned(), format!("{SCRIPTS_DIR}/backup.sh")]),
@@ -51,6 +52,10 @@ pub fn cron_job(settings: &Settings) -> CronJob {
             pod::env("PGDATABASE", contract::DATABASE),
             pod::env("BACKUP_DIR", contract::BACKUP_DIR),
             pod::env("POSTGRES_CREDENTIALS_DIR", contract::CREDENTIALS_DIR),
+            pod::env(
+                "BACKUP_RETENTION_DAYS",
+                settings.backup.retention_days.to_string(),
+            ),
         ]),
         resources: Some(pod::resources(&REQUESTS, &LIMITS)),
         security_context: Some(pod::container_security(POSTGRES_USER)),
@@ -62,13 +67,38 @@ pub fn cron_job(settings: &Settings) -> CronJob {
         ]),
         ..Default::default()
     };
+    if settings.tls.enabled {
+        pod::verify_server_certificate(&mut dump);
+    }
+    let offsite = &settings.backup.offsite;
+    // With an off-site copy the dump runs first, as an init container, and
+    // the upload only once it succeeded.
+    let (init_containers, containers) = if offsite.enabled() {
+        (
+            Some(vec![dump]),
+            vec![offsite::upload_container(
+                offsite,
+                settings.backup.retention_days,
+                SCRIPTS_DIR,
+            )],
+        )
+    } else {
+        (None, vec![dump])
+    };
+    let mut pod_labels = BACKUP.labels();
+    pod_labels.extend(
+        offsite
+            .pod_label()
+            .map(|(key, value)| (key.to_owned(), value.to_owned())),
+    );
     let mut pod_spec = PodSpec {
-        service_account_name: Some(DATABASE.app.to_owned()),
+        service_account_name: Some(BACKUP.app.to_owned()),
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),
         restart_policy: Some("Never".to_owned()),
         security_context: Some(pod::pod_security(POSTGRES_USER)),
-        containers: vec![container],
+        init_containers,
+        containers,
         volumes: Some(vec![
             Volume {
                 name: "backups".to_owned(),
@@ -85,7 +115,10 @@ pub fn cron_job(settings: &Settings) -> CronJob {
         ..Default::default()
     };
     if settings.tls.enabled {
-        pod::verify_server_certificate(&mut pod_spec, &settings.tls.secret);
+        pod_spec
+            .volumes
+            .get_or_insert_with(Vec::new)
+            .push(pod::tls_ca_volume(&settings.tls.secret));
     }
     CronJob {
         metadata: ObjectMeta {
@@ -107,10 +140,11 @@ pub fn cron_job(settings: &Settings) -> CronJob {
                 metadata: None,
                 spec: Some(JobSpec {
                     backoff_limit: Some(2),
+                    pod_failure_policy: offsite.enabled().then(offsite::failure_policy),
                     ttl_seconds_after_finished: Some(7 * 24 * 3600),
                     template: PodTemplateSpec {
                         metadata: Some(ObjectMeta {
-                            labels: Some(BACKUP.labels()),
+                            labels: Some(pod_labels),
                             ..Default::default()
                         }),
                         spec: Some(pod_spec),

@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 
 use super::labels::{BACKUP, DATABASE, POOLER, REPLICA, Workload};
+use super::offsite::{FETCH_SCRIPT, UPLOAD_SCRIPT};
 use super::{Feature, FileConfigMap};
 use crate::contract::{
     BACKUP_SCRIPT, BACKUP_SCRIPTS_CONFIG_MAP, CONFIG_FILE, CONFIG_MAP, HBA_FILE, INITDB_CONFIG_MAP,
@@ -39,11 +40,16 @@ pub fn file_config_maps(profile: &Profile) -> Vec<FileConfigMap> {
         ));
     }
     if settings.backup.enabled {
+        let scripts: &[&str] = if settings.backup.offsite.enabled() {
+            &[BACKUP_SCRIPT, RESTORE_SCRIPT, UPLOAD_SCRIPT, FETCH_SCRIPT]
+        } else {
+            &[BACKUP_SCRIPT, RESTORE_SCRIPT]
+        };
         maps.push(config_map(
             BACKUP_SCRIPTS_CONFIG_MAP,
             Some(Feature::Backup),
             BACKUP,
-            &[BACKUP_SCRIPT, RESTORE_SCRIPT],
+            scripts,
         ));
     }
     if profile.derived.connection_budget.uses_pgbouncer() {

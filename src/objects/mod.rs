@@ -12,6 +12,7 @@ mod disruption_budget;
 mod labels;
 mod namespace;
 mod network_policy;
+mod offsite;
 mod pgbouncer;
 mod pod;
 mod secret;
@@ -189,6 +190,7 @@ pub fn build(profile: &Profile) -> ObjectSet {
         add(
             Feature::Backup,
             vec![
+                to_value(&offsite::service_account(&settings.backup.offsite)),
                 to_value(&backup::claim(settings)),
                 to_value(&backup::cron_job(settings)),
             ],

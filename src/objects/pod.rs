@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapVolumeSource, EmptyDirVolumeSource, EnvVar, KeyToPath,
-    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, ResourceRequirements, SeccompProfile,
+    Capabilities, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar, KeyToPath,
+    PersistentVolumeClaimSpec, PodSecurityContext, ResourceRequirements, SeccompProfile,
     SecretVolumeSource, SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -182,22 +182,17 @@ pub fn tls_ca_mount() -> VolumeMount {
     read_only_mount("tls-ca", contract::TLS_DIR)
 }
 
-/// Makes every container of a client pod verify the server: the CA
-/// mounted, libpq told to check the certificate against it.
-pub fn verify_server_certificate(pod: &mut PodSpec, secret: &str) {
-    for container in &mut pod.containers {
-        container
-            .env
-            .get_or_insert_with(Vec::new)
-            .extend(verify_full_env());
-        container
-            .volume_mounts
-            .get_or_insert_with(Vec::new)
-            .push(tls_ca_mount());
-    }
-    pod.volumes
+/// A container that connects to the database and verifies its certificate:
+/// libpq's settings and the CA mounted (its pod needs [`tls_ca_volume`]).
+pub fn verify_server_certificate(container: &mut Container) {
+    container
+        .env
         .get_or_insert_with(Vec::new)
-        .push(tls_ca_volume(secret));
+        .extend(verify_full_env());
+    container
+        .volume_mounts
+        .get_or_insert_with(Vec::new)
+        .push(tls_ca_mount());
 }
 
 /// libpq's settings for a client that verifies the server: the certificate

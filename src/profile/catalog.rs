@@ -287,7 +287,11 @@ fn resolve_layers(name: String, files: &[&ParsedFile]) -> Result<Profile, Profil
             layer: &file.layer,
         })
         .collect();
-    let (settings, derived, origins) = resolve::resolve(&layers)?;
+    let (mut settings, derived, origins) = resolve::resolve(&layers)?;
+    let prefix = &mut settings.backup.offsite.prefix;
+    if prefix.is_empty() {
+        prefix.clone_from(&name);
+    }
     Ok(Profile {
         name,
         settings,

@@ -98,6 +98,25 @@ pub struct BackupLayer {
     pub schedule: Option<Spanned<String>>,
     pub retention_days: Option<Spanned<u32>>,
     pub size: Option<Spanned<Bytes>>,
+    #[serde(default)]
+    pub offsite: OffsiteLayer,
+}
+
+/// `backup.offsite`: see `model::offsite::Offsite`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OffsiteLayer {
+    pub provider: Option<Spanned<String>>,
+    pub bucket: Option<Spanned<String>>,
+    pub prefix: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    pub endpoint: Option<Spanned<String>>,
+    pub account: Option<Spanned<String>>,
+    pub role_arn: Option<Spanned<String>>,
+    pub gcp_service_account: Option<Spanned<String>>,
+    pub azure_client_id: Option<Spanned<String>>,
+    pub credentials_secret: Option<Spanned<String>>,
+    pub image: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,6 +5,7 @@ mod blame;
 mod catalog;
 mod error;
 pub mod layer;
+mod offsite;
 mod postgres_limits;
 mod resolve;
 mod validate;

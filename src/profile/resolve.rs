@@ -8,6 +8,7 @@ use serde_saphyr::Spanned;
 use super::blame::Blame;
 use super::error::SettingsError;
 use super::layer::{Layer, ProvisionLayer};
+use super::offsite;
 use super::validate;
 use crate::model::derived::{self, Derived};
 use crate::model::image::Image;
@@ -23,21 +24,21 @@ pub struct SourcedLayer<'a> {
     pub layer: &'a Layer,
 }
 
-struct Resolver<'a> {
+pub(super) struct Resolver<'a> {
     layers: &'a [SourcedLayer<'a>],
     origins: Origins,
 }
 
 impl<'a> Resolver<'a> {
     /// Who set what so far, to blame the right file for an invalid value.
-    fn blame(&self) -> Blame<'_> {
+    pub(super) fn blame(&self) -> Blame<'_> {
         Blame {
             origins: &self.origins,
         }
     }
 
     /// The value of the last layer that sets `key`, remembering where it was set.
-    fn take<T: Clone + 'a>(
+    pub(super) fn take<T: Clone + 'a>(
         &mut self,
         key: &'static str,
         field: impl Fn(&'a Layer) -> Option<&'a Spanned<T>>,
@@ -67,7 +68,7 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn take_optional<T: Clone + 'a>(
+    pub(super) fn take_optional<T: Clone + 'a>(
         &mut self,
         key: &'static str,
         field: impl Fn(&'a Layer) -> Option<&'a Spanned<T>>,
@@ -189,6 +190,7 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
             l.backup.retention_days.as_ref()
         })?,
         size: r.take("backup.size", |l| l.backup.size.as_ref())?,
+        offsite: offsite::resolve(&mut r)?,
     };
     let monitoring = Monitoring {
         exporter: r.take("monitoring.exporter", |l| l.monitoring.exporter.as_ref())?,

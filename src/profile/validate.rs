@@ -4,6 +4,7 @@
 
 use super::blame::Blame;
 use super::error::SettingsError;
+use super::offsite;
 use super::postgres_limits;
 use crate::contract;
 use crate::model::derived::Derived;
@@ -48,6 +49,7 @@ pub(super) fn validate(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), S
     validate_resources(s, r)?;
     validate_connections(s, d, r)?;
     validate_backup(s, r)?;
+    offsite::validate(s, r)?;
     validate_images(s, r)?;
     validate_replication(s, r)?;
     validate_cloudnative_pg(s, r)?;
@@ -319,6 +321,7 @@ fn validate_images(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
     for (key, image) in [
         ("monitoring.exporter_image", &s.monitoring.exporter_image),
         ("pgbouncer.image", &s.pgbouncer.image),
+        ("backup.offsite.image", &s.backup.offsite.image),
     ] {
         if let Err(error) = image::check_pinned(image) {
             return Err(r.invalid(key, format!("{image:?} is not a pinned image: {error}")));

@@ -52,6 +52,11 @@ impl Generated {
         Generated { tree, _dir: dir }
     }
 
+    /// The rendered tree's root (holding `base/`, `components/`, `overlays/`).
+    pub fn tree(&self) -> &Path {
+        &self.tree
+    }
+
     /// A file of `base/`.
     pub fn base(&self, name: &str) -> String {
         read(&self.tree.join("base").join(name))

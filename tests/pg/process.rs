@@ -473,6 +473,10 @@ impl Daemon {
         &self.name
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log_path(&self) -> &Path {
         &self.log
     }

@@ -2,9 +2,17 @@
 # Restores a dump written by backup.sh into database `paperless`, replacing
 # the objects the dump contains, in one transaction: it loads all or nothing.
 # Runs as the superuser, because the dump recreates extensions and owners.
-# Usage: sh restore.sh /backups/paperless-<stamp>.dump
+# Usage: sh restore.sh /backups/paperless-<stamp>.dump | latest
+# (latest: the newest dump on the backup volume).
 set -eu
-dump="${1:?usage: sh restore.sh /backups/paperless-<stamp>.dump}"
+dump="${1:?usage: sh restore.sh /backups/paperless-<stamp>.dump | latest}"
+if [ "$dump" = latest ]; then
+    backup_dir="${BACKUP_DIR:-/backups}"
+    # The stamps sort by time; no match leaves the pattern, refused below.
+    for candidate in "$backup_dir"/paperless-*.dump; do
+        dump="$candidate"
+    done
+fi
 if [ ! -f "$dump" ]; then
     echo "restore: no such dump: $dump" >&2
     exit 1
