@@ -20,7 +20,7 @@ use crate::common::{objects_by_identity, stderr, stdout, tool};
 
 use super::{
     APP_PASSWORD, EXPORTER_PASSWORD, POSTGRES_PASSWORD, REPLICATION_PASSWORD, Sandbox, Server,
-    ServerCertificate, ServerSpec, TlsFiles, parse_conf, run, write_tls,
+    ServerCertificate, ServerSpec, TlsFiles, conf_for_this_build, parse_conf, run, write_tls,
 };
 
 const ENTRYPOINT: &str = include_str!("entrypoint.sh");
@@ -238,7 +238,10 @@ impl Pod {
             .map_or(KUBERNETES_DEFAULT_MODE, |mode| {
                 u32::try_from(mode).expect("a file mode")
             });
-        for (key, value) in data {
+        for (key, mut value) in data {
+            if key == "postgresql.conf" {
+                value = conf_for_this_build(&self.sandbox, &value);
+            }
             let file = self.sandbox.write(&format!("pod{path}/{key}"), &value);
             fs::set_permissions(&file, fs::Permissions::from_mode(mode))
                 .unwrap_or_else(|e| panic!("chmod {}: {e}", file.display()));
@@ -297,14 +300,22 @@ impl Pod {
 
     /// A parameter of that postgresql.conf, as written.
     pub fn conf_value(&self, name: &str) -> String {
+        self.conf_entry(name)
+            .unwrap_or_else(|| panic!("{} sets no {name}", self.config_file().display()))
+    }
+
+    fn conf_has(&self, name: &str) -> bool {
+        self.conf_entry(name).is_some()
+    }
+
+    fn conf_entry(&self, name: &str) -> Option<String> {
         let path = self.config_file();
         let text =
             fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
         parse_conf(&text)
             .into_iter()
             .find(|entry| entry.name == name)
-            .unwrap_or_else(|| panic!("{} sets no {name}", path.display()))
-            .value
+            .map(|entry| entry.value)
     }
 
     /// The socket directory and pg_hba.conf the configuration names, in the
@@ -320,6 +331,19 @@ impl Pod {
             self.host_path(&sockets),
             self.host_path(&self.conf_value("hba_file")),
         )
+    }
+
+    /// The certificate and key where the pod's TLS mount is in the
+    /// sandbox, when the configuration names them.
+    fn moved_certificate_args(&self) -> Vec<String> {
+        ["ssl_cert_file", "ssl_key_file"]
+            .into_iter()
+            .filter(|name| self.conf_has(name))
+            .flat_map(|name| {
+                let moved = self.host_path(&self.conf_value(name));
+                ["-c".to_owned(), format!("{name}={}", moved.display())]
+            })
+            .collect()
     }
 
     /// The sandbox's stand-ins for the volumes marked readOnly.
@@ -349,6 +373,7 @@ impl Pod {
             .arg(format!("unix_socket_directories={}", sockets.display()))
             .arg("-c")
             .arg(format!("hba_file={}", hba.display()))
+            .args(self.moved_certificate_args())
             .envs(&self.env)
             .env("PGHOST", &sockets)
             .env("PG_MAJOR", self.sandbox.install().major.to_string())

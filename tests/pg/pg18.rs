@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use crate::common::repo_root;
 
-use super::{PostgresInstall, program_version};
+use super::{PostgresInstall, Sandbox, program_version};
 
 /// The environment variable that names the directory of PostgreSQL 18's
 /// server programs.
@@ -56,4 +56,42 @@ pub fn postgres18() -> &'static PostgresInstall {
             version,
         }
     })
+}
+
+/// The generated `wal_compression` value, which the official image's build
+/// (with lz4) accepts.
+const IMAGE_WAL_COMPRESSION: &str = "wal_compression = lz4";
+
+/// Whether the sandbox's PostgreSQL was built without lz4: the npm
+/// package's PostgreSQL 18 is (its `wal_compression` takes only pglz),
+/// unlike the official image's, so a file with the image's value stops it.
+pub fn lacks_lz4(sandbox: &Sandbox) -> bool {
+    let output = sandbox
+        .command(sandbox.program("postgres"))
+        .arg("-D")
+        .arg(sandbox.path())
+        .args(["-c", "config_file=/dev/null", "-c", "wal_compression=lz4"])
+        .args(["-C", "wal_compression"])
+        .output()
+        .expect("postgres -C runs");
+    !output.status.success()
+}
+
+/// A generated postgresql.conf as this build can run it: unchanged, except
+/// `wal_compression = lz4` as `pglz` where the build lacks lz4 (the only
+/// difference, asserted; the PostgreSQL 15 suites run the lz4 line itself).
+pub fn conf_for_this_build(sandbox: &Sandbox, conf: &str) -> String {
+    if !lacks_lz4(sandbox) || !conf.contains(IMAGE_WAL_COMPRESSION) {
+        return conf.to_owned();
+    }
+    let adapted = conf.replacen(IMAGE_WAL_COMPRESSION, "wal_compression = pglz", 1);
+    assert_eq!(
+        conf.lines()
+            .zip(adapted.lines())
+            .filter(|(a, b)| a != b)
+            .count(),
+        1,
+        "only the wal_compression line differs"
+    );
+    adapted
 }
