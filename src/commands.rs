@@ -9,7 +9,7 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, Command, Format};
 use crate::profile::Catalog;
-use crate::{check, explain, generate, kustomize, objects, profile_diff, writer, yaml};
+use crate::{check, explain, generate, kustomize, objects, plan, profile_diff, writer, yaml};
 
 /// Exit status for drift found by `check`.
 const EXIT_DRIFT: u8 = 1;
@@ -62,6 +62,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 Vec::new()
             };
+            if !args.accept_unsafe {
+                if let Some(refused) = plan::refuse_unsafe_render(&catalog, &names, out)? {
+                    return Ok(refused);
+                }
+            }
             let summary = writer::write(out, &catalog, &names, &orphans)?;
             if !quiet {
                 for path in &summary.written {
@@ -85,12 +90,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let drift = check::check(&args.out, &catalog)?;
             if !drift.is_clean() {
                 write!(stdout, "{}", drift.report())?;
+                write!(stdout, "{}", plan::check_summary(&catalog, &args.out))?;
                 return Ok(ExitCode::from(EXIT_DRIFT));
             }
             if !quiet {
                 writeln!(stdout, "{} is up to date", args.out.display())?;
             }
         }
+        Command::Plan(args) => return plan::run(&catalog, &args, quiet, &mut stdout),
         Command::Build(args) => {
             let profile = catalog.resolve(&args.profile)?;
             let manifests = kustomize::final_manifests(&objects::build(&profile));

@@ -9,6 +9,7 @@ mod image;
 mod kustomize;
 mod names;
 mod objects;
+mod plan;
 mod profile;
 mod profile_diff;
 mod quantity;

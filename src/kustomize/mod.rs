@@ -7,6 +7,7 @@
 
 pub mod hash;
 mod patch;
+pub mod read;
 
 use std::collections::BTreeMap;
 
@@ -254,7 +255,7 @@ pub fn final_manifests(set: &ObjectSet) -> Vec<Value> {
     manifests
 }
 
-fn rename_config_map_references(value: &mut Value, renamed: &BTreeMap<&str, String>) {
+pub(crate) fn rename_config_map_references(value: &mut Value, renamed: &BTreeMap<&str, String>) {
     match value {
         Value::Object(map) => {
             for (key, child) in map.iter_mut() {

@@ -1,4 +1,5 @@
-//! Strategic-merge patches derived from two versions of one object.
+//! Strategic-merge patches derived from two versions of one object, and
+//! applied to one (reading a committed overlay back): the two are inverse.
 //!
 //! Lists that Kubernetes merges by key (containers by name, mounts by path,
 //! ...) are patched element by element; every other list is replaced whole,
@@ -80,15 +81,21 @@ fn diff_map(base: &Map<String, Value>, target: &Map<String, Value>) -> Value {
 
 /// The merge key of the lists palgen generates that Kubernetes merges by key.
 fn merge_key(field: &str, base: &[Value], target: &[Value]) -> Option<&'static str> {
-    let key = match field {
-        "containers" | "initContainers" | "volumes" | "env" | "imagePullSecrets" => "name",
-        "volumeMounts" => "mountPath",
-        "ports" if target.iter().all(|p| p.get("containerPort").is_some()) => "containerPort",
-        "ports" => "port",
-        _ => return None,
-    };
+    let key = field_merge_key(field, target)?;
     let keyed = |items: &[Value]| items.iter().all(|item| item.get(key).is_some());
     (keyed(base) && keyed(target)).then_some(key)
+}
+
+/// Container ports are keyed by `containerPort`, Service ports by `port`:
+/// the items tell which list this is.
+fn field_merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
+    Some(match field {
+        "containers" | "initContainers" | "volumes" | "env" | "imagePullSecrets" => "name",
+        "volumeMounts" => "mountPath",
+        "ports" if items.iter().all(|p| p.get("containerPort").is_some()) => "containerPort",
+        "ports" => "port",
+        _ => return None,
+    })
 }
 
 fn diff_keyed_list(key: &str, base: &[Value], target: &[Value]) -> Value {
@@ -122,6 +129,95 @@ fn diff_keyed_list(key: &str, base: &[Value], target: &[Value]) -> Value {
     Value::Array(patch)
 }
 
+/// Whether a patch document deletes its target object.
+pub fn deletes_object(patch: &Value) -> bool {
+    patch.get(DIRECTIVE).and_then(Value::as_str) == Some("delete")
+}
+
+const DIRECTIVE: &str = "$patch";
+
+/// `base` with a strategic-merge `patch` applied, as Kustomize applies the
+/// patches `strategic_merge_patch` writes: maps merge and `null` removes a
+/// key, keyed lists merge by key (`$patch: delete` removes an element,
+/// a leading `$patch: replace` replaces the list), other lists and scalars
+/// are replaced.
+pub fn apply_strategic_merge(base: &Value, patch: &Value) -> Value {
+    apply(None, Some(base), patch)
+}
+
+fn apply(field: Option<&str>, base: Option<&Value>, patch: &Value) -> Value {
+    match (base, patch) {
+        (_, Value::Object(changes)) if directive(changes) == Some("replace") => {
+            Value::Object(without_directive(changes))
+        }
+        (Some(Value::Object(base)), Value::Object(changes)) => {
+            let mut merged = base.clone();
+            for (key, change) in changes {
+                if key == DIRECTIVE {
+                    continue;
+                }
+                let deleted = change.is_null()
+                    || change
+                        .as_object()
+                        .is_some_and(|c| directive(c) == Some("delete"));
+                if deleted {
+                    merged.remove(key);
+                } else {
+                    let value = apply(Some(key), base.get(key), change);
+                    merged.insert(key.clone(), value);
+                }
+            }
+            Value::Object(merged)
+        }
+        (_, Value::Array(items)) => apply_list(field, base.and_then(Value::as_array), items),
+        (None | Some(_), Value::Object(changes)) => Value::Object(without_directive(changes)),
+        (_, scalar) => scalar.clone(),
+    }
+}
+
+fn apply_list(field: Option<&str>, base: Option<&Vec<Value>>, items: &[Value]) -> Value {
+    let replaces = items
+        .first()
+        .and_then(Value::as_object)
+        .is_some_and(|first| directive(first) == Some("replace") && first.len() == 1);
+    if replaces {
+        return Value::Array(items[1..].to_vec());
+    }
+    let base = base.map(Vec::as_slice).unwrap_or_default();
+    let sample: Vec<Value> = base.iter().chain(items).cloned().collect();
+    let Some(key) = field.and_then(|f| field_merge_key(f, &sample)) else {
+        return Value::Array(items.to_vec());
+    };
+    let mut merged = base.to_vec();
+    for item in items {
+        let position = merged
+            .iter()
+            .position(|old| old.get(key).is_some() && old.get(key) == item.get(key));
+        let deletes = item
+            .as_object()
+            .is_some_and(|i| directive(i) == Some("delete"));
+        match (position, deletes) {
+            (Some(index), true) => {
+                merged.remove(index);
+            }
+            (None, true) => {}
+            (Some(index), false) => merged[index] = apply(None, Some(&merged[index]), item),
+            (None, false) => merged.push(apply(None, None, item)),
+        }
+    }
+    Value::Array(merged)
+}
+
+fn directive(map: &Map<String, Value>) -> Option<&str> {
+    map.get(DIRECTIVE).and_then(Value::as_str)
+}
+
+fn without_directive(map: &Map<String, Value>) -> Map<String, Value> {
+    let mut map = map.clone();
+    map.remove(DIRECTIVE);
+    map
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +249,57 @@ mod tests {
         let target = json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "a"}, "spec": {"args": ["1", "2"]}});
         let patch = strategic_merge_patch(&base, &target).unwrap();
         assert_eq!(patch["spec"], json!({"args": ["1", "2"], "gone": null}));
+    }
+
+    #[test]
+    fn apply_merges_keyed_lists_and_deletes() {
+        let base = json!({"spec": {"containers": [{"name": "a", "image": "x", "args": ["1"]}, {"name": "b", "image": "y"}],
+            "keep": 1, "gone": 2}});
+        let patch = json!({"spec": {"containers": [{"name": "a", "args": ["2"]}, {"name": "b", "$patch": "delete"}, {"name": "c", "image": "z"}],
+            "gone": null}});
+        assert_eq!(
+            apply_strategic_merge(&base, &patch),
+            json!({"spec": {"containers": [{"name": "a", "image": "x", "args": ["2"]}, {"name": "c", "image": "z"}], "keep": 1}})
+        );
+        let replace = json!({"spec": {"containers": [{"$patch": "replace"}, {"name": "c"}]}});
+        assert_eq!(
+            apply_strategic_merge(&base, &replace)["spec"]["containers"],
+            json!([{"name": "c"}])
+        );
+    }
+
+    #[test]
+    fn apply_undoes_diff_for_every_builtin_profile() {
+        let catalog = crate::profile::Catalog::builtin().unwrap();
+        let base = crate::objects::build(&catalog.base().unwrap());
+        let mut patched = 0;
+        for name in catalog.names() {
+            let profile = crate::objects::build(&catalog.resolve(&name).unwrap());
+            for target in &profile.resources {
+                let Some(old) = base.resources.iter().find(|b| {
+                    b["kind"] == target["kind"]
+                        && b["metadata"]["name"] == target["metadata"]["name"]
+                }) else {
+                    continue;
+                };
+                if let Some(patch) = strategic_merge_patch(old, target) {
+                    assert_eq!(&apply_strategic_merge(old, &patch), target, "{name}");
+                    patched += 1;
+                }
+            }
+        }
+        assert!(patched >= 12, "only {patched} patched objects were tried");
+    }
+
+    #[test]
+    fn apply_undoes_diff_for_reordered_and_removed_elements() {
+        let base = json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "a"},
+            "spec": {"env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}, {"name": "C"}],
+                     "volumes": [{"name": "v"}, {"name": "w"}], "gone": {"x": 1}}});
+        let target = json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "a", "labels": {"l": "1"}},
+            "spec": {"env": [{"name": "C"}, {"name": "A", "value": "3"}],
+                     "volumes": [{"name": "w"}, {"name": "u"}]}});
+        let patch = strategic_merge_patch(&base, &target).unwrap();
+        assert_eq!(apply_strategic_merge(&base, &patch), target);
     }
 }

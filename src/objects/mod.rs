@@ -7,7 +7,7 @@
 mod backup;
 mod config;
 mod disruption_budget;
-mod labels;
+pub mod labels;
 mod namespace;
 mod network_policy;
 mod pgbouncer;
