@@ -98,34 +98,47 @@ fn field_merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
     })
 }
 
+/// Kustomize builds a keyed list as the elements the patch names, in the
+/// patch's order, followed by the base's other elements in the base's
+/// order. So the patch names every element of the target except a tail of
+/// unchanged base elements already in base order; removed elements are
+/// named with `$patch: delete`.
 fn diff_keyed_list(key: &str, base: &[Value], target: &[Value]) -> Value {
-    let base_keys: Vec<&Value> = base.iter().map(|item| &item[key]).collect();
-    let target_keys: Vec<&Value> = target.iter().map(|item| &item[key]).collect();
-    let kept_in_order: Vec<&Value> = base_keys
+    let keys =
+        |items: &[Value]| -> Vec<Value> { items.iter().map(|item| item[key].clone()).collect() };
+    let unchanged = |item: &Value| base.contains(item);
+    let tail_fits = |length: usize| {
+        let tail = &target[target.len() - length..];
+        let tail_keys = keys(tail);
+        let in_base_order: Vec<Value> = keys(base)
+            .into_iter()
+            .filter(|k| tail_keys.contains(k))
+            .collect();
+        tail.iter().all(unchanged) && in_base_order == tail_keys
+    };
+    let tail = (0..=target.len())
+        .take_while(|length| tail_fits(*length))
+        .last()
+        .unwrap_or(0);
+    let target_keys = keys(target);
+    let mut patch: Vec<Value> = base
         .iter()
-        .copied()
-        .filter(|k| target_keys.contains(k))
+        .filter(|old| !target_keys.contains(&old[key]))
+        .map(|old| serde_json::json!({ key: old[key], "$patch": "delete" }))
         .collect();
-    let additions_trail = target_keys.starts_with(&kept_in_order);
-    if !additions_trail {
-        // The merge would keep the old order; only a replacement gives the new one.
-        let mut replacement = vec![serde_json::json!({ "$patch": "replace" })];
-        replacement.extend(target.iter().cloned());
-        return Value::Array(replacement);
-    }
-    let mut patch = Vec::new();
-    for old in base {
-        match target.iter().find(|new| new[key] == old[key]) {
-            Some(new) => {
-                if let Some(Value::Object(mut change)) = diff(None, old, new) {
-                    change.insert(key.to_owned(), old[key].clone());
-                    patch.push(Value::Object(change));
-                }
+    for new in &target[..target.len() - tail] {
+        match base.iter().find(|old| old[key] == new[key]) {
+            None => patch.push(new.clone()),
+            Some(old) => {
+                let mut change = match diff(None, old, new) {
+                    Some(Value::Object(change)) => change,
+                    _ => Map::new(),
+                };
+                change.insert(key.to_owned(), new[key].clone());
+                patch.push(Value::Object(change));
             }
-            None => patch.push(serde_json::json!({ key: old[key], "$patch": "delete" })),
         }
     }
-    patch.extend(target[kept_in_order.len()..].iter().cloned());
     Value::Array(patch)
 }
 
@@ -188,23 +201,26 @@ fn apply_list(field: Option<&str>, base: Option<&Vec<Value>>, items: &[Value]) -
     let Some(key) = field.and_then(|f| field_merge_key(f, &sample)) else {
         return Value::Array(items.to_vec());
     };
-    let mut merged = base.to_vec();
+    // The named elements first, in the patch's order, then the others.
+    let named: Vec<&Value> = items.iter().filter_map(|item| item.get(key)).collect();
+    let mut merged = Vec::new();
     for item in items {
-        let position = merged
-            .iter()
-            .position(|old| old.get(key).is_some() && old.get(key) == item.get(key));
         let deletes = item
             .as_object()
             .is_some_and(|i| directive(i) == Some("delete"));
-        match (position, deletes) {
-            (Some(index), true) => {
-                merged.remove(index);
-            }
-            (None, true) => {}
-            (Some(index), false) => merged[index] = apply(None, Some(&merged[index]), item),
-            (None, false) => merged.push(apply(None, None, item)),
+        if deletes {
+            continue;
         }
+        let old = base
+            .iter()
+            .find(|old| old.get(key).is_some() && old.get(key) == item.get(key));
+        merged.push(apply(None, old, item));
     }
+    merged.extend(
+        base.iter()
+            .filter(|old| !old.get(key).is_some_and(|k| named.contains(&k)))
+            .cloned(),
+    );
     Value::Array(merged)
 }
 
@@ -236,11 +252,23 @@ mod tests {
         let target = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "n"},
             "spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "z"}, {"name": "c", "image": "w"}]}});
         let patch = strategic_merge_patch(&base, &target).unwrap();
+        // Kustomize puts named elements first: `a` is named (by key alone)
+        // to stay in front of `b`.
         assert_eq!(
             patch["spec"]["containers"],
-            json!([{"name": "b", "image": "z"}, {"name": "c", "image": "w"}])
+            json!([{"name": "a"}, {"name": "b", "image": "z"}, {"name": "c", "image": "w"}])
         );
         assert_eq!(patch["metadata"], json!({"name": "db", "namespace": "n"}));
+    }
+
+    #[test]
+    fn unchanged_elements_in_base_order_at_the_end_are_not_named() {
+        let base = json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "a"},
+            "spec": {"env": [{"name": "A", "value": "1"}, {"name": "B"}, {"name": "C"}]}});
+        let target = json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "a"},
+            "spec": {"env": [{"name": "A", "value": "2"}, {"name": "B"}, {"name": "C"}]}});
+        let patch = strategic_merge_patch(&base, &target).unwrap();
+        assert_eq!(patch["spec"]["env"], json!([{"name": "A", "value": "2"}]));
     }
 
     #[test]

@@ -391,3 +391,158 @@ fn apply_patch(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// The real kustomize, which these tests compare with. The test command
+    /// needs it on the machine; missing, it fails the test, never skips it.
+    fn kubectl_kustomize(dir: &Path) -> Vec<Value> {
+        let output = Command::new("kubectl")
+            .arg("kustomize")
+            .arg(dir)
+            .output()
+            .expect("kubectl is installed (./scripts/test.sh needs it on PATH)");
+        assert!(
+            output.status.success(),
+            "kubectl kustomize {}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8(output.stdout).expect("UTF-8");
+        serde_saphyr::from_multiple::<Value>(&text)
+            .expect("kustomize prints YAML")
+            .into_iter()
+            .filter(|d| !d.is_null())
+            .collect()
+    }
+
+    fn by_identity(objects: Vec<Value>) -> BTreeMap<(String, String, String, String), Value> {
+        objects.into_iter().map(|o| (identity(&o), o)).collect()
+    }
+
+    fn assert_same_as_kubectl(dir: &Path) {
+        let ours = by_identity(build(dir).unwrap_or_else(|e| panic!("{}: {e:#}", dir.display())));
+        let theirs = by_identity(kubectl_kustomize(dir));
+        assert_eq!(
+            ours.keys().collect::<Vec<_>>(),
+            theirs.keys().collect::<Vec<_>>(),
+            "{}: different objects",
+            dir.display()
+        );
+        for (key, object) in &theirs {
+            assert_eq!(&ours[key], object, "{}: {key:?} differs", dir.display());
+        }
+    }
+
+    #[test]
+    fn every_committed_overlay_reads_as_kubectl_kustomize_builds_it() {
+        let overlays = Path::new(env!("CARGO_MANIFEST_DIR")).join("k8s/overlays");
+        let mut dirs: Vec<PathBuf> = fs::read_dir(&overlays)
+            .expect("the committed tree exists")
+            .map(|e| e.expect("directory entry").path())
+            .filter(|p| p.is_dir())
+            .collect();
+        dirs.sort();
+        assert!(dirs.len() >= 12, "only {} overlays", dirs.len());
+        for dir in dirs {
+            assert_same_as_kubectl(&dir);
+        }
+    }
+
+    fn write(root: &Path, files: &[(&str, &str)]) {
+        for (path, text) in files {
+            let path = root.join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+    }
+
+    /// Components and everything else the committed tree may use, on a
+    /// small tree, against the real kustomize.
+    #[test]
+    fn components_generators_and_patch_directives_read_as_kubectl_builds_them() {
+        let root = tempfile::tempdir().unwrap();
+        write(
+            root.path(),
+            &[
+                (
+                    "base/kustomization.yaml",
+                    "resources: [app.yaml, svc.yaml]\nconfigMapGenerator:\n- name: conf\n  namespace: ns\n  files: [a.conf, renamed=b.txt]\n  options:\n    labels: {app: web}\n- name: other\n  namespace: ns\n  literals: [k=v]\n",
+                ),
+                ("base/a.conf", "x = 1\n"),
+                ("base/b.txt", "<b> & more\n"),
+                (
+                    "base/app.yaml",
+                    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: ns}\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers:\n      - name: a\n        image: a:1\n        env:\n        - {name: X, value: '1'}\n        - {name: W, valueFrom: {configMapKeyRef: {name: other, key: k}}}\n      - name: b\n        image: b:1\n      volumes:\n      - name: conf\n        configMap: {name: conf}\n",
+                ),
+                (
+                    "base/svc.yaml",
+                    "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: ns}\nspec:\n  ports: [{port: 80}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: gone, namespace: ns}\nspec:\n  ports: [{port: 81}]\n",
+                ),
+                (
+                    "components/extra/kustomization.yaml",
+                    "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [sa.yaml]\npatches:\n- path: replicas.yaml\nconfigMapGenerator:\n- name: conf\n  namespace: ns\n  behavior: merge\n  literals: [extra=yes]\n  options:\n    labels: {feature: extra}\n",
+                ),
+                (
+                    "components/extra/sa.yaml",
+                    "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: web, namespace: ns}\n",
+                ),
+                (
+                    "components/extra/replicas.yaml",
+                    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: ns}\nspec:\n  replicas: 3\n",
+                ),
+                (
+                    "overlays/prod/kustomization.yaml",
+                    "resources: [../../base]\ncomponents: [../../components/extra]\npatches:\n- path: patch.yaml\n- path: delete.yaml\nconfigMapGenerator:\n- name: other\n  namespace: ns\n  behavior: replace\n  literals: [k=w]\n",
+                ),
+                (
+                    "overlays/prod/patch.yaml",
+                    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: ns}\nspec:\n  template:\n    spec:\n      containers:\n      - name: a\n        image: a:2\n        env:\n        - {name: X, $patch: delete}\n        - {name: Z, value: '3'}\n      - name: b\n        $patch: delete\n      - name: c\n        image: c:1\n      volumes:\n      - $patch: replace\n      - name: conf\n        configMap: {name: conf}\n      - name: tmp\n        emptyDir: {}\n",
+                ),
+                (
+                    "overlays/prod/delete.yaml",
+                    "$patch: delete\napiVersion: v1\nkind: Service\nmetadata: {name: gone, namespace: ns}\n",
+                ),
+            ],
+        );
+        let overlay = root.path().join("overlays/prod");
+        assert_same_as_kubectl(&overlay);
+        // The fixture exercises what it claims to: the component's merge and
+        // patch, the overlay's replace, the deleted object and element.
+        let built = by_identity(build(&overlay).unwrap());
+        let web = built.values().find(|o| o["kind"] == "Deployment").unwrap();
+        assert_eq!(web["spec"]["replicas"], 3);
+        let containers = &web["spec"]["template"]["spec"]["containers"];
+        assert_eq!(containers.as_array().unwrap().len(), 2, "{containers}");
+        assert!(built.keys().all(|k| k.3 != "gone"));
+        let conf = built
+            .values()
+            .find(|o| o["metadata"]["name"].as_str().unwrap().starts_with("conf-"))
+            .unwrap();
+        assert_eq!(conf["data"]["extra"], "yes");
+        assert_eq!(conf["metadata"]["labels"]["feature"], "extra");
+    }
+
+    #[test]
+    fn unsupported_fields_are_named() {
+        let root = tempfile::tempdir().unwrap();
+        write(
+            root.path(),
+            &[("kustomization.yaml", "resources: []\nnamePrefix: x-\n")],
+        );
+        let error = build(root.path()).unwrap_err().to_string();
+        assert!(error.contains("unsupported field `namePrefix`"), "{error}");
+        write(
+            root.path(),
+            &[
+                ("kustomization.yaml", "components: [c]\n"),
+                ("c/kustomization.yaml", "resources: []\n"),
+            ],
+        );
+        let error = build(root.path()).unwrap_err().to_string();
+        assert!(error.contains("must be kind: Component"), "{error}");
+    }
+}

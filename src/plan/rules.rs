@@ -864,8 +864,20 @@ fn walk(path: &str, old: Option<&Value>, new: Option<&Value>, found: &mut Vec<St
         (Some(Value::Array(a)), Some(Value::Array(b))) => {
             let named = |items: &[Value]| items.iter().all(|i| i["name"].is_string());
             if named(a) && named(b) {
-                let mut names: Vec<&str> = a.iter().chain(b).map(|i| text(&i["name"])).collect();
-                names.dedup();
+                let order = |items: &[Value]| -> Vec<String> {
+                    items.iter().map(|i| text(&i["name"]).to_owned()).collect()
+                };
+                let (mut sorted_a, mut sorted_b) = (order(a), order(b));
+                sorted_a.sort();
+                sorted_b.sort();
+                if sorted_a == sorted_b && order(a) != order(b) {
+                    found.push(format!(
+                        "{path}: order {} -> {}",
+                        order(a).join(", "),
+                        order(b).join(", ")
+                    ));
+                }
+                let names: Vec<&str> = a.iter().chain(b).map(|i| text(&i["name"])).collect();
                 let mut seen = Vec::new();
                 for item in names {
                     if seen.contains(&item) {
@@ -906,5 +918,476 @@ fn shown(value: Option<&Value>) -> String {
         "(long value, not shown)".to_owned()
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{ProfilePlan, profile_plan};
+    use crate::profile::Catalog;
+    use crate::settings::Settings;
+    use crate::{kustomize, objects};
+
+    const APPLY: &str = "kubectl apply -k k8s/overlays/acme";
+
+    fn manifests(profile: &crate::profile::Profile) -> Vec<Value> {
+        kustomize::final_manifests(&objects::build(profile))
+    }
+
+    /// The plan from `profile` as palgen generates it to the same profile
+    /// with `change` made to its settings.
+    fn plan(profile: &str, change: impl FnOnce(&mut Settings)) -> ProfilePlan {
+        let before = Catalog::builtin().unwrap().resolve(profile).unwrap();
+        let mut after = before.clone();
+        change(&mut after.settings);
+        profile_plan(profile, APPLY, &manifests(&before), &manifests(&after))
+    }
+
+    /// The same, with the generated objects edited where no setting reaches.
+    fn plan_edited(
+        profile: &str,
+        kind: &str,
+        name: &str,
+        edit: impl FnOnce(&mut Value),
+    ) -> ProfilePlan {
+        let old = manifests(&Catalog::builtin().unwrap().resolve(profile).unwrap());
+        let mut new = old.clone();
+        let object = new
+            .iter_mut()
+            .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("{profile} has no {kind} {name}"));
+        edit(object);
+        profile_plan(profile, APPLY, &old, &new)
+    }
+
+    fn findings<'a>(plan: &'a ProfilePlan, kind: &str, name: &str) -> &'a [Finding] {
+        plan.changes
+            .iter()
+            .find(|c| c.kind == kind && c.name == name)
+            .map(|c| c.findings.as_slice())
+            .unwrap_or_else(|| {
+                let changed: Vec<String> = plan
+                    .changes
+                    .iter()
+                    .map(|c| format!("{} {}", c.kind, c.name))
+                    .collect();
+                panic!("{kind} {name} did not change; changed: {changed:?}")
+            })
+    }
+
+    fn classes(plan: &ProfilePlan) -> Vec<(String, Class)> {
+        plan.changes
+            .iter()
+            .map(|c| (format!("{} {}", c.kind, c.name), c.class()))
+            .collect()
+    }
+
+    fn only(findings: &[Finding], class: Class) -> Vec<&Finding> {
+        findings.iter().filter(|f| f.class() == class).collect()
+    }
+
+    #[test]
+    fn the_same_profile_changes_nothing() {
+        let plan = plan("aws-large", |_| {});
+        assert!(plan.changes.is_empty(), "{:?}", classes(&plan));
+        assert_eq!(plan.unchanged, 23);
+    }
+
+    #[test]
+    fn a_first_render_creates_everything() {
+        let new = manifests(&Catalog::builtin().unwrap().resolve("gcp-small").unwrap());
+        let plan = profile_plan("gcp-small", APPLY, &[], &new);
+        assert_eq!(plan.changes.len(), new.len());
+        assert!(
+            plan.changes
+                .iter()
+                .all(|c| c.findings == [Finding::Created])
+        );
+    }
+
+    #[test]
+    fn a_bigger_disk_cannot_be_applied_and_grows_each_claim_first() {
+        let plan = plan("aws-large", |s| s.storage.size = "500Gi".parse().unwrap());
+        let primary = only(
+            findings(&plan, "StatefulSet", "postgres"),
+            Class::NotApplicable,
+        );
+        let [
+            Finding::NotApplicable {
+                field, procedure, ..
+            },
+        ] = primary.as_slice()
+        else {
+            panic!("{primary:?}");
+        };
+        assert_eq!(field, "spec.volumeClaimTemplates");
+        assert_eq!(
+            procedure[0],
+            r#"kubectl -n paless patch pvc postgres-data-postgres-0 -p '{"spec":{"resources":{"requests":{"storage":"500Gi"}}}}'"#
+        );
+        assert!(procedure.iter().any(|s| {
+            s.starts_with("kubectl -n paless delete statefulset postgres --cascade=orphan")
+        }));
+        assert!(procedure.iter().any(|s| s.starts_with(APPLY)));
+        let replica = findings(&plan, "StatefulSet", "postgres-replica");
+        let claims: Vec<&String> = replica
+            .iter()
+            .flat_map(|f| f.procedure())
+            .filter(|s| s.contains("patch pvc"))
+            .collect();
+        assert_eq!(claims.len(), 2, "{claims:?}");
+        assert!(claims[1].contains("postgres-data-postgres-replica-1"));
+    }
+
+    #[test]
+    fn a_bigger_disk_on_a_class_the_tree_does_not_define_checks_expansion_first() {
+        let plan = plan("gcp-medium", |s| s.storage.size = "80Gi".parse().unwrap());
+        let procedure = findings(&plan, "StatefulSet", "postgres")[0].procedure();
+        assert!(
+            procedure[0].starts_with(
+                "kubectl get storageclass standard-rwo -o jsonpath='{.allowVolumeExpansion}'"
+            ),
+            "{procedure:?}"
+        );
+    }
+
+    #[test]
+    fn a_smaller_disk_moves_the_data_and_rebuilds_replicas() {
+        let plan = plan("aws-large", |s| s.storage.size = "50Gi".parse().unwrap());
+        let primary = findings(&plan, "StatefulSet", "postgres")[0].procedure();
+        assert!(
+            primary.iter().any(|s| s.contains("pg_dump -U postgres")),
+            "{primary:?}"
+        );
+        assert!(
+            primary
+                .iter()
+                .any(|s| s.starts_with("kubectl -n paless delete pvc postgres-data-postgres-0"))
+        );
+        assert!(primary.iter().any(|s| s.contains("psql -U postgres")));
+        let replica = findings(&plan, "StatefulSet", "postgres-replica")[0].procedure();
+        assert!(
+            !replica.iter().any(|s| s.contains("pg_dump")),
+            "{replica:?}"
+        );
+        assert!(replica.iter().any(|s| {
+            s.starts_with("kubectl -n paless delete pvc postgres-data-postgres-replica-1")
+        }));
+    }
+
+    #[test]
+    fn another_major_version_is_data_incompatible() {
+        let plan = plan("aws-medium", |s| s.image = "postgres:17".parse().unwrap());
+        let primary = findings(&plan, "StatefulSet", "postgres");
+        let [Finding::DataIncompatible { change, procedure }] =
+            only(primary, Class::DataIncompatible)[..]
+        else {
+            panic!("{primary:?}");
+        };
+        assert!(
+            change.contains("PostgreSQL 18 -> 17") && change.contains("postgres-data-postgres-0"),
+            "{change}"
+        );
+        assert!(procedure.iter().any(|s| s.contains("pg_dump")));
+        assert!(
+            !procedure.iter().any(|s| s.contains("pg_upgrade")),
+            "no pg_upgrade downwards"
+        );
+        // The pods roll too, for the image and the data directory it implies.
+        let rolls = only(primary, Class::RollsPods);
+        let [Finding::RollsPods { why, .. }] = rolls[..] else {
+            panic!("{rolls:?}")
+        };
+        assert!(
+            why.contains(&Roll::Image(vec![
+                "postgres: postgres:18 -> postgres:17".to_owned()
+            ])),
+            "{why:?}"
+        );
+        // The backup job runs pg_dump of the new version: no volume, in place.
+        assert_eq!(
+            classes(&plan)
+                .iter()
+                .find(|(o, _)| o == "CronJob postgres-backup")
+                .map(|c| c.1),
+            Some(Class::InPlace)
+        );
+    }
+
+    #[test]
+    fn an_upgrade_offers_pg_upgrade_and_rebuilds_the_replicas() {
+        let plan = plan("aws-large", |s| s.image = "postgres:19".parse().unwrap());
+        let procedure = only(
+            findings(&plan, "StatefulSet", "postgres"),
+            Class::DataIncompatible,
+        )[0]
+        .procedure();
+        assert!(
+            procedure
+                .iter()
+                .any(|s| s.contains("pg_upgrade from 18 to 19 on claim postgres-data-postgres-0"))
+        );
+        assert!(
+            procedure
+                .iter()
+                .any(|s| s == "kubectl -n paless delete statefulset postgres-replica"),
+            "{procedure:?}"
+        );
+        assert_eq!(
+            only(
+                findings(&plan, "StatefulSet", "postgres-replica"),
+                Class::DataIncompatible
+            )
+            .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_minor_image_change_only_rolls_pods() {
+        let plan = plan("aws-small", |s| s.image = "postgres:18.1".parse().unwrap());
+        let primary = findings(&plan, "StatefulSet", "postgres");
+        assert_eq!(primary.len(), 1, "{primary:?}");
+        let Finding::RollsPods { pods, why } = &primary[0] else {
+            panic!("{primary:?}")
+        };
+        assert_eq!(pods, "of StatefulSet postgres (postgres-0)");
+        assert_eq!(
+            why,
+            &[Roll::Image(vec![
+                "postgres: postgres:18 -> postgres:18.1".to_owned()
+            ])]
+        );
+    }
+
+    #[test]
+    fn no_backups_is_destructive_for_the_cron_job_and_its_claim() {
+        let plan = plan("gcp-small", |s| s.backup.enabled = false);
+        for (kind, name) in [
+            ("CronJob", "postgres-backup"),
+            ("PersistentVolumeClaim", "postgres-backups"),
+        ] {
+            let found = findings(&plan, kind, name);
+            assert!(
+                matches!(found, [Finding::Destructive { .. }]),
+                "{kind}: {found:?}"
+            );
+        }
+        assert!(
+            findings(&plan, "PersistentVolumeClaim", "postgres-backups")[0]
+                .procedure()
+                .contains(&"kubectl -n paless delete pvc postgres-backups".to_owned())
+        );
+        // Its scripts' ConfigMap is merely left behind.
+        assert!(matches!(
+            findings(&plan, "ConfigMap", "postgres-backup-scripts"),
+            [Finding::Removed { .. }]
+        ));
+    }
+
+    #[test]
+    fn dropping_read_replicas_is_destructive_for_their_claims() {
+        let plan = plan("aws-large", |s| s.replication.read_replicas = 0);
+        let [Finding::Destructive { change, procedure }] =
+            findings(&plan, "StatefulSet", "postgres-replica")
+        else {
+            panic!()
+        };
+        assert!(
+            change.contains("postgres-data-postgres-replica-0, postgres-data-postgres-replica-1"),
+            "{change}"
+        );
+        assert!(
+            procedure[2]
+                .starts_with("kubectl -n paless delete pvc postgres-data-postgres-replica-1")
+        );
+    }
+
+    #[test]
+    fn no_dev_secret_is_destructive() {
+        let plan = plan("dev-small", |s| s.dev_credentials = false);
+        assert!(matches!(
+            findings(&plan, "Secret", "postgres-credentials"),
+            [Finding::Destructive { .. }]
+        ));
+    }
+
+    #[test]
+    fn more_memory_rolls_pods_for_resources_and_config_hash() {
+        let plan = plan("aws-medium", |s| {
+            s.resources.limits.memory = "4Gi".parse().unwrap()
+        });
+        let primary = findings(&plan, "StatefulSet", "postgres");
+        let [Finding::RollsPods { why, .. }] = primary else {
+            panic!("{primary:?}")
+        };
+        assert_eq!(
+            why[0],
+            Roll::ConfigHash(vec!["ConfigMap postgres-config".to_owned()])
+        );
+        assert_eq!(
+            why[1],
+            Roll::Resources(vec!["postgres: limits.memory: 2Gi -> 4Gi".to_owned()])
+        );
+        let config = findings(&plan, "ConfigMap", "postgres-config");
+        let [Finding::InPlace(change)] = config else {
+            panic!("{config:?}")
+        };
+        assert!(
+            change[0].ends_with("for changed postgresql.conf; the old one stays until deleted"),
+            "{change:?}"
+        );
+    }
+
+    #[test]
+    fn more_pooler_replicas_apply_in_place() {
+        let plan = plan("aws-medium", |s| s.pgbouncer.replicas = 3);
+        let pooler = findings(&plan, "Deployment", "pgbouncer");
+        assert!(
+            pooler.contains(&Finding::InPlace(vec!["spec.replicas: 2 -> 3".to_owned()])),
+            "{pooler:?}"
+        );
+        // Each replica's pool shrinks to share the server's connections:
+        // pgbouncer.ini changes, so the pooler's pods roll for it.
+        assert!(
+            pooler
+                .iter()
+                .any(|f| matches!(f, Finding::RollsPods { why, .. }
+            if why == &[Roll::ConfigHash(vec!["ConfigMap pgbouncer-config".to_owned()])]))
+        );
+        assert!(pooler.iter().all(|f| !f.class().is_unsafe()));
+    }
+
+    #[test]
+    fn a_backup_schedule_applies_in_place() {
+        let plan = plan("azure-small", |s| {
+            s.backup.schedule = "0 4 * * *".to_owned()
+        });
+        assert_eq!(
+            findings(&plan, "CronJob", "postgres-backup"),
+            [Finding::InPlace(vec![
+                "spec.schedule: 30 2 * * * -> 0 4 * * *".to_owned()
+            ])]
+        );
+    }
+
+    #[test]
+    fn a_bigger_backup_volume_grows_in_place_a_smaller_one_cannot() {
+        let bigger = plan("aws-small", |s| s.backup.size = "40Gi".parse().unwrap());
+        assert_eq!(
+            findings(&bigger, "PersistentVolumeClaim", "postgres-backups"),
+            [Finding::InPlace(vec![
+                "storage 20Gi -> 40Gi (StorageClass ebs-sc expands volumes)".to_owned()
+            ])]
+        );
+        let smaller = plan("aws-small", |s| s.backup.size = "10Gi".parse().unwrap());
+        let found = findings(&smaller, "PersistentVolumeClaim", "postgres-backups");
+        assert!(
+            matches!(found, [Finding::NotApplicable { field, .. }] if field == "spec.resources.requests.storage"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn storage_class_parameters_cannot_be_applied() {
+        let plan = plan("aws-small", |s| {
+            let class = s.storage.provision.as_mut().unwrap();
+            class.parameters.insert("type".to_owned(), "io2".to_owned());
+        });
+        let found = findings(&plan, "StorageClass", "ebs-sc");
+        let [
+            Finding::NotApplicable {
+                field,
+                change,
+                procedure,
+            },
+        ] = found
+        else {
+            panic!("{found:?}")
+        };
+        assert_eq!(field, "parameters");
+        assert_eq!(change, "parameters.type: gp3 -> io2");
+        assert_eq!(
+            procedure[0].split("   #").next().unwrap(),
+            "kubectl delete storageclass ebs-sc"
+        );
+    }
+
+    #[test]
+    fn a_cluster_ip_cannot_be_applied() {
+        let plan = plan_edited("aws-small", "Service", "postgres", |s| {
+            s["spec"]["clusterIP"] = "10.0.0.7".into()
+        });
+        let found = findings(&plan, "Service", "postgres");
+        let [
+            Finding::NotApplicable {
+                field, procedure, ..
+            },
+        ] = found
+        else {
+            panic!("{found:?}")
+        };
+        assert_eq!(field, "spec.clusterIP");
+        assert!(procedure[0].starts_with("kubectl -n paless delete service postgres"));
+    }
+
+    #[test]
+    fn a_deployment_selector_cannot_be_applied() {
+        let plan = plan_edited("aws-medium", "Deployment", "pgbouncer", |d| {
+            d["spec"]["selector"]["matchLabels"]["tier"] = "pool".into();
+        });
+        let found = findings(&plan, "Deployment", "pgbouncer");
+        assert!(
+            matches!(found, [Finding::NotApplicable { field, .. }] if field == "spec.selector"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn statefulset_identity_fields_cannot_be_applied() {
+        for (field, value) in [
+            ("serviceName", Value::from("db")),
+            ("podManagementPolicy", Value::from("Parallel")),
+            (
+                "selector",
+                serde_json::json!({"matchLabels": {"app": "db"}}),
+            ),
+        ] {
+            let plan = plan_edited("dev-small", "StatefulSet", "postgres", |s| {
+                s["spec"][field] = value.clone()
+            });
+            let found = findings(&plan, "StatefulSet", "postgres");
+            let [
+                Finding::NotApplicable {
+                    field: found_field,
+                    procedure,
+                    ..
+                },
+            ] = found
+            else {
+                panic!("{field}: {found:?}")
+            };
+            assert_eq!(found_field, &format!("spec.{field}"));
+            assert_eq!(
+                procedure[2].split("   #").next().unwrap(),
+                "kubectl -n paless delete pod postgres-0"
+            );
+        }
+    }
+
+    #[test]
+    fn another_pod_template_field_rolls_pods() {
+        let plan = plan("aws-small", |s| {
+            s.postgres.shm_size = "512Mi".parse().unwrap()
+        });
+        let found = findings(&plan, "StatefulSet", "postgres");
+        let [Finding::RollsPods { why, .. }] = found else {
+            panic!("{found:?}")
+        };
+        assert!(
+            why.iter().any(|w| matches!(w, Roll::OtherPodTemplateField(paths) if paths.iter().any(|p| p.contains("sizeLimit")))),
+            "{why:?}"
+        );
     }
 }
