@@ -7,6 +7,7 @@
 # kubectl with kustomize v5) it installs:
 #   - Debian packages: PostgreSQL (server + contrib), PgBouncer and the
 #     Prometheus postgres_exporter, for the tests against the real programs;
+#     git and tar, which `palgen plan --against REF` runs;
 #   - a virtualenv at .venv with the pinned Python tools of
 #     scripts/requirements-test.txt (kubernetes-validate, checkov).
 # Each install step is skipped when it is already done, so a second run only
@@ -16,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 
-APT_PACKAGES=(postgresql postgresql-contrib pgbouncer prometheus-postgres-exporter)
+APT_PACKAGES=(postgresql postgresql-contrib pgbouncer prometheus-postgres-exporter git tar)
 REQUIREMENTS=scripts/requirements-test.txt
 VENV=.venv
 PYTHON=${PYTHON:-python3}

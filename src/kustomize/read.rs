@@ -33,6 +33,13 @@ enum Expect {
     Component,
 }
 
+/// Whether `dir` holds a kustomization.
+pub fn is_kustomization(dir: &Path) -> bool {
+    KUSTOMIZATION_FILES
+        .iter()
+        .any(|name| dir.join(name).is_file())
+}
+
 /// The final objects of the kustomization in `dir`, in Kustomize's order.
 pub fn build(dir: &Path) -> Result<Vec<Value>> {
     let resources = build_directory(dir, &mut Vec::new())?;
