@@ -62,12 +62,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 Vec::new()
             };
-            if !args.accept_unsafe {
-                if let Some(refused) = plan::refuse_unsafe_render(&catalog, &names, out)? {
-                    return Ok(refused);
+            let summary = writer::write(out, &catalog, &names, &orphans, |changing| {
+                match args.accept_unsafe {
+                    true => Ok(()),
+                    false => plan::refuse_unsafe_render(&catalog, changing, out),
                 }
-            }
-            let summary = writer::write(out, &catalog, &names, &orphans)?;
+            })?;
             if !quiet {
                 for path in &summary.written {
                     writeln!(stdout, "wrote {}", out.join(path).display())?;

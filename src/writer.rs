@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use anyhow::{Context, Result, bail};
 
 use crate::generate;
-use crate::kustomize::OVERLAYS_DIR;
+use crate::kustomize::{BASE_DIR, OVERLAYS_DIR};
 use crate::profile::Catalog;
 use crate::yaml;
 
@@ -78,11 +78,14 @@ struct Plan {
 /// Everything is decided before the first write, so a refusal leaves the
 /// directory exactly as it was. The tree is generated twice when files must
 /// be written (once to plan, once to write) rather than held in memory.
+/// `before_writing` sees the profiles whose built objects may change (all
+/// of them when the base does) and may still refuse.
 pub fn write(
     out: &Path,
     catalog: &Catalog,
     profile_names: &[String],
     also_owned: &[PathBuf],
+    before_writing: impl FnOnce(&[String]) -> Result<()>,
 ) -> Result<Summary> {
     if out.exists() && !out.is_dir() {
         bail!("{} is not a directory", out.display());
@@ -122,6 +125,8 @@ pub fn write(
             })
             .cloned()
             .collect();
+        let base_changes = plan.to_write.iter().any(|path| path.starts_with(BASE_DIR));
+        before_writing(if base_changes { profile_names } else { &needed })?;
         generate::each_directory(catalog, &needed, |dir| {
             for (name, text) in &dir.files {
                 let relative = dir.path.join(name);

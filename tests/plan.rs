@@ -400,3 +400,29 @@ fn plan_is_deterministic_and_ordered_by_profile_then_kind_and_name() {
     sorted.sort();
     assert_eq!(objects, sorted);
 }
+
+#[test]
+fn render_repairs_a_committed_overlay_that_does_not_build_and_says_it_was_not_planned() {
+    let dir = committed("aws-small");
+    fs::remove_file(
+        dir.path()
+            .join("k8s/overlays/acme/cronjob-postgres-backup.yaml"),
+    )
+    .unwrap();
+    let planned = palgen_in(dir.path(), &["plan"]);
+    assert_eq!(planned.status.code(), Some(2));
+    assert!(
+        stderr(&planned).starts_with("palgen: error: cannot build the committed overlay k8s/overlays/acme: cannot read k8s/overlays/acme/cronjob-postgres-backup.yaml"),
+        "{}",
+        stderr(&planned)
+    );
+    let rendered = palgen_in(dir.path(), &["render", "--profile", "acme", "-q"]);
+    assert!(rendered.status.success(), "{}", stderr(&rendered));
+    assert!(
+        stderr(&rendered)
+            .starts_with("palgen: warning: cannot build the committed overlay k8s/overlays/acme"),
+        "{}",
+        stderr(&rendered)
+    );
+    assert!(plan(dir.path(), &[]).ends_with("safe to apply\n"));
+}

@@ -12,22 +12,20 @@ pub mod rules;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::num::NonZeroUsize;
+use std::path::Path;
 use std::process::ExitCode;
+use std::thread;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
 use crate::cli::PlanArgs;
 use crate::generate;
-use crate::kustomize::{self, BASE_DIR, OVERLAYS_DIR, hash};
+use crate::kustomize::{self, OVERLAYS_DIR, hash};
+use crate::objects;
 use crate::profile::Catalog;
-use crate::{objects, writer};
 use rules::{Class, Context, Finding};
-
-/// Exit status when `render` refuses an unsafe change: bad input, as
-/// DESIGN.md's codes go (the profile asks for something apply cannot do).
-const EXIT_REFUSED: u8 = 2;
 
 /// One object whose change has consequences.
 pub struct ObjectPlan {
@@ -161,28 +159,55 @@ pub fn plan(
     out: &Path,
     against: Option<&str>,
 ) -> Result<Plan> {
+    let (against, profiles) = plan_each(catalog, names, out, against)?;
+    Ok(Plan {
+        against,
+        profiles: profiles.into_iter().collect::<Result<_>>()?,
+    })
+}
+
+/// Each profile's plan, or why it cannot be made, in name order; and what
+/// the plans compare with.
+fn plan_each(
+    catalog: &Catalog,
+    names: &[String],
+    out: &Path,
+    against: Option<&str>,
+) -> Result<(String, Vec<Result<ProfilePlan>>)> {
     let tree = against::tree(out, against)?;
     let mut names = names.to_vec();
     names.sort();
-    let profiles = names
-        .iter()
-        .map(|name| {
-            let overlay = out.join(OVERLAYS_DIR).join(name);
-            let apply = format!("kubectl apply -k {}", overlay.display());
-            let committed = tree.root.join(OVERLAYS_DIR).join(name);
-            let old = if kustomize::read::is_kustomization(&committed) {
-                kustomize::read::build(&committed)?
-            } else {
-                Vec::new()
-            };
-            let new = kustomize::final_manifests(&objects::build(&catalog.resolve(name)?));
-            Ok(profile_plan(name, &apply, &old, &new))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Plan {
-        against: tree.label.clone(),
-        profiles,
-    })
+    let plan_one = |name: &String| -> Result<ProfilePlan> {
+        let overlay = out.join(OVERLAYS_DIR).join(name);
+        let apply = format!("kubectl apply -k {}", overlay.display());
+        let committed = tree.root.join(OVERLAYS_DIR).join(name);
+        let old = if kustomize::read::is_kustomization(&committed) {
+            kustomize::read::build(&committed).with_context(|| {
+                format!("cannot build the committed overlay {}", committed.display())
+            })?
+        } else {
+            Vec::new()
+        };
+        let new = kustomize::final_manifests(&objects::build(&catalog.resolve(name)?));
+        Ok(profile_plan(name, &apply, &old, &new))
+    };
+    // Profiles are independent: planned on all cores, kept in name order.
+    let threads = thread::available_parallelism()
+        .map_or(1, NonZeroUsize::get)
+        .clamp(1, names.len().max(1));
+    let chunk_size = names.len().div_ceil(threads).max(1);
+    let plan_one = &plan_one;
+    let profiles = thread::scope(|scope| {
+        let workers: Vec<_> = names
+            .chunks(chunk_size)
+            .map(|chunk| scope.spawn(move || chunk.iter().map(plan_one).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("planning does not panic"))
+            .collect()
+    });
+    Ok((tree.label.clone(), profiles))
 }
 
 /// The name a generated ConfigMap has before Kustomize appends its content
@@ -284,54 +309,37 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Before `render` writes anything: the exit status of a refusal when the
-/// render would write an unsafe change, after printing what and why.
-pub fn refuse_unsafe_render(
-    catalog: &Catalog,
-    names: &[String],
-    out: &Path,
-) -> Result<Option<ExitCode>> {
-    // A kustomization palgen did not write is not planned over: the writer
-    // refuses to overwrite it, and names it.
-    let dirs: Vec<PathBuf> = std::iter::once(PathBuf::from(BASE_DIR))
-        .chain(names.iter().map(|name| Path::new(OVERLAYS_DIR).join(name)))
-        .collect();
-    let foreign_kustomization = dirs
-        .iter()
-        .map(|dir| out.join(dir).join("kustomization.yaml"))
-        .any(|file| file.exists() && !writer::is_ours(&file));
-    if foreign_kustomization {
-        return Ok(None);
-    }
-    let plan = plan(catalog, names, out, None).map_err(|error| {
-        // A file someone else wrote may be why the tree does not build.
-        let foreign: Vec<String> = dirs
-            .iter()
-            .flat_map(|dir| writer::files_under(out, dir).unwrap_or_default())
-            .filter(|file| !writer::is_ours(&out.join(file)))
-            .map(|file| out.join(file).display().to_string())
-            .collect();
-        match foreign.as_slice() {
-            [] => error,
-            files => error.context(format!(
-                "cannot plan the render over {} ({} not generated by palgen)",
-                out.display(),
-                files.join(", ")
-            )),
-        }
-    })?;
-    if plan.unsafe_count() == 0 {
-        return Ok(None);
-    }
+/// Called by `render` once it knows what it will write, before writing:
+/// refuses (bad input, exit 2) when the profiles whose objects change
+/// would get an unsafe change, after printing what and why.
+pub fn refuse_unsafe_render(catalog: &Catalog, changing: &[String], out: &Path) -> Result<()> {
+    let (against, profiles) = plan_each(catalog, changing, out, None)?;
     let mut stderr = anstream::stderr().lock();
+    let mut planned = Vec::new();
+    for profile in profiles {
+        match profile {
+            Ok(profile) => planned.push(profile),
+            // A committed overlay that does not build (a file deleted by
+            // hand) is what render repairs: it is not planned over.
+            Err(error) => writeln!(
+                stderr,
+                "palgen: warning: {error:#}; rendering it without a plan"
+            )?,
+        }
+    }
+    let plan = Plan {
+        against,
+        profiles: planned,
+    };
+    if plan.unsafe_count() == 0 {
+        return Ok(());
+    }
     write!(stderr, "{}", plan.report(Detail::UnsafeOnly))?;
-    writeln!(
-        stderr,
-        "palgen: error: refusing to render {}: {} unsafe change(s) above; follow their procedures, then render again with --accept-unsafe",
+    bail!(
+        "refusing to render {}: {} unsafe change(s) above; follow their procedures, then render again with --accept-unsafe",
         out.display(),
         plan.unsafe_count()
-    )?;
-    Ok(Some(ExitCode::from(EXIT_REFUSED)))
+    )
 }
 
 /// For `check`'s drift report: what applying the generated tree over the
