@@ -313,7 +313,13 @@ pub fn run(
 /// refuses (bad input, exit 2) when the profiles whose objects change
 /// would get an unsafe change, after printing what and why.
 pub fn refuse_unsafe_render(catalog: &Catalog, changing: &[String], out: &Path) -> Result<()> {
-    let (against, profiles) = plan_each(catalog, changing, out, None)?;
+    // A profile without a committed overlay only creates objects.
+    let committed: Vec<String> = changing
+        .iter()
+        .filter(|name| kustomize::read::is_kustomization(&out.join(OVERLAYS_DIR).join(name)))
+        .cloned()
+        .collect();
+    let (against, profiles) = plan_each(catalog, &committed, out, None)?;
     let mut stderr = anstream::stderr().lock();
     let mut planned = Vec::new();
     for profile in profiles {
