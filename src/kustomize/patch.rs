@@ -330,4 +330,48 @@ mod tests {
         let patch = strategic_merge_patch(&base, &target).unwrap();
         assert_eq!(apply_strategic_merge(&base, &patch), target);
     }
+
+    /// Lists of named elements (some kept, changed, dropped, added, in any
+    /// order): the derived patch applied to the base gives the target.
+    #[test]
+    fn apply_undoes_diff_for_random_keyed_lists() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestRunner};
+
+        let element = (0..6usize, proptest::option::of(0..3u8));
+        let list = proptest::collection::vec(element, 0..6).prop_map(|items| {
+            let mut seen = Vec::new();
+            items
+                .into_iter()
+                .filter(|(name, _)| {
+                    let fresh = !seen.contains(name);
+                    seen.push(*name);
+                    fresh
+                })
+                .map(|(name, value)| match value {
+                    Some(value) => json!({"name": format!("e{name}"), "value": value}),
+                    None => json!({"name": format!("e{name}")}),
+                })
+                .collect::<Vec<_>>()
+        });
+        let object = |env: Vec<Value>| json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "a"}, "spec": {"env": env}});
+        let config = Config {
+            cases: 512,
+            rng_algorithm: RngAlgorithm::ChaCha,
+            rng_seed: RngSeed::Fixed(10),
+            failure_persistence: None,
+            ..Config::default()
+        };
+        TestRunner::new(config)
+            .run(&(list.clone(), list), |(base, target)| {
+                let (base, target) = (object(base), object(target));
+                let applied = match strategic_merge_patch(&base, &target) {
+                    Some(patch) => apply_strategic_merge(&base, &patch),
+                    None => base.clone(),
+                };
+                prop_assert_eq!(applied, target);
+                Ok(())
+            })
+            .unwrap();
+    }
 }

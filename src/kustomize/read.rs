@@ -552,4 +552,88 @@ mod tests {
         let error = build(root.path()).unwrap_err().to_string();
         assert!(error.contains("must be kind: Component"), "{error}");
     }
+
+    /// palgen's derived patches, applied by the real kustomize, give the
+    /// target list, for many lists of named elements at once (kept,
+    /// changed, dropped, added, reordered): one Deployment per case.
+    #[test]
+    fn kubectl_applies_derived_patches_to_random_keyed_lists_as_intended() {
+        let mut state: u64 = 0x7061_6c67_656e;
+        let mut random = |bound: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % bound
+        };
+        let mut list = || -> Vec<Value> {
+            let mut names: Vec<u64> = Vec::new();
+            for _ in 0..random(6) {
+                let name = random(6);
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            names
+                .into_iter()
+                .map(|name| serde_json::json!({"name": format!("E{name}"), "value": random(3).to_string()}))
+                .collect()
+        };
+        let deployment = |case: usize, env: Vec<Value>| {
+            serde_json::json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": format!("case-{case}"), "namespace": "ns"},
+                "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i", "env": env}]}}},
+            })
+        };
+        let root = tempfile::tempdir().unwrap();
+        let (mut bases, mut patches, mut targets) = (Vec::new(), Vec::new(), Vec::new());
+        for case in 0..200 {
+            let (base, target) = (deployment(case, list()), deployment(case, list()));
+            if let Some(patch) = patch::strategic_merge_patch(&base, &target) {
+                patches.push(crate::yaml::document(&patch));
+            }
+            bases.push(crate::yaml::document(&base));
+            targets.push(target);
+        }
+        assert!(patches.len() > 150, "only {} cases differ", patches.len());
+        let patch_files: Vec<String> = (0..patches.len())
+            .map(|i| format!("patch-{i}.yaml"))
+            .collect();
+        let mut files = vec![
+            (
+                "base/kustomization.yaml".to_owned(),
+                "resources: [all.yaml]\n".to_owned(),
+            ),
+            ("base/all.yaml".to_owned(), bases.join("---\n")),
+            (
+                "overlay/kustomization.yaml".to_owned(),
+                format!(
+                    "resources: [../base]\npatches:\n{}",
+                    patch_files
+                        .iter()
+                        .map(|f| format!("- path: {f}\n"))
+                        .collect::<String>()
+                ),
+            ),
+        ];
+        for (file, text) in patch_files.iter().zip(&patches) {
+            files.push((format!("overlay/{file}"), text.clone()));
+        }
+        let files: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        write(root.path(), &files);
+        let built = by_identity(kubectl_kustomize(&root.path().join("overlay")));
+        for target in targets {
+            let built = &built[&identity(&target)];
+            assert_eq!(
+                built["spec"]["template"]["spec"]["containers"][0]["env"],
+                target["spec"]["template"]["spec"]["containers"][0]["env"],
+                "{}",
+                target["metadata"]["name"]
+            );
+        }
+        assert_same_as_kubectl(&root.path().join("overlay"));
+    }
 }
