@@ -175,7 +175,14 @@ pub fn classify(old: Option<&Value>, new: Option<&Value>, cx: &Context) -> Vec<F
             "ConfigMap" if cx.generated.contains_key(name(new)) => {
                 vec![Finding::InPlace(vec![generated_config_map(old, new)])]
             }
-            _ => vec![Finding::InPlace(differences(old, new, ""))],
+            _ => {
+                // Only a null where the other side has nothing: the same object.
+                let changes = differences(old, new, "");
+                match changes.is_empty() {
+                    true => Vec::new(),
+                    false => vec![Finding::InPlace(changes)],
+                }
+            }
         },
     }
 }
@@ -702,6 +709,10 @@ fn pod_template(old: &Value, new: &Value, pods: &str, cx: &Context) -> Vec<Findi
     );
     if !other.is_empty() {
         why.push(Roll::OtherPodTemplateField(other));
+    }
+    if why.is_empty() {
+        // The templates differ only by nulls: the pods stay as they are.
+        return Vec::new();
     }
     vec![Finding::RollsPods {
         pods: pods.to_owned(),
@@ -1374,6 +1385,15 @@ mod tests {
                 "kubectl -n paless delete pod postgres-0"
             );
         }
+    }
+
+    #[test]
+    fn a_null_where_the_other_side_has_nothing_is_no_change() {
+        let plan = plan_edited("aws-small", "StatefulSet", "postgres", |s| {
+            assert!(s["spec"]["template"]["spec"].get("hostname").is_none());
+            s["spec"]["template"]["spec"]["hostname"] = Value::Null;
+        });
+        assert!(plan.changes.is_empty(), "{:?}", classes(&plan));
     }
 
     #[test]
