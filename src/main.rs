@@ -6,6 +6,7 @@ mod contract;
 mod kustomize;
 mod model;
 mod objects;
+mod plan;
 mod profile;
 mod report;
 mod templates;

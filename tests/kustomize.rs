@@ -267,3 +267,36 @@ fn user_profiles_that_change_a_component_file_build_like_palgen() {
         .expect("the pool sizes change pgbouncer.ini, a file of the pgbouncer component");
     assert!(patch.contains("pgbouncer.ini"), "{patch}");
 }
+
+/// Kustomize puts the list elements a patch names before the others: a
+/// patch that changed only the second container used to move it first.
+#[test]
+fn a_user_profile_changing_the_second_container_keeps_the_container_order() {
+    let kubectl = tool("kubectl");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::create_dir(dir.path().join("profiles")).unwrap();
+    std::fs::write(
+        dir.path().join("profiles/exp.yaml"),
+        "extends: dev-small\nmonitoring:\n  exporter_image: quay.io/prometheuscommunity/postgres-exporter:v0.18.0\n",
+    )
+    .unwrap();
+    let rendered = common::palgen_in(dir.path(), &["render", "--profile", "exp"]);
+    assert!(rendered.status.success(), "{}", stderr(&rendered));
+    let built = Command::new(&kubectl)
+        .arg("kustomize")
+        .arg(dir.path().join("k8s/overlays/exp"))
+        .output()
+        .expect("kubectl runs");
+    assert!(built.status.success(), "{}", stderr(&built));
+    let palgen_build = common::palgen_in(dir.path(), &["build", "--profile", "exp"]);
+    assert!(palgen_build.status.success(), "{}", stderr(&palgen_build));
+    let from_kustomize = objects_by_identity(&stdout(&built));
+    let from_palgen = objects_by_identity(&stdout(&palgen_build));
+    let key = "StatefulSet/paless/postgres";
+    let containers = &from_kustomize[key]["spec"]["template"]["spec"]["containers"];
+    assert_eq!(
+        containers[1]["image"],
+        "quay.io/prometheuscommunity/postgres-exporter:v0.18.0"
+    );
+    assert_eq!(from_kustomize, from_palgen);
+}

@@ -19,6 +19,8 @@ const LAYERS: &[&[&str]] = &[
     &["objects"],
     &["kustomize"],
     &["tree", "report"],
+    // `plan` compares the generated tree with the committed one on disk.
+    &["plan"],
     // `cli` only declares the arguments that `commands` executes.
     &["cli"],
     &["commands"],

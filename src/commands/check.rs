@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::OutArgs;
+use crate::plan;
 use crate::profile::Catalog;
 use crate::tree::{drift, generate::Tree};
 
@@ -22,6 +23,7 @@ pub fn run(
     let drift = drift::check(&args.out, catalog, &tree)?;
     if !drift.is_clean() {
         write!(stdout, "{}", drift.report())?;
+        write!(stdout, "{}", plan::check_summary(catalog, &args.out))?;
         return Ok(ExitCode::from(EXIT_DRIFT));
     }
     if !quiet {

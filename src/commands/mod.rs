@@ -7,6 +7,7 @@ mod completions;
 mod diff;
 mod list;
 mod migrate;
+mod plan;
 mod render;
 mod show;
 
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show(args) => show::run(&args, &catalog, &mut stdout),
         Command::Diff(args) => diff::run(&args, &catalog, &mut stdout),
         Command::Migrate(args) => migrate::run(&args, &catalog, &mut stdout),
+        Command::Plan(args) => plan::run(&args, &catalog, quiet, &mut stdout),
         Command::Completions(_) => unreachable!("handled before the catalog is loaded"),
     }
 }

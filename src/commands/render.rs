@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::RenderArgs;
+use crate::plan;
 use crate::profile::Catalog;
 use crate::tree::{generate::Tree, scan, write};
 
@@ -36,7 +37,13 @@ pub fn run(
         Vec::new()
     };
     let tree = Tree::new(catalog)?;
-    let summary = write::write(out, &tree, &names, &orphans)?;
+    let summary = write::write(out, &tree, &names, &orphans, |changing| {
+        if args.accept_unsafe {
+            Ok(())
+        } else {
+            plan::refuse_unsafe_render(catalog, changing, out)
+        }
+    })?;
     if !quiet {
         for path in &summary.written {
             writeln!(stdout, "wrote {}", out.join(path).display())?;

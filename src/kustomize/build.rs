@@ -49,7 +49,7 @@ pub fn final_manifests(set: &ObjectSet) -> Vec<Value> {
     manifests
 }
 
-fn rename_config_map_references(value: &mut Value, renamed: &BTreeMap<&str, String>) {
+pub(crate) fn rename_config_map_references(value: &mut Value, renamed: &BTreeMap<&str, String>) {
     match value {
         Value::Object(map) => {
             for (key, child) in map.iter_mut() {
@@ -74,7 +74,7 @@ fn rename_config_map_references(value: &mut Value, renamed: &BTreeMap<&str, Stri
 
 /// Kustomize's legacy sort: kinds in dependency order, other kinds by
 /// group, version and kind, then by name.
-fn legacy_order(object: &Value) -> (usize, String, String, String) {
+pub(crate) fn legacy_order(object: &Value) -> (usize, String, String, String) {
     const FIRST: [&str; 22] = [
         "Namespace",
         "ResourceQuota",

@@ -11,6 +11,7 @@ pub mod component;
 pub mod hash;
 pub mod overlay;
 mod patch;
+pub mod read;
 mod types;
 
 use std::collections::BTreeMap;

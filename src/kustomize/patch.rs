@@ -80,15 +80,21 @@ fn diff_map(base: &Map<String, Value>, target: &Map<String, Value>) -> Value {
 
 /// The merge key of the lists palgen generates that Kubernetes merges by key.
 fn merge_key(field: &str, base: &[Value], target: &[Value]) -> Option<&'static str> {
-    let key = match field {
-        "containers" | "initContainers" | "volumes" | "env" | "imagePullSecrets" => "name",
-        "volumeMounts" => "mountPath",
-        "ports" if target.iter().all(|p| p.get("containerPort").is_some()) => "containerPort",
-        "ports" => "port",
-        _ => return None,
-    };
+    let key = field_merge_key(field, target)?;
     let keyed = |items: &[Value]| items.iter().all(|item| item.get(key).is_some());
     (keyed(base) && keyed(target)).then_some(key)
+}
+
+/// Container ports are keyed by `containerPort`, Service ports by `port`:
+/// the items tell which list this is.
+fn field_merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
+    Some(match field {
+        "containers" | "initContainers" | "volumes" | "env" | "imagePullSecrets" => "name",
+        "volumeMounts" => "mountPath",
+        "ports" if items.iter().all(|p| p.get("containerPort").is_some()) => "containerPort",
+        "ports" => "port",
+        _ => return None,
+    })
 }
 
 /// A keyed list patched element by element. Kustomize puts the elements a
@@ -152,6 +158,98 @@ fn diff_keyed_list(key: &str, base: &[Value], target: &[Value]) -> Value {
     Value::Array(patch)
 }
 
+/// Whether a patch document deletes its target object.
+pub fn deletes_object(patch: &Value) -> bool {
+    patch.get(DIRECTIVE).and_then(Value::as_str) == Some("delete")
+}
+
+const DIRECTIVE: &str = "$patch";
+
+/// `base` with a strategic-merge `patch` applied, as Kustomize applies the
+/// patches `strategic_merge_patch` writes: maps merge and `null` removes a
+/// key, keyed lists merge by key (`$patch: delete` removes an element,
+/// a leading `$patch: replace` replaces the list), other lists and scalars
+/// are replaced.
+pub fn apply_strategic_merge(base: &Value, patch: &Value) -> Value {
+    apply(None, Some(base), patch)
+}
+
+fn apply(field: Option<&str>, base: Option<&Value>, patch: &Value) -> Value {
+    match (base, patch) {
+        (_, Value::Object(changes)) if directive(changes) == Some("replace") => {
+            Value::Object(without_directive(changes))
+        }
+        (Some(Value::Object(base)), Value::Object(changes)) => {
+            let mut merged = base.clone();
+            for (key, change) in changes {
+                if key == DIRECTIVE {
+                    continue;
+                }
+                let deleted = change.is_null()
+                    || change
+                        .as_object()
+                        .is_some_and(|c| directive(c) == Some("delete"));
+                if deleted {
+                    merged.remove(key);
+                } else {
+                    let value = apply(Some(key), base.get(key), change);
+                    merged.insert(key.clone(), value);
+                }
+            }
+            Value::Object(merged)
+        }
+        (_, Value::Array(items)) => apply_list(field, base.and_then(Value::as_array), items),
+        (None | Some(_), Value::Object(changes)) => Value::Object(without_directive(changes)),
+        (_, scalar) => scalar.clone(),
+    }
+}
+
+fn apply_list(field: Option<&str>, base: Option<&Vec<Value>>, items: &[Value]) -> Value {
+    let replaces = items
+        .first()
+        .and_then(Value::as_object)
+        .is_some_and(|first| directive(first) == Some("replace") && first.len() == 1);
+    if replaces {
+        return Value::Array(items[1..].to_vec());
+    }
+    let base = base.map(Vec::as_slice).unwrap_or_default();
+    let sample: Vec<Value> = base.iter().chain(items).cloned().collect();
+    let Some(key) = field.and_then(|f| field_merge_key(f, &sample)) else {
+        return Value::Array(items.to_vec());
+    };
+    // The named elements first, in the patch's order, then the others.
+    let named: Vec<&Value> = items.iter().filter_map(|item| item.get(key)).collect();
+    let mut merged = Vec::new();
+    for item in items {
+        let deletes = item
+            .as_object()
+            .is_some_and(|i| directive(i) == Some("delete"));
+        if deletes {
+            continue;
+        }
+        let old = base
+            .iter()
+            .find(|old| old.get(key).is_some() && old.get(key) == item.get(key));
+        merged.push(apply(None, old, item));
+    }
+    merged.extend(
+        base.iter()
+            .filter(|old| !old.get(key).is_some_and(|k| named.contains(&k)))
+            .cloned(),
+    );
+    Value::Array(merged)
+}
+
+fn directive(map: &Map<String, Value>) -> Option<&str> {
+    map.get(DIRECTIVE).and_then(Value::as_str)
+}
+
+fn without_directive(map: &Map<String, Value>) -> Map<String, Value> {
+    let mut map = map.clone();
+    map.remove(DIRECTIVE);
+    map
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,5 +301,101 @@ mod tests {
             "spec": {"volumes": [{"name": "a", "x": 2}, {"name": "b", "x": 1}]}});
         let patch = strategic_merge_patch(&base, &target).unwrap();
         assert_eq!(patch["spec"]["volumes"], json!([{"name": "a", "x": 2}]));
+    }
+
+    #[test]
+    fn apply_merges_keyed_lists_and_deletes() {
+        let base = json!({"spec": {"containers": [{"name": "a", "image": "x", "args": ["1"]}, {"name": "b", "image": "y"}],
+            "keep": 1, "gone": 2}});
+        let patch = json!({"spec": {"containers": [{"name": "a", "args": ["2"]}, {"name": "b", "$patch": "delete"}, {"name": "c", "image": "z"}],
+            "gone": null}});
+        assert_eq!(
+            apply_strategic_merge(&base, &patch),
+            json!({"spec": {"containers": [{"name": "a", "image": "x", "args": ["2"]}, {"name": "c", "image": "z"}], "keep": 1}})
+        );
+        let replace = json!({"spec": {"containers": [{"$patch": "replace"}, {"name": "c"}]}});
+        assert_eq!(
+            apply_strategic_merge(&base, &replace)["spec"]["containers"],
+            json!([{"name": "c"}])
+        );
+    }
+
+    #[test]
+    fn apply_undoes_diff_for_every_builtin_profile() {
+        let catalog = crate::profile::Catalog::builtin().unwrap();
+        let base = crate::objects::build(&catalog.base().unwrap());
+        let mut patched = 0;
+        for name in catalog.names() {
+            let profile = crate::objects::build(&catalog.resolve(&name).unwrap());
+            for target in profile.objects() {
+                let Some(old) = base.objects().find(|b| {
+                    b["kind"] == target["kind"]
+                        && b["metadata"]["name"] == target["metadata"]["name"]
+                }) else {
+                    continue;
+                };
+                if let Some(patch) = strategic_merge_patch(old, target) {
+                    assert_eq!(&apply_strategic_merge(old, &patch), target, "{name}");
+                    patched += 1;
+                }
+            }
+        }
+        assert!(patched >= 12, "only {patched} patched objects were tried");
+    }
+
+    #[test]
+    fn apply_undoes_diff_for_reordered_and_removed_elements() {
+        let base = json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "a"},
+            "spec": {"env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}, {"name": "C"}],
+                     "volumes": [{"name": "v"}, {"name": "w"}], "gone": {"x": 1}}});
+        let target = json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "a", "labels": {"l": "1"}},
+            "spec": {"env": [{"name": "C"}, {"name": "A", "value": "3"}],
+                     "volumes": [{"name": "w"}, {"name": "u"}]}});
+        let patch = strategic_merge_patch(&base, &target).unwrap();
+        assert_eq!(apply_strategic_merge(&base, &patch), target);
+    }
+
+    /// Lists of named elements (some kept, changed, dropped, added, in any
+    /// order): the derived patch applied to the base gives the target.
+    #[test]
+    fn apply_undoes_diff_for_random_keyed_lists() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestRunner};
+
+        let element = (0..6usize, proptest::option::of(0..3u8));
+        let list = proptest::collection::vec(element, 0..6).prop_map(|items| {
+            let mut seen = Vec::new();
+            items
+                .into_iter()
+                .filter(|(name, _)| {
+                    let fresh = !seen.contains(name);
+                    seen.push(*name);
+                    fresh
+                })
+                .map(|(name, value)| match value {
+                    Some(value) => json!({"name": format!("e{name}"), "value": value}),
+                    None => json!({"name": format!("e{name}")}),
+                })
+                .collect::<Vec<_>>()
+        });
+        let object = |env: Vec<Value>| json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "a"}, "spec": {"env": env}});
+        let config = Config {
+            cases: 512,
+            rng_algorithm: RngAlgorithm::ChaCha,
+            rng_seed: RngSeed::Fixed(10),
+            failure_persistence: None,
+            ..Config::default()
+        };
+        TestRunner::new(config)
+            .run(&(list.clone(), list), |(base, target)| {
+                let (base, target) = (object(base), object(target));
+                let applied = match strategic_merge_patch(&base, &target) {
+                    Some(patch) => apply_strategic_merge(&base, &patch),
+                    None => base.clone(),
+                };
+                prop_assert_eq!(applied, target);
+                Ok(())
+            })
+            .unwrap();
     }
 }

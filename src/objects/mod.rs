@@ -9,7 +9,7 @@ mod certificate;
 pub mod cnpg;
 mod config;
 mod disruption_budget;
-mod labels;
+pub mod labels;
 mod namespace;
 mod network_policy;
 mod offsite;

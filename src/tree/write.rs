@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 
 use super::generate::Tree;
 use super::scan;
-use crate::kustomize::OVERLAYS_DIR;
+use crate::kustomize::{BASE_DIR, COMPONENTS_DIR, OVERLAYS_DIR};
 use crate::yaml;
 
 #[derive(Debug, Default)]
@@ -39,11 +39,14 @@ struct Plan {
 /// Everything is decided before the first write, so a refusal leaves the
 /// directory exactly as it was. The tree is generated twice when files must
 /// be written (once to plan, once to write) rather than held in memory.
+/// `before_writing` sees the profiles whose built objects may change (all
+/// of them when the base does) and may still refuse.
 pub fn write(
     out: &Path,
     tree: &Tree<'_>,
     profile_names: &[String],
     also_owned: &[PathBuf],
+    before_writing: impl FnOnce(&[String]) -> Result<()>,
 ) -> Result<Summary> {
     if out.exists() && !out.is_dir() {
         bail!("{} is not a directory", out.display());
@@ -83,6 +86,11 @@ pub fn write(
             })
             .cloned()
             .collect();
+        let base_changes = plan
+            .to_write
+            .iter()
+            .any(|path| path.starts_with(BASE_DIR) || path.starts_with(COMPONENTS_DIR));
+        before_writing(if base_changes { profile_names } else { &needed })?;
         tree.each_directory(&needed, |dir| {
             for (name, text) in &dir.files {
                 let relative = dir.path.join(name);

@@ -1,0 +1,1416 @@
+//! What applying one object's change does to a running cluster: the rules
+//! of the Kubernetes API (immutable fields, pod template rollouts) and of
+//! PostgreSQL (a data directory belongs to one major version).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use super::procedure::{self, StatefulSet};
+use crate::model::image::Image;
+use crate::model::quantity::Bytes;
+use crate::objects::labels;
+
+/// How safe a change is, from harmless to needing a manual procedure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Class {
+    Unchanged,
+    InPlace,
+    RollsPods,
+    NotApplicable,
+    DataIncompatible,
+    Destructive,
+}
+
+impl Class {
+    pub fn is_unsafe(self) -> bool {
+        self >= Class::NotApplicable
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Class::Unchanged => "no change",
+            Class::InPlace => "in place",
+            Class::RollsPods => "rolls pods",
+            Class::NotApplicable => "CANNOT BE APPLIED",
+            Class::DataIncompatible => "DATA-INCOMPATIBLE",
+            Class::Destructive => "DESTRUCTIVE",
+        }
+    }
+}
+
+/// Why a workload's pods are replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Roll {
+    /// Generated ConfigMaps whose content (so hashed name) changed.
+    ConfigHash(Vec<String>),
+    Image(Vec<String>),
+    Resources(Vec<String>),
+    OtherPodTemplateField(Vec<String>),
+}
+
+impl fmt::Display for Roll {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (what, details) = match self {
+            Roll::ConfigHash(maps) => ("config hash", maps),
+            Roll::Image(images) => ("image", images),
+            Roll::Resources(changes) => ("resources", changes),
+            Roll::OtherPodTemplateField(paths) => ("other pod-template field", paths),
+        };
+        write!(f, "{what} ({})", details.join("; "))
+    }
+}
+
+/// One consequence of applying an object's change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    Created,
+    /// Fields `kubectl apply` updates without replacing anything.
+    InPlace(Vec<String>),
+    /// No longer generated; `kubectl apply -k` leaves it in the cluster.
+    Removed {
+        delete: String,
+    },
+    RollsPods {
+        pods: String,
+        why: Vec<Roll>,
+    },
+    NotApplicable {
+        field: String,
+        change: String,
+        procedure: Vec<String>,
+    },
+    DataIncompatible {
+        change: String,
+        procedure: Vec<String>,
+    },
+    Destructive {
+        change: String,
+        procedure: Vec<String>,
+    },
+}
+
+impl Finding {
+    pub fn class(&self) -> Class {
+        match self {
+            Finding::Created | Finding::InPlace(_) | Finding::Removed { .. } => Class::InPlace,
+            Finding::RollsPods { .. } => Class::RollsPods,
+            Finding::NotApplicable { .. } => Class::NotApplicable,
+            Finding::DataIncompatible { .. } => Class::DataIncompatible,
+            Finding::Destructive { .. } => Class::Destructive,
+        }
+    }
+
+    pub fn description(&self) -> String {
+        match self {
+            Finding::Created => "created".to_owned(),
+            Finding::InPlace(changes) => changes.join("; "),
+            Finding::Removed { delete } => {
+                format!("no longer generated; `kubectl apply -k` leaves it in place: {delete}")
+            }
+            Finding::RollsPods { pods, why } => format!(
+                "replaces pods {pods}: {}",
+                why.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Finding::NotApplicable { field, change, .. } => {
+                format!("{field} is immutable: {change}")
+            }
+            Finding::DataIncompatible { change, .. } | Finding::Destructive { change, .. } => {
+                change.clone()
+            }
+        }
+    }
+
+    pub fn procedure(&self) -> &[String] {
+        match self {
+            Finding::NotApplicable { procedure, .. }
+            | Finding::DataIncompatible { procedure, .. }
+            | Finding::Destructive { procedure, .. } => procedure,
+            _ => &[],
+        }
+    }
+}
+
+/// What the rules see besides the object: both object sets, for storage
+/// classes and replicas, and how to apply the overlay.
+pub struct Context<'a> {
+    pub apply: &'a str,
+    pub old: &'a [Value],
+    pub new: &'a [Value],
+    /// Hashed name of every generated ConfigMap, on either side, to its
+    /// name before hashing.
+    pub generated: &'a BTreeMap<String, String>,
+}
+
+/// The consequences of turning `old` into `new` (either may be absent);
+/// empty when nothing changes.
+pub fn classify(old: Option<&Value>, new: Option<&Value>, cx: &Context) -> Vec<Finding> {
+    match (old, new) {
+        (None, None) => Vec::new(),
+        (None, Some(_)) => vec![Finding::Created],
+        (Some(old), None) => removed(old),
+        (Some(old), Some(new)) if old == new => Vec::new(),
+        (Some(old), Some(new)) => match text(&new["kind"]) {
+            "StatefulSet" => statefulset(old, new, cx),
+            "Deployment" => deployment(old, new, cx),
+            "Service" => with_immutable(old, new, &["clusterIP", "clusterIPs"], |field, change| {
+                Finding::NotApplicable {
+                    field,
+                    change,
+                    procedure: procedure::replace_object(
+                        namespace(new),
+                        "Service",
+                        name(new),
+                        "clients cannot resolve it until the apply recreates it",
+                        cx.apply,
+                    ),
+                }
+            }),
+            "PersistentVolumeClaim" => claim(old, new, cx),
+            "StorageClass" => storage_class(old, new, cx),
+            "ConfigMap" if cx.generated.contains_key(name(new)) => {
+                vec![Finding::InPlace(vec![generated_config_map(old, new)])]
+            }
+            _ => {
+                // Only a null where the other side has nothing: the same object.
+                let changes = differences(old, new, "");
+                match changes.is_empty() {
+                    true => Vec::new(),
+                    false => vec![Finding::InPlace(changes)],
+                }
+            }
+        },
+    }
+}
+
+/// A generated ConfigMap is never changed: a new one, named by its new
+/// content hash, is created beside it.
+fn generated_config_map(old: &Value, new: &Value) -> String {
+    let keys = |o: &Value| -> Vec<String> {
+        o["data"]
+            .as_object()
+            .map(|d| d.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let mut files = keys(old);
+    files.extend(keys(new));
+    files.sort();
+    files.dedup();
+    files.retain(|file| old["data"][file] != new["data"][file]);
+    format!(
+        "new ConfigMap {} for changed {}; the old one stays until deleted",
+        name(new),
+        files.join(", ")
+    )
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or_default()
+}
+
+fn name(object: &Value) -> &str {
+    text(&object["metadata"]["name"])
+}
+
+fn namespace(object: &Value) -> &str {
+    text(&object["metadata"]["namespace"])
+}
+
+fn kubectl(object: &Value) -> String {
+    match namespace(object) {
+        "" => "kubectl".to_owned(),
+        ns => format!("kubectl -n {ns}"),
+    }
+}
+
+fn removed(old: &Value) -> Vec<Finding> {
+    let kind = text(&old["kind"]);
+    let (kubectl, name) = (kubectl(old), name(old));
+    let finding = match kind {
+        "PersistentVolumeClaim" => Finding::Destructive {
+            change: format!("PVC {name} is no longer generated: its data goes once it is deleted"),
+            procedure: vec![
+                format!(
+                    "`kubectl apply -k` leaves PVC {name} and its data in place; copy off what you keep (a pod that mounts it, then `kubectl cp`)"
+                ),
+                format!("{kubectl} delete pvc {name}"),
+            ],
+        },
+        "CronJob" => Finding::Destructive {
+            change: format!(
+                "CronJob {name} is no longer generated: its scheduled runs stop once it is deleted"
+            ),
+            procedure: vec![
+                format!("`kubectl apply -k` leaves CronJob {name} running on its old schedule"),
+                format!(
+                    "{kubectl} delete cronjob {name}   # only if you mean to stop it; what it wrote stays on its volume"
+                ),
+            ],
+        },
+        "Secret" => Finding::Destructive {
+            change: format!(
+                "Secret {name} is no longer generated: pods that read it cannot start without it"
+            ),
+            procedure: vec![format!(
+                "{kubectl} get secret {name}   # `kubectl apply -k` leaves it in place; create it by hand before you ever delete it (README: Applying)"
+            )],
+        },
+        "StatefulSet" => {
+            let set = statefulset_of(old, old);
+            let mut procedure = vec![format!("{kubectl} delete statefulset {name}")];
+            procedure.extend(set.claims.iter().map(|claim| {
+                format!("{kubectl} delete pvc {claim}   # claims outlive their StatefulSet; deleting one drops its data")
+            }));
+            Finding::Destructive {
+                change: format!(
+                    "StatefulSet {name} is no longer generated: its pods stop and claims {} are left or deleted",
+                    set.claims.join(", ")
+                ),
+                procedure,
+            }
+        }
+        _ => Finding::Removed {
+            delete: format!("{kubectl} delete {} {name}", kind.to_lowercase()),
+        },
+    };
+    vec![finding]
+}
+
+/// A copy of `object` without the given dotted paths.
+fn without(object: &Value, paths: &[&str]) -> Value {
+    let mut copy = object.clone();
+    for path in paths {
+        let mut parts: Vec<&str> = path.split('.').collect();
+        let last = parts.pop().expect("non-empty path");
+        let mut node = &mut copy;
+        for part in parts {
+            node = &mut node[part];
+        }
+        if let Value::Object(map) = node {
+            map.remove(last);
+        }
+    }
+    copy
+}
+
+/// `spec` fields in `immutable` become one finding each (made by
+/// `not_applicable`), the rest of the change is in place.
+fn with_immutable(
+    old: &Value,
+    new: &Value,
+    immutable: &[&str],
+    not_applicable: impl Fn(String, String) -> Finding,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for field in immutable {
+        let (before, after) = (&old["spec"][field], &new["spec"][field]);
+        if before != after {
+            let path = format!("spec.{field}");
+            findings.push(not_applicable(
+                path.clone(),
+                differences(before, after, &path).join("; "),
+            ));
+        }
+    }
+    let paths: Vec<String> = immutable.iter().map(|f| format!("spec.{f}")).collect();
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let rest = differences(&without(old, &paths), &without(new, &paths), "");
+    if !rest.is_empty() {
+        findings.push(Finding::InPlace(rest));
+    }
+    findings
+}
+
+/// StatefulSet spec fields the API lets `kubectl apply` change.
+const STATEFULSET_MUTABLE: [&str; 7] = [
+    "replicas",
+    "template",
+    "updateStrategy",
+    "persistentVolumeClaimRetentionPolicy",
+    "minReadySeconds",
+    "ordinals",
+    "revisionHistoryLimit",
+];
+
+fn statefulset(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
+    let set = statefulset_of(old, new);
+    let mut findings = Vec::new();
+    let fields = |spec: &Value| -> Vec<String> {
+        spec.as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let mut immutable: Vec<String> = fields(&old["spec"]);
+    immutable.extend(fields(&new["spec"]));
+    immutable.sort();
+    immutable.dedup();
+    immutable.retain(|f| !STATEFULSET_MUTABLE.contains(&f.as_str()));
+    for field in &immutable {
+        let (before, after) = (&old["spec"][field], &new["spec"][field]);
+        if before == after {
+            continue;
+        }
+        if field == "volumeClaimTemplates" {
+            findings.extend(claim_templates(old, new, &set, cx));
+        } else {
+            let path = format!("spec.{field}");
+            findings.push(Finding::NotApplicable {
+                change: differences(before, after, &path).join("; "),
+                field: path,
+                procedure: procedure::recreate_statefulset(&set, cx.apply),
+            });
+        }
+    }
+    findings.extend(pod_template(old, new, &pods_of_statefulset(new), cx));
+    findings.extend(data_directory(old, new, &set, cx));
+    let mut paths: Vec<String> = immutable.iter().map(|f| format!("spec.{f}")).collect();
+    paths.push("spec.template".to_owned());
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let rest = differences(&without(old, &paths), &without(new, &paths), "");
+    if !rest.is_empty() {
+        findings.push(Finding::InPlace(rest));
+    }
+    findings
+}
+
+fn replicas(statefulset: &Value) -> u64 {
+    statefulset["spec"]["replicas"].as_u64().unwrap_or(1)
+}
+
+fn pods_of_statefulset(set: &Value) -> String {
+    let pods: Vec<String> = (0..replicas(set))
+        .map(|i| format!("{}-{i}", name(set)))
+        .collect();
+    format!("of StatefulSet {} ({})", name(set), pods.join(", "))
+}
+
+fn claim_template_names(set: &Value) -> Vec<String> {
+    set["spec"]["volumeClaimTemplates"]
+        .as_array()
+        .map(|templates| templates.iter().map(|t| name(t).to_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// The StatefulSet as it runs now (`old`: its pods and claims), named as
+/// the procedures need it.
+fn statefulset_of(old: &Value, new: &Value) -> StatefulSet {
+    let templates = claim_template_names(old);
+    let claims = templates
+        .iter()
+        .flat_map(|template| {
+            (0..replicas(old)).map(move |i| format!("{template}-{}-{i}", name(old)))
+        })
+        .collect();
+    let container = containers(&new["spec"]["template"])
+        .into_iter()
+        .chain(containers(&old["spec"]["template"]))
+        .find(|c| mounts_any(c, &templates))
+        .map(|c| text(&c["name"]).to_owned())
+        .unwrap_or_default();
+    StatefulSet {
+        namespace: namespace(old).to_owned(),
+        name: name(old).to_owned(),
+        container,
+        claims,
+        clones_primary: text(&old["metadata"]["labels"]["app.kubernetes.io/component"])
+            == labels::REPLICA.component,
+    }
+}
+
+fn containers(template: &Value) -> Vec<&Value> {
+    ["initContainers", "containers"]
+        .iter()
+        .filter_map(|list| template["spec"][list].as_array())
+        .flatten()
+        .collect()
+}
+
+fn mounts_any(container: &Value, volumes: &[String]) -> bool {
+    container["volumeMounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|mount| volumes.iter().any(|v| v == text(&mount["name"])))
+}
+
+fn storage(template: &Value) -> &Value {
+    &template["spec"]["resources"]["requests"]["storage"]
+}
+
+fn claim_templates(old: &Value, new: &Value, set: &StatefulSet, cx: &Context) -> Vec<Finding> {
+    let by_name = |object: &Value| -> BTreeMap<String, Value> {
+        object["spec"]["volumeClaimTemplates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| (name(t).to_owned(), t.clone()))
+            .collect()
+    };
+    let (before, after) = (by_name(old), by_name(new));
+    let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();
+    names.sort();
+    names.dedup();
+    let field = "spec.volumeClaimTemplates".to_owned();
+    let mut findings = Vec::new();
+    for template in names {
+        let path = format!("{field}[{template}]");
+        let (old_template, new_template) = (before.get(template), after.get(template));
+        let Some((old_template, new_template)) = old_template.zip(new_template) else {
+            findings.push(Finding::NotApplicable {
+                field: field.clone(),
+                change: format!(
+                    "template {template} {}",
+                    if new_template.is_some() {
+                        "added"
+                    } else {
+                        "removed"
+                    }
+                ),
+                procedure: procedure::recreate_statefulset(set, cx.apply),
+            });
+            continue;
+        };
+        if old_template == new_template {
+            continue;
+        }
+        let change = differences(old_template, new_template, &path).join("; ");
+        let size_path = ["spec.resources.requests.storage"];
+        let only_size = without(old_template, &size_path) == without(new_template, &size_path);
+        let sizes = (
+            text(storage(old_template)).parse::<Bytes>(),
+            text(storage(new_template)).parse::<Bytes>(),
+        );
+        let class = text(&new_template["spec"]["storageClassName"]);
+        let procedure = match sizes {
+            (Ok(from), Ok(to)) if only_size && to > from => {
+                let size = text(storage(new_template));
+                match expansion(class, cx) {
+                    Some(true) => procedure::grow_disk(set, template, size, None, cx.apply),
+                    Some(false) => procedure::move_data(
+                        set,
+                        &format!("StorageClass {class} cannot expand volumes"),
+                        cx.apply,
+                    ),
+                    None => procedure::grow_disk(
+                        set,
+                        template,
+                        size,
+                        Some(format!(
+                            "kubectl get storageclass {class} -o jsonpath='{{.allowVolumeExpansion}}'   # must print true; if not, move the data as for a smaller disk"
+                        )),
+                        cx.apply,
+                    ),
+                }
+            }
+            _ if only_size => procedure::move_data(set, "a volume cannot shrink", cx.apply),
+            _ if old_template["spec"]["storageClassName"]
+                != new_template["spec"]["storageClassName"] =>
+            {
+                procedure::move_data(set, "the data moves to a volume of the new class", cx.apply)
+            }
+            _ => procedure::recreate_statefulset(set, cx.apply),
+        };
+        findings.push(Finding::NotApplicable {
+            field: field.clone(),
+            change,
+            procedure,
+        });
+    }
+    findings
+}
+
+/// Whether StorageClass `class` expands volumes, when the tree defines it.
+fn expansion(class: &str, cx: &Context) -> Option<bool> {
+    cx.new
+        .iter()
+        .chain(cx.old)
+        .find(|o| text(&o["kind"]) == "StorageClass" && name(o) == class)
+        .map(|o| o["allowVolumeExpansion"].as_bool() == Some(true))
+}
+
+fn image_major(container: &Value) -> Option<u32> {
+    text(&container["image"])
+        .parse::<Image>()
+        .ok()
+        .map(|i| i.major())
+}
+
+/// A container that keeps its files on a claim of this StatefulSet and
+/// changes PostgreSQL major version: the new server refuses the old data
+/// directory.
+fn data_directory(old: &Value, new: &Value, set: &StatefulSet, cx: &Context) -> Vec<Finding> {
+    let templates = claim_template_names(old);
+    let old_containers = containers(&old["spec"]["template"]);
+    let moves: Vec<(u32, u32, String)> = containers(&new["spec"]["template"])
+        .into_iter()
+        .filter(|container| mounts_any(container, &templates))
+        .filter_map(|container| {
+            let before = old_containers
+                .iter()
+                .find(|c| c["name"] == container["name"])?;
+            let (from, to) = (image_major(before)?, image_major(container)?);
+            (from != to).then(|| {
+                let change = format!(
+                    "{} ({} -> {})",
+                    text(&container["name"]),
+                    text(&before["image"]),
+                    text(&container["image"])
+                );
+                (from, to, change)
+            })
+        })
+        .collect();
+    let Some((from, to, _)) = moves.first().cloned() else {
+        return Vec::new();
+    };
+    let procedure = if set.clones_primary {
+        vec![format!(
+            "upgrade the primary first: its procedure rebuilds the replicas of StatefulSet {}",
+            set.name
+        )]
+    } else {
+        let replicas: Vec<StatefulSet> = cx
+            .old
+            .iter()
+            .filter(|o| text(&o["kind"]) == "StatefulSet" && *o != old)
+            .map(|o| statefulset_of(o, o))
+            .filter(|s| s.clones_primary)
+            .collect();
+        procedure::major_upgrade(set, &replicas, from, to, cx.apply)
+    };
+    let changes: Vec<String> = moves.into_iter().map(|(_, _, change)| change).collect();
+    vec![Finding::DataIncompatible {
+        change: format!(
+            "PostgreSQL {from} -> {to} on the existing volumes {} ({}): the server refuses to start on the old data directory",
+            set.claims.join(", "),
+            changes.join(", ")
+        ),
+        procedure,
+    }]
+}
+
+fn deployment(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
+    let mut findings = with_immutable(
+        &without(old, &["spec.template"]),
+        &without(new, &["spec.template"]),
+        &["selector"],
+        |field, change| Finding::NotApplicable {
+            field,
+            change,
+            procedure: procedure::replace_object(
+                namespace(new),
+                "Deployment",
+                name(new),
+                "its pods stop until the apply has started new ones",
+                cx.apply,
+            ),
+        },
+    );
+    let replicas = new["spec"]["replicas"].as_u64().unwrap_or(1);
+    let pods = format!("of Deployment {} ({replicas} replicas)", name(new));
+    findings.extend(pod_template(old, new, &pods, cx));
+    findings
+}
+
+/// Renames hashed ConfigMap references to their unhashed names, so a
+/// content change shows as a config hash and not as a field change.
+fn unhashed(template: &Value, cx: &Context) -> Value {
+    let renamed: BTreeMap<&str, String> = cx
+        .generated
+        .iter()
+        .map(|(hashed, plain)| (hashed.as_str(), plain.clone()))
+        .collect();
+    let mut template = template.clone();
+    crate::kustomize::build::rename_config_map_references(&mut template, &renamed);
+    template
+}
+
+/// ConfigMaps a pod template references, by name.
+fn config_map_references(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                if matches!(
+                    key.as_str(),
+                    "configMap" | "configMapRef" | "configMapKeyRef"
+                ) {
+                    if let Some(name) = child["name"].as_str() {
+                        found.push(name.to_owned());
+                    }
+                }
+                config_map_references(child, found);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| config_map_references(i, found)),
+        _ => {}
+    }
+}
+
+fn pod_template(old: &Value, new: &Value, pods: &str, cx: &Context) -> Vec<Finding> {
+    let (before, after) = (&old["spec"]["template"], &new["spec"]["template"]);
+    if before == after {
+        return Vec::new();
+    }
+    let mut why = Vec::new();
+    let (mut old_refs, mut new_refs) = (Vec::new(), Vec::new());
+    config_map_references(before, &mut old_refs);
+    config_map_references(after, &mut new_refs);
+    let mut hashes: Vec<String> = new_refs
+        .iter()
+        .filter(|r| !old_refs.contains(r))
+        .filter_map(|r| cx.generated.get(r))
+        .filter(|plain| old_refs.iter().any(|o| cx.generated.get(o) == Some(plain)))
+        .map(|plain| format!("ConfigMap {plain}"))
+        .collect();
+    hashes.sort();
+    hashes.dedup();
+    if !hashes.is_empty() {
+        why.push(Roll::ConfigHash(hashes));
+    }
+    let (before, after) = (unhashed(before, cx), unhashed(after, cx));
+    let old_containers = containers(&before);
+    let (mut images, mut resources) = (Vec::new(), Vec::new());
+    for container in containers(&after) {
+        let Some(old_container) = old_containers
+            .iter()
+            .find(|c| c["name"] == container["name"])
+        else {
+            continue;
+        };
+        let container_name = text(&container["name"]);
+        if old_container["image"] != container["image"] {
+            images.push(format!(
+                "{container_name}: {} -> {}",
+                text(&old_container["image"]),
+                text(&container["image"])
+            ));
+        }
+        if old_container["resources"] != container["resources"] {
+            resources.push(format!(
+                "{container_name}: {}",
+                differences(&old_container["resources"], &container["resources"], "").join(", ")
+            ));
+        }
+    }
+    if !images.is_empty() {
+        why.push(Roll::Image(images));
+    }
+    if !resources.is_empty() {
+        why.push(Roll::Resources(resources));
+    }
+    let other = differences(
+        &without_images_and_resources(&before),
+        &without_images_and_resources(&after),
+        "spec.template",
+    );
+    if !other.is_empty() {
+        why.push(Roll::OtherPodTemplateField(other));
+    }
+    if why.is_empty() {
+        // The templates differ only by nulls: the pods stay as they are.
+        return Vec::new();
+    }
+    vec![Finding::RollsPods {
+        pods: pods.to_owned(),
+        why,
+    }]
+}
+
+fn without_images_and_resources(template: &Value) -> Value {
+    let mut template = template.clone();
+    for list in ["initContainers", "containers"] {
+        if let Some(Value::Array(items)) = template["spec"].get_mut(list) {
+            for container in items.iter_mut().filter_map(Value::as_object_mut) {
+                container.remove("image");
+                container.remove("resources");
+            }
+        }
+    }
+    template
+}
+
+fn claim(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
+    let size_path = ["spec.resources.requests.storage"];
+    let (from, to) = (storage(old), storage(new));
+    let mut findings = Vec::new();
+    let replace = || procedure::replace_claim(namespace(new), name(new), cx.apply);
+    if from != to {
+        let change = format!("storage {} -> {}", text(from), text(to));
+        let class = text(&new["spec"]["storageClassName"]);
+        let grows = matches!(
+            (text(from).parse::<Bytes>(), text(to).parse::<Bytes>()),
+            (Ok(f), Ok(t)) if t > f
+        );
+        match (grows, expansion(class, cx)) {
+            (true, Some(true)) => findings.push(Finding::InPlace(vec![format!(
+                "{change} (StorageClass {class} expands volumes)"
+            )])),
+            (true, None) => findings.push(Finding::InPlace(vec![format!(
+                "{change} (needs StorageClass {class} with allowVolumeExpansion: true)"
+            )])),
+            (true, Some(false)) => findings.push(Finding::NotApplicable {
+                field: "spec.resources.requests.storage".to_owned(),
+                change: format!("{change}, and StorageClass {class} cannot expand volumes"),
+                procedure: replace(),
+            }),
+            (false, _) => findings.push(Finding::NotApplicable {
+                field: "spec.resources.requests.storage".to_owned(),
+                change: format!("{change}: a volume cannot shrink"),
+                procedure: replace(),
+            }),
+        }
+    }
+    let (old, new) = (without(old, &size_path), without(new, &size_path));
+    let spec_fields: Vec<String> = old["spec"]
+        .as_object()
+        .into_iter()
+        .chain(new["spec"].as_object())
+        .flat_map(Map::keys)
+        .filter(|f| f.as_str() != "resources" && f.as_str() != "volumeAttributesClassName")
+        .cloned()
+        .collect();
+    let spec_fields: Vec<&str> = spec_fields.iter().map(String::as_str).collect();
+    findings.extend(with_immutable(&old, &new, &spec_fields, |field, change| {
+        Finding::NotApplicable {
+            field,
+            change,
+            procedure: replace(),
+        }
+    }));
+    dedup_procedures(findings)
+}
+
+fn storage_class(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
+    let mut fields: Vec<&str> = old
+        .as_object()
+        .into_iter()
+        .chain(new.as_object())
+        .flat_map(Map::keys)
+        .map(String::as_str)
+        .filter(|f| !["apiVersion", "kind", "metadata", "allowVolumeExpansion"].contains(f))
+        .collect();
+    fields.sort_unstable();
+    fields.dedup();
+    let mut findings = Vec::new();
+    for field in &fields {
+        if old[field] != new[field] {
+            findings.push(Finding::NotApplicable {
+                field: (*field).to_owned(),
+                change: differences(&old[field], &new[field], field).join("; "),
+                procedure: procedure::replace_storage_class(name(new), cx.apply),
+            });
+        }
+    }
+    let rest = differences(&without(old, &fields), &without(new, &fields), "");
+    if !rest.is_empty() {
+        findings.push(Finding::InPlace(rest));
+    }
+    dedup_procedures(findings)
+}
+
+/// Several immutable fields of one object need the same procedure once.
+fn dedup_procedures(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut kept: Vec<Finding> = Vec::new();
+    for finding in findings {
+        let repeated = !finding.procedure().is_empty()
+            && kept.iter().any(|k| k.procedure() == finding.procedure());
+        match (repeated, finding) {
+            (true, Finding::NotApplicable { field, change, .. }) => {
+                kept.push(Finding::NotApplicable {
+                    field,
+                    change,
+                    procedure: vec!["(the procedure above covers it)".to_owned()],
+                });
+            }
+            (_, finding) => kept.push(finding),
+        }
+    }
+    kept
+}
+
+/// Longest value shown inline; longer ones are only said to change.
+const SHOWN_VALUE_CHARS: usize = 60;
+/// Changed fields listed per object before the rest are counted.
+const SHOWN_CHANGES: usize = 8;
+
+/// The changed leaves between two values, as `path: old -> new`, in a
+/// stable order; list elements are named by `name` where they have one.
+pub fn differences(old: &Value, new: &Value, path: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    walk(path, Some(old), Some(new), &mut found);
+    if found.len() > SHOWN_CHANGES {
+        let more = found.len() - SHOWN_CHANGES;
+        found.truncate(SHOWN_CHANGES);
+        found.push(format!("and {more} more"));
+    }
+    found
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn walk(path: &str, old: Option<&Value>, new: Option<&Value>, found: &mut Vec<String>) {
+    let (old, new) = (old.filter(|v| !v.is_null()), new.filter(|v| !v.is_null()));
+    if old == new {
+        return;
+    }
+    match (old, new) {
+        (Some(Value::Object(a)), Some(Value::Object(b))) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                walk(&join(path, key), a.get(key), b.get(key), found);
+            }
+        }
+        (Some(Value::Array(a)), Some(Value::Array(b))) => {
+            let named = |items: &[Value]| items.iter().all(|i| i["name"].is_string());
+            if named(a) && named(b) {
+                let order = |items: &[Value]| -> Vec<String> {
+                    items.iter().map(|i| text(&i["name"]).to_owned()).collect()
+                };
+                let (mut sorted_a, mut sorted_b) = (order(a), order(b));
+                sorted_a.sort();
+                sorted_b.sort();
+                if sorted_a == sorted_b && order(a) != order(b) {
+                    found.push(format!(
+                        "{path}: order {} -> {}",
+                        order(a).join(", "),
+                        order(b).join(", ")
+                    ));
+                }
+                let names: Vec<&str> = a.iter().chain(b).map(|i| text(&i["name"])).collect();
+                let mut seen = Vec::new();
+                for item in names {
+                    if seen.contains(&item) {
+                        continue;
+                    }
+                    seen.push(item);
+                    let find = |items: &'_ [Value]| {
+                        items.iter().find(|i| text(&i["name"]) == item).cloned()
+                    };
+                    walk(
+                        &format!("{path}[{item}]"),
+                        find(a).as_ref(),
+                        find(b).as_ref(),
+                        found,
+                    );
+                }
+            } else if a.len() == b.len() {
+                for (index, (x, y)) in a.iter().zip(b).enumerate() {
+                    walk(&format!("{path}[{index}]"), Some(x), Some(y), found);
+                }
+            } else {
+                found.push(format!("{path}: {} -> {}", shown(old), shown(new)));
+            }
+        }
+        (Some(_), None) => found.push(format!("{path}: removed")),
+        (None, Some(value)) => found.push(format!("{path}: added {}", shown(Some(value)))),
+        _ => found.push(format!("{path}: {} -> {}", shown(old), shown(new))),
+    }
+}
+
+fn shown(value: Option<&Value>) -> String {
+    let text = match value {
+        None => return "(none)".to_owned(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    if text.contains('\n') || text.chars().count() > SHOWN_VALUE_CHARS {
+        "(long value, not shown)".to_owned()
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::settings::Settings;
+    use crate::plan::{ProfilePlan, profile_plan};
+    use crate::profile::Catalog;
+    use crate::{kustomize, objects};
+
+    const APPLY: &str = "kubectl apply -k k8s/overlays/acme";
+
+    fn manifests(profile: &crate::profile::Profile) -> Vec<Value> {
+        kustomize::build::final_manifests(&objects::build(profile))
+    }
+
+    /// The plan from `profile` as palgen generates it to the same profile
+    /// with `change` made to its settings.
+    fn plan(profile: &str, change: impl FnOnce(&mut Settings)) -> ProfilePlan {
+        let before = Catalog::builtin().unwrap().resolve(profile).unwrap();
+        let mut after = before.clone();
+        change(&mut after.settings);
+        // What is derived from the settings follows them, as resolving does.
+        after.derived = crate::model::derived::derive(&after.settings);
+        profile_plan(profile, APPLY, &manifests(&before), &manifests(&after))
+    }
+
+    /// The same, with the generated objects edited where no setting reaches.
+    fn plan_edited(
+        profile: &str,
+        kind: &str,
+        name: &str,
+        edit: impl FnOnce(&mut Value),
+    ) -> ProfilePlan {
+        let old = manifests(&Catalog::builtin().unwrap().resolve(profile).unwrap());
+        let mut new = old.clone();
+        let object = new
+            .iter_mut()
+            .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("{profile} has no {kind} {name}"));
+        edit(object);
+        profile_plan(profile, APPLY, &old, &new)
+    }
+
+    fn findings<'a>(plan: &'a ProfilePlan, kind: &str, name: &str) -> &'a [Finding] {
+        plan.changes
+            .iter()
+            .find(|c| c.kind == kind && c.name == name)
+            .map(|c| c.findings.as_slice())
+            .unwrap_or_else(|| {
+                let changed: Vec<String> = plan
+                    .changes
+                    .iter()
+                    .map(|c| format!("{} {}", c.kind, c.name))
+                    .collect();
+                panic!("{kind} {name} did not change; changed: {changed:?}")
+            })
+    }
+
+    fn classes(plan: &ProfilePlan) -> Vec<(String, Class)> {
+        plan.changes
+            .iter()
+            .map(|c| (format!("{} {}", c.kind, c.name), c.class()))
+            .collect()
+    }
+
+    fn only(findings: &[Finding], class: Class) -> Vec<&Finding> {
+        findings.iter().filter(|f| f.class() == class).collect()
+    }
+
+    #[test]
+    fn the_same_profile_changes_nothing() {
+        let plan = plan("aws-large", |_| {});
+        assert!(plan.changes.is_empty(), "{:?}", classes(&plan));
+        let profile = Catalog::builtin().unwrap().resolve("aws-large").unwrap();
+        assert_eq!(plan.unchanged, manifests(&profile).len());
+    }
+
+    #[test]
+    fn a_first_render_creates_everything() {
+        let new = manifests(&Catalog::builtin().unwrap().resolve("gcp-small").unwrap());
+        let plan = profile_plan("gcp-small", APPLY, &[], &new);
+        assert_eq!(plan.changes.len(), new.len());
+        assert!(
+            plan.changes
+                .iter()
+                .all(|c| c.findings == [Finding::Created])
+        );
+    }
+
+    #[test]
+    fn a_bigger_disk_cannot_be_applied_and_grows_each_claim_first() {
+        let plan = plan("aws-large", |s| s.storage.size = "500Gi".parse().unwrap());
+        let primary = only(
+            findings(&plan, "StatefulSet", "postgres"),
+            Class::NotApplicable,
+        );
+        let [
+            Finding::NotApplicable {
+                field, procedure, ..
+            },
+        ] = primary.as_slice()
+        else {
+            panic!("{primary:?}");
+        };
+        assert_eq!(field, "spec.volumeClaimTemplates");
+        assert_eq!(
+            procedure[0],
+            r#"kubectl -n paless patch pvc postgres-data-postgres-0 -p '{"spec":{"resources":{"requests":{"storage":"500Gi"}}}}'"#
+        );
+        assert!(procedure.iter().any(|s| {
+            s.starts_with("kubectl -n paless delete statefulset postgres --cascade=orphan")
+        }));
+        assert!(procedure.iter().any(|s| s.starts_with(APPLY)));
+        let replica = findings(&plan, "StatefulSet", "postgres-replica");
+        let claims: Vec<&String> = replica
+            .iter()
+            .flat_map(|f| f.procedure())
+            .filter(|s| s.contains("patch pvc"))
+            .collect();
+        assert_eq!(claims.len(), 2, "{claims:?}");
+        assert!(claims[1].contains("postgres-data-postgres-replica-1"));
+    }
+
+    #[test]
+    fn a_bigger_disk_on_a_class_the_tree_does_not_define_checks_expansion_first() {
+        let plan = plan("gcp-medium", |s| s.storage.size = "80Gi".parse().unwrap());
+        let procedure = findings(&plan, "StatefulSet", "postgres")[0].procedure();
+        assert!(
+            procedure[0].starts_with(
+                "kubectl get storageclass standard-rwo -o jsonpath='{.allowVolumeExpansion}'"
+            ),
+            "{procedure:?}"
+        );
+    }
+
+    #[test]
+    fn a_smaller_disk_moves_the_data_and_rebuilds_replicas() {
+        let plan = plan("aws-large", |s| s.storage.size = "50Gi".parse().unwrap());
+        let primary = findings(&plan, "StatefulSet", "postgres")[0].procedure();
+        assert!(
+            primary.iter().any(|s| s.contains("pg_dump -U postgres")),
+            "{primary:?}"
+        );
+        assert!(
+            primary
+                .iter()
+                .any(|s| s.starts_with("kubectl -n paless delete pvc postgres-data-postgres-0"))
+        );
+        assert!(primary.iter().any(|s| s.contains("psql -U postgres")));
+        let replica = findings(&plan, "StatefulSet", "postgres-replica")[0].procedure();
+        assert!(
+            !replica.iter().any(|s| s.contains("pg_dump")),
+            "{replica:?}"
+        );
+        assert!(replica.iter().any(|s| {
+            s.starts_with("kubectl -n paless delete pvc postgres-data-postgres-replica-1")
+        }));
+    }
+
+    #[test]
+    fn another_major_version_is_data_incompatible() {
+        let plan = plan("aws-medium", |s| s.image = "postgres:17".parse().unwrap());
+        let primary = findings(&plan, "StatefulSet", "postgres");
+        let [Finding::DataIncompatible { change, procedure }] =
+            only(primary, Class::DataIncompatible)[..]
+        else {
+            panic!("{primary:?}");
+        };
+        assert!(
+            change.contains("PostgreSQL 18 -> 17") && change.contains("postgres-data-postgres-0"),
+            "{change}"
+        );
+        assert!(procedure.iter().any(|s| s.contains("pg_dump")));
+        assert!(
+            !procedure.iter().any(|s| s.contains("pg_upgrade")),
+            "no pg_upgrade downwards"
+        );
+        // The pods roll too, for the image and the data directory it implies.
+        let rolls = only(primary, Class::RollsPods);
+        let [Finding::RollsPods { why, .. }] = rolls[..] else {
+            panic!("{rolls:?}")
+        };
+        assert!(
+            why.contains(&Roll::Image(vec![
+                "postgres: postgres:18 -> postgres:17".to_owned()
+            ])),
+            "{why:?}"
+        );
+        // The backup job runs pg_dump of the new version: no volume, in place.
+        assert_eq!(
+            classes(&plan)
+                .iter()
+                .find(|(o, _)| o == "CronJob postgres-backup")
+                .map(|c| c.1),
+            Some(Class::InPlace)
+        );
+    }
+
+    #[test]
+    fn an_upgrade_offers_pg_upgrade_and_rebuilds_the_replicas() {
+        let plan = plan("aws-large", |s| s.image = "postgres:19".parse().unwrap());
+        let procedure = only(
+            findings(&plan, "StatefulSet", "postgres"),
+            Class::DataIncompatible,
+        )[0]
+        .procedure();
+        assert!(
+            procedure
+                .iter()
+                .any(|s| s.contains("pg_upgrade from 18 to 19 on claim postgres-data-postgres-0"))
+        );
+        assert!(
+            procedure
+                .iter()
+                .any(|s| s == "kubectl -n paless delete statefulset postgres-replica"),
+            "{procedure:?}"
+        );
+        assert_eq!(
+            only(
+                findings(&plan, "StatefulSet", "postgres-replica"),
+                Class::DataIncompatible
+            )
+            .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_minor_image_change_only_rolls_pods() {
+        let plan = plan("aws-small", |s| s.image = "postgres:18.1".parse().unwrap());
+        let primary = findings(&plan, "StatefulSet", "postgres");
+        assert_eq!(primary.len(), 1, "{primary:?}");
+        let Finding::RollsPods { pods, why } = &primary[0] else {
+            panic!("{primary:?}")
+        };
+        assert_eq!(pods, "of StatefulSet postgres (postgres-0)");
+        assert_eq!(
+            why,
+            &[Roll::Image(vec![
+                "postgres: postgres:18 -> postgres:18.1".to_owned()
+            ])]
+        );
+    }
+
+    #[test]
+    fn no_backups_is_destructive_for_the_cron_job_and_its_claim() {
+        let plan = plan("gcp-small", |s| s.backup.enabled = false);
+        for (kind, name) in [
+            ("CronJob", "postgres-backup"),
+            ("PersistentVolumeClaim", "postgres-backups"),
+        ] {
+            let found = findings(&plan, kind, name);
+            assert!(
+                matches!(found, [Finding::Destructive { .. }]),
+                "{kind}: {found:?}"
+            );
+        }
+        assert!(
+            findings(&plan, "PersistentVolumeClaim", "postgres-backups")[0]
+                .procedure()
+                .contains(&"kubectl -n paless delete pvc postgres-backups".to_owned())
+        );
+        // Its scripts' ConfigMap is merely left behind.
+        assert!(matches!(
+            findings(&plan, "ConfigMap", "postgres-backup-scripts"),
+            [Finding::Removed { .. }]
+        ));
+    }
+
+    #[test]
+    fn dropping_read_replicas_is_destructive_for_their_claims() {
+        let plan = plan("aws-large", |s| s.replication.read_replicas = 0);
+        let [Finding::Destructive { change, procedure }] =
+            findings(&plan, "StatefulSet", "postgres-replica")
+        else {
+            panic!()
+        };
+        assert!(
+            change.contains("postgres-data-postgres-replica-0, postgres-data-postgres-replica-1"),
+            "{change}"
+        );
+        assert!(
+            procedure[2]
+                .starts_with("kubectl -n paless delete pvc postgres-data-postgres-replica-1")
+        );
+    }
+
+    #[test]
+    fn no_dev_secret_is_destructive() {
+        let plan = plan("dev-small", |s| s.dev_credentials = false);
+        assert!(matches!(
+            findings(&plan, "Secret", "postgres-credentials"),
+            [Finding::Destructive { .. }]
+        ));
+    }
+
+    #[test]
+    fn more_memory_rolls_pods_for_resources_and_config_hash() {
+        let plan = plan("aws-medium", |s| {
+            s.resources.limits.memory = "4Gi".parse().unwrap()
+        });
+        let primary = findings(&plan, "StatefulSet", "postgres");
+        let [Finding::RollsPods { why, .. }] = primary else {
+            panic!("{primary:?}")
+        };
+        assert_eq!(
+            why[0],
+            Roll::ConfigHash(vec!["ConfigMap postgres-config".to_owned()])
+        );
+        assert_eq!(
+            why[1],
+            Roll::Resources(vec!["postgres: limits.memory: 2Gi -> 4Gi".to_owned()])
+        );
+        let config = findings(&plan, "ConfigMap", "postgres-config");
+        let [Finding::InPlace(change)] = config else {
+            panic!("{config:?}")
+        };
+        assert!(
+            change[0].ends_with("for changed postgresql.conf; the old one stays until deleted"),
+            "{change:?}"
+        );
+    }
+
+    #[test]
+    fn more_pooler_replicas_apply_in_place() {
+        let plan = plan("aws-medium", |s| s.pgbouncer.replicas = 3);
+        let pooler = findings(&plan, "Deployment", "pgbouncer");
+        assert!(
+            pooler.contains(&Finding::InPlace(vec!["spec.replicas: 2 -> 3".to_owned()])),
+            "{pooler:?}"
+        );
+        // Each replica's pool shrinks to share the server's connections:
+        // pgbouncer.ini changes, so the pooler's pods roll for it.
+        assert!(
+            pooler
+                .iter()
+                .any(|f| matches!(f, Finding::RollsPods { why, .. }
+            if why == &[Roll::ConfigHash(vec!["ConfigMap pgbouncer-config".to_owned()])]))
+        );
+        assert!(pooler.iter().all(|f| !f.class().is_unsafe()));
+    }
+
+    #[test]
+    fn a_backup_schedule_applies_in_place() {
+        let plan = plan("azure-small", |s| {
+            s.backup.schedule = "0 4 * * *".to_owned()
+        });
+        assert_eq!(
+            findings(&plan, "CronJob", "postgres-backup"),
+            [Finding::InPlace(vec![
+                "spec.schedule: 30 2 * * * -> 0 4 * * *".to_owned()
+            ])]
+        );
+    }
+
+    #[test]
+    fn a_bigger_backup_volume_grows_in_place_a_smaller_one_cannot() {
+        let bigger = plan("aws-small", |s| s.backup.size = "40Gi".parse().unwrap());
+        assert_eq!(
+            findings(&bigger, "PersistentVolumeClaim", "postgres-backups"),
+            [Finding::InPlace(vec![
+                "storage 20Gi -> 40Gi (StorageClass ebs-sc expands volumes)".to_owned()
+            ])]
+        );
+        let smaller = plan("aws-small", |s| s.backup.size = "10Gi".parse().unwrap());
+        let found = findings(&smaller, "PersistentVolumeClaim", "postgres-backups");
+        assert!(
+            matches!(found, [Finding::NotApplicable { field, .. }] if field == "spec.resources.requests.storage"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn storage_class_parameters_cannot_be_applied() {
+        let plan = plan("aws-small", |s| {
+            let class = s.storage.provision.as_mut().unwrap();
+            class.parameters.insert("type".to_owned(), "io2".to_owned());
+        });
+        let found = findings(&plan, "StorageClass", "ebs-sc");
+        let [
+            Finding::NotApplicable {
+                field,
+                change,
+                procedure,
+            },
+        ] = found
+        else {
+            panic!("{found:?}")
+        };
+        assert_eq!(field, "parameters");
+        assert_eq!(change, "parameters.type: gp3 -> io2");
+        assert_eq!(
+            procedure[0].split("   #").next().unwrap(),
+            "kubectl delete storageclass ebs-sc"
+        );
+    }
+
+    #[test]
+    fn a_cluster_ip_cannot_be_applied() {
+        let plan = plan_edited("aws-small", "Service", "postgres", |s| {
+            s["spec"]["clusterIP"] = "10.0.0.7".into()
+        });
+        let found = findings(&plan, "Service", "postgres");
+        let [
+            Finding::NotApplicable {
+                field, procedure, ..
+            },
+        ] = found
+        else {
+            panic!("{found:?}")
+        };
+        assert_eq!(field, "spec.clusterIP");
+        assert!(procedure[0].starts_with("kubectl -n paless delete service postgres"));
+    }
+
+    #[test]
+    fn a_deployment_selector_cannot_be_applied() {
+        let plan = plan_edited("aws-medium", "Deployment", "pgbouncer", |d| {
+            d["spec"]["selector"]["matchLabels"]["tier"] = "pool".into();
+        });
+        let found = findings(&plan, "Deployment", "pgbouncer");
+        assert!(
+            matches!(found, [Finding::NotApplicable { field, .. }] if field == "spec.selector"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn statefulset_identity_fields_cannot_be_applied() {
+        for (field, value) in [
+            ("serviceName", Value::from("db")),
+            ("podManagementPolicy", Value::from("Parallel")),
+            (
+                "selector",
+                serde_json::json!({"matchLabels": {"app": "db"}}),
+            ),
+        ] {
+            let plan = plan_edited("dev-small", "StatefulSet", "postgres", |s| {
+                s["spec"][field] = value.clone()
+            });
+            let found = findings(&plan, "StatefulSet", "postgres");
+            let [
+                Finding::NotApplicable {
+                    field: found_field,
+                    procedure,
+                    ..
+                },
+            ] = found
+            else {
+                panic!("{field}: {found:?}")
+            };
+            assert_eq!(found_field, &format!("spec.{field}"));
+            assert_eq!(
+                procedure[2].split("   #").next().unwrap(),
+                "kubectl -n paless delete pod postgres-0"
+            );
+        }
+    }
+
+    #[test]
+    fn a_null_where_the_other_side_has_nothing_is_no_change() {
+        let plan = plan_edited("aws-small", "StatefulSet", "postgres", |s| {
+            assert!(s["spec"]["template"]["spec"].get("hostname").is_none());
+            s["spec"]["template"]["spec"]["hostname"] = Value::Null;
+        });
+        assert!(plan.changes.is_empty(), "{:?}", classes(&plan));
+    }
+
+    #[test]
+    fn another_pod_template_field_rolls_pods() {
+        let plan = plan("aws-small", |s| {
+            s.postgres.shm_size = "512Mi".parse().unwrap()
+        });
+        let found = findings(&plan, "StatefulSet", "postgres");
+        let [Finding::RollsPods { why, .. }] = found else {
+            panic!("{found:?}")
+        };
+        assert!(
+            why.iter().any(|w| matches!(w, Roll::OtherPodTemplateField(paths) if paths.iter().any(|p| p.contains("sizeLimit")))),
+            "{why:?}"
+        );
+    }
+}
