@@ -136,19 +136,36 @@ fn user_profiles_that_change_list_elements_build_in_the_same_order() {
         for (key, object) in &from_kustomize {
             assert_eq!(object, &from_palgen[key], "{profile}: {key} differs");
         }
-        let statefulset = &from_palgen["StatefulSet/paless/postgres"];
-        let names = |list: &str| -> Vec<String> {
-            statefulset["spec"]["template"]["spec"][list]
+        // The patched elements stay where the profile it extends has them:
+        // the database first among the containers (`kubectl exec` and
+        // `kubectl logs` pick it without -c), the volumes in their order.
+        let parent = LIST_CHANGES
+            .iter()
+            .find(|(name, _)| *name == profile)
+            .and_then(|(_, yaml)| yaml.lines().next())
+            .and_then(|line| line.strip_prefix("extends: "))
+            .expect("each profile extends a built-in one");
+        let parent_objects = objects_by_identity(&stdout(&palgen(&["build", "--profile", parent])));
+        let names = |objects: &BTreeMapOfObjects, list: &str| -> Vec<String> {
+            objects["StatefulSet/paless/postgres"]["spec"]["template"]["spec"][list]
                 .as_array()
                 .unwrap()
                 .iter()
                 .map(|item| item["name"].as_str().unwrap().to_owned())
                 .collect()
         };
-        // The database stays the first container: `kubectl exec` and
-        // `kubectl logs` pick it without -c.
-        assert_eq!(names("containers")[0], "postgres", "{profile}");
-        assert_eq!(names("volumes").last().unwrap(), "shm", "{profile}");
+        assert_eq!(
+            names(&from_palgen, "containers")[0],
+            "postgres",
+            "{profile}"
+        );
+        for list in ["containers", "volumes"] {
+            assert_eq!(
+                names(&from_palgen, list),
+                names(&parent_objects, list),
+                "{profile}: {list}"
+            );
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::labels::BACKUP;
 use super::offsite;
-use super::pod::{self, POSTGRES_USER};
+use super::pod::{self, POSTGRES_USER, Volumes};
 use crate::contract::{self, BACKUP_SCRIPTS_CONFIG_MAP};
 use crate::model::quantity::{Bytes, MilliCpu};
 use crate::model::settings::{Amounts, Settings};
@@ -39,7 +39,30 @@ pub fn claim(settings: &Settings) -> PersistentVolumeClaim {
     }
 }
 
+/// The dumps' volume, as the pod mounts it.
+fn backups_volume() -> Volume {
+    Volume {
+        name: "backups".to_owned(),
+        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+            claim_name: contract::BACKUP_CLAIM.to_owned(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn scripts_volume() -> Volume {
+    pod::config_map_volume("scripts", BACKUP_SCRIPTS_CONFIG_MAP)
+}
+
 pub fn cron_job(settings: &Settings) -> CronJob {
+    let mut volumes = Volumes::default();
+    let dump_mounts = vec![
+        volumes.mount(backups_volume(), contract::BACKUP_DIR),
+        volumes.read_only(scripts_volume(), SCRIPTS_DIR),
+        pod::credentials_mount(&mut volumes),
+        volumes.mount(pod::empty_dir("tmp"), "/tmp"),
+    ];
     let mut dump = Container {
         name: "dump".to_owned(),
         image: Some(settings.image.to_string()),
@@ -59,16 +82,11 @@ pub fn cron_job(settings: &Settings) -> CronJob {
         ]),
         resources: Some(pod::resources(&REQUESTS, &LIMITS)),
         security_context: Some(pod::container_security(POSTGRES_USER)),
-        volume_mounts: Some(vec![
-            pod::mount("backups", contract::BACKUP_DIR),
-            pod::read_only_mount("scripts", SCRIPTS_DIR),
-            pod::credentials_mount(),
-            pod::mount("tmp", "/tmp"),
-        ]),
+        volume_mounts: Some(dump_mounts),
         ..Default::default()
     };
     if settings.tls.enabled {
-        pod::verify_server_certificate(&mut dump);
+        pod::verify_server_certificate(&mut dump, &mut volumes, &settings.tls.secret);
     }
     let offsite = &settings.backup.offsite;
     // With an off-site copy the dump runs first, as an init container, and
@@ -80,6 +98,11 @@ pub fn cron_job(settings: &Settings) -> CronJob {
                 offsite,
                 settings.backup.retention_days,
                 SCRIPTS_DIR,
+                vec![
+                    volumes.read_only(backups_volume(), contract::BACKUP_DIR),
+                    volumes.read_only(scripts_volume(), SCRIPTS_DIR),
+                    volumes.mount(pod::empty_dir("tmp"), "/tmp"),
+                ],
             )],
         )
     } else {
@@ -91,7 +114,7 @@ pub fn cron_job(settings: &Settings) -> CronJob {
             .pod_label()
             .map(|(key, value)| (key.to_owned(), value.to_owned())),
     );
-    let mut pod_spec = PodSpec {
+    let pod_spec = PodSpec {
         service_account_name: Some(BACKUP.app.to_owned()),
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),
@@ -99,27 +122,9 @@ pub fn cron_job(settings: &Settings) -> CronJob {
         security_context: Some(pod::pod_security(POSTGRES_USER)),
         init_containers,
         containers,
-        volumes: Some(vec![
-            Volume {
-                name: "backups".to_owned(),
-                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                    claim_name: contract::BACKUP_CLAIM.to_owned(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            pod::config_map_volume("scripts", BACKUP_SCRIPTS_CONFIG_MAP),
-            pod::credentials_volume(),
-            pod::empty_dir("tmp"),
-        ]),
+        volumes: Some(volumes.into_list()),
         ..Default::default()
     };
-    if settings.tls.enabled {
-        pod_spec
-            .volumes
-            .get_or_insert_with(Vec::new)
-            .push(pod::tls_ca_volume(&settings.tls.secret));
-    }
     CronJob {
         metadata: ObjectMeta {
             annotations: Some(pod::checkov_skips(&[

@@ -8,7 +8,7 @@ use k8s_openapi::api::batch::v1::{
     PodFailurePolicy, PodFailurePolicyOnExitCodesRequirement, PodFailurePolicyRule,
 };
 use k8s_openapi::api::core::v1::{
-    Container, EnvVar, EnvVarSource, SecretKeySelector, ServiceAccount,
+    Container, EnvVar, EnvVarSource, SecretKeySelector, ServiceAccount, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -53,7 +53,14 @@ pub fn service_account(offsite: &Offsite) -> ServiceAccount {
 
 /// Runs after the dump (an init container): uploads the dumps the bucket
 /// lacks, then prunes the bucket.
-pub fn upload_container(offsite: &Offsite, retention_days: u32, scripts_dir: &str) -> Container {
+/// The upload step, with the mounts its pod gives it: the dumps (read-only),
+/// the scripts and a scratch directory.
+pub fn upload_container(
+    offsite: &Offsite,
+    retention_days: u32,
+    scripts_dir: &str,
+    volume_mounts: Vec<VolumeMount>,
+) -> Container {
     // What differs between profiles first: an overlay's patch of the first
     // entries keeps the order.
     let mut env: Vec<EnvVar> = offsite
@@ -95,11 +102,7 @@ pub fn upload_container(offsite: &Offsite, retention_days: u32, scripts_dir: &st
         // The dumps belong to the postgres user; the same uid reads them and
         // writes fetched ones for a restore.
         security_context: Some(pod::container_security(POSTGRES_USER)),
-        volume_mounts: Some(vec![
-            pod::read_only_mount("backups", contract::BACKUP_DIR),
-            pod::read_only_mount("scripts", scripts_dir),
-            pod::mount("tmp", "/tmp"),
-        ]),
+        volume_mounts: Some(volume_mounts),
         ..Default::default()
     }
 }
@@ -201,7 +204,7 @@ mod tests {
         );
         assert_eq!(aws.pod_label(), None);
 
-        let env = env_of(&upload_container(&aws, 7, "/scripts"));
+        let env = env_of(&upload_container(&aws, 7, "/scripts", Vec::new()));
         assert_eq!(value(&env, "RCLONE_CONFIG_OFFSITE_TYPE"), Some("s3"));
         assert_eq!(value(&env, "RCLONE_CONFIG_OFFSITE_PROVIDER"), Some("AWS"));
         assert_eq!(value(&env, "RCLONE_CONFIG_OFFSITE_ENV_AUTH"), Some("true"));
@@ -213,7 +216,7 @@ mod tests {
             value(&env, "OFFSITE_LOCATION"),
             Some("offsite:paless-postgres-backups/prod")
         );
-        let env = env_of(&upload_container(&gcp, 7, "/scripts"));
+        let env = env_of(&upload_container(&gcp, 7, "/scripts", Vec::new()));
         assert_eq!(
             value(&env, "RCLONE_CONFIG_OFFSITE_TYPE"),
             Some("google cloud storage")
@@ -222,7 +225,7 @@ mod tests {
             value(&env, "RCLONE_CONFIG_OFFSITE_BUCKET_POLICY_ONLY"),
             Some("true")
         );
-        let env = env_of(&upload_container(&azure, 7, "/scripts"));
+        let env = env_of(&upload_container(&azure, 7, "/scripts", Vec::new()));
         assert_eq!(
             value(&env, "RCLONE_CONFIG_OFFSITE_ACCOUNT"),
             Some("palessbackups")
@@ -240,7 +243,7 @@ mod tests {
             ..offsite(Provider::S3)
         };
         assert_eq!(service_account(&minio).metadata.annotations, None);
-        let container = upload_container(&minio, 7, "/scripts");
+        let container = upload_container(&minio, 7, "/scripts", Vec::new());
         let env = env_of(&container);
         assert_eq!(value(&env, "RCLONE_CONFIG_OFFSITE_ENV_AUTH"), Some("false"));
         assert_eq!(value(&env, "RCLONE_CONFIG_OFFSITE_PROVIDER"), Some("Other"));
@@ -275,7 +278,7 @@ mod tests {
     fn a_missing_identity_is_named_for_the_scripts() {
         let unset = offsite(Provider::S3);
         assert_eq!(unset.missing_key(), Some("backup.offsite.role_arn"));
-        let env = env_of(&upload_container(&unset, 7, "/scripts"));
+        let env = env_of(&upload_container(&unset, 7, "/scripts", Vec::new()));
         assert_eq!(
             value(&env, "OFFSITE_UNSET_KEY"),
             Some("backup.offsite.role_arn")

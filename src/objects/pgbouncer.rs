@@ -15,7 +15,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::labels::POOLER;
 use super::network_policy;
-use super::pod::{self, PGBOUNCER_USER};
+use super::pod::{self, PGBOUNCER_USER, Volumes};
 use crate::contract;
 use crate::contract::{PGBOUNCER_CONFIG_MAP, PGBOUNCER_FILE, PGBOUNCER_USERLIST_SCRIPT};
 use crate::model::quantity::{Bytes, MilliCpu};
@@ -78,7 +78,26 @@ pub fn deployment(settings: &Settings) -> Deployment {
         timeout_seconds: Some(5),
         ..Default::default()
     };
-    let auth_mount = pod::mount("auth", contract::PGBOUNCER_AUTH_DIR);
+    let mut volumes = Volumes::default();
+    let config = || pod::config_map_volume("config", PGBOUNCER_CONFIG_MAP);
+    let auth = || pod::memory_dir("auth", "1Mi".to_owned());
+    let userlist_mounts = vec![
+        volumes.read_only(config(), CONFIG_DIR),
+        pod::credentials_mount(&mut volumes),
+        volumes.mount(auth(), contract::PGBOUNCER_AUTH_DIR),
+    ];
+    let mut pgbouncer_mounts = vec![
+        volumes.read_only(config(), CONFIG_DIR),
+        volumes.read_only(auth(), contract::PGBOUNCER_AUTH_DIR),
+        volumes.mount(pod::empty_dir("run"), "/var/run/pgbouncer"),
+        volumes.mount(pod::empty_dir("tmp"), "/tmp"),
+    ];
+    // PgBouncer serves TLS to the application with the database's
+    // certificate (it carries the pgbouncer Service's names) and verifies
+    // the server with its CA.
+    if settings.tls.enabled {
+        pgbouncer_mounts.push(pod::tls_mount(&mut volumes, &settings.tls.secret));
+    }
     let userlist = Container {
         name: "userlist".to_owned(),
         image: Some(settings.pgbouncer.image.clone()),
@@ -89,14 +108,10 @@ pub fn deployment(settings: &Settings) -> Deployment {
         ]),
         resources: Some(pod::resources(&REQUESTS, &LIMITS)),
         security_context: Some(pod::container_security(PGBOUNCER_USER)),
-        volume_mounts: Some(vec![
-            pod::read_only_mount("config", CONFIG_DIR),
-            pod::credentials_mount(),
-            auth_mount.clone(),
-        ]),
+        volume_mounts: Some(userlist_mounts),
         ..Default::default()
     };
-    let mut pgbouncer = Container {
+    let pgbouncer = Container {
         name: "pgbouncer".to_owned(),
         image: Some(settings.pgbouncer.image.clone()),
         image_pull_policy: Some("IfNotPresent".to_owned()),
@@ -114,30 +129,9 @@ pub fn deployment(settings: &Settings) -> Deployment {
         liveness_probe: Some(tcp_probe(15)),
         readiness_probe: Some(tcp_probe(2)),
         security_context: Some(pod::container_security(PGBOUNCER_USER)),
-        volume_mounts: Some(vec![
-            pod::read_only_mount("config", CONFIG_DIR),
-            pod::read_only_mount("auth", contract::PGBOUNCER_AUTH_DIR),
-            pod::mount("run", "/var/run/pgbouncer"),
-            pod::mount("tmp", "/tmp"),
-        ]),
+        volume_mounts: Some(pgbouncer_mounts),
         ..Default::default()
     };
-    let mut volumes = vec![
-        pod::config_map_volume("config", PGBOUNCER_CONFIG_MAP),
-        pod::credentials_volume(),
-        pod::memory_dir("auth", "1Mi".to_owned()),
-        pod::empty_dir("run"),
-        pod::empty_dir("tmp"),
-    ];
-    // PgBouncer serves TLS to the application with the database's
-    // certificate (it carries the pgbouncer Service's names) and verifies
-    // the server with its CA.
-    if settings.tls.enabled {
-        if let Some(mounts) = &mut pgbouncer.volume_mounts {
-            mounts.push(pod::tls_mount());
-        }
-        volumes.push(pod::tls_volume(&settings.tls.secret));
-    }
     Deployment {
         metadata: ObjectMeta {
             annotations: Some(pod::checkov_skips(&[
@@ -172,7 +166,7 @@ pub fn deployment(settings: &Settings) -> Deployment {
                     security_context: Some(pod::pod_security(PGBOUNCER_USER)),
                     init_containers: Some(vec![userlist]),
                     containers: vec![pgbouncer],
-                    volumes: Some(volumes),
+                    volumes: Some(volumes.into_list()),
                     ..Default::default()
                 }),
             },

@@ -83,10 +83,40 @@ pub fn mount(volume: &str, path: &str) -> VolumeMount {
     }
 }
 
-pub fn read_only_mount(volume: &str, path: &str) -> VolumeMount {
-    VolumeMount {
-        read_only: Some(true),
-        ..mount(volume, path)
+/// The volumes of one pod, declared by the mounts that use them: a pod has
+/// exactly the volumes its containers mount, in the order they are first
+/// mounted.
+#[derive(Debug, Default)]
+pub struct Volumes(Vec<Volume>);
+
+impl Volumes {
+    /// Mounts `volume` at `path`, declaring it for the pod on first use.
+    pub fn mount(&mut self, volume: Volume, path: &str) -> VolumeMount {
+        let mounted = mount(&volume.name, path);
+        self.declare(volume);
+        mounted
+    }
+
+    pub fn read_only(&mut self, volume: Volume, path: &str) -> VolumeMount {
+        VolumeMount {
+            read_only: Some(true),
+            ..self.mount(volume, path)
+        }
+    }
+
+    fn declare(&mut self, volume: Volume) {
+        match self.0.iter().find(|declared| declared.name == volume.name) {
+            Some(declared) => assert_eq!(
+                declared, &volume,
+                "two different volumes named {}",
+                volume.name
+            ),
+            None => self.0.push(volume),
+        }
+    }
+
+    pub fn into_list(self) -> Vec<Volume> {
+        self.0
     }
 }
 
@@ -123,7 +153,7 @@ pub fn memory_dir(volume: &str, size_limit: String) -> Volume {
 }
 
 /// The credentials Secret as files, readable by the pod's group only.
-pub fn credentials_volume() -> Volume {
+fn credentials_volume() -> Volume {
     Volume {
         name: "credentials".to_owned(),
         secret: Some(SecretVolumeSource {
@@ -135,15 +165,15 @@ pub fn credentials_volume() -> Volume {
     }
 }
 
-pub fn credentials_mount() -> VolumeMount {
-    read_only_mount("credentials", contract::CREDENTIALS_DIR)
+pub fn credentials_mount(volumes: &mut Volumes) -> VolumeMount {
+    volumes.read_only(credentials_volume(), contract::CREDENTIALS_DIR)
 }
 
 /// The TLS Secret with its private key, for the programs that serve TLS.
 /// Mode 0440 with the pod's fsGroup: the kubelet writes the files as root,
 /// group fsGroup, and PostgreSQL accepts a key owned by root with at most
 /// group read (u=rw,g=r), never one that others may read.
-pub fn tls_volume(secret: &str) -> Volume {
+fn tls_volume(secret: &str) -> Volume {
     Volume {
         name: "tls".to_owned(),
         secret: Some(SecretVolumeSource {
@@ -157,7 +187,7 @@ pub fn tls_volume(secret: &str) -> Volume {
 
 /// Only the CA certificate of the TLS Secret, for clients that verify the
 /// server: they never see its key.
-pub fn tls_ca_volume(secret: &str) -> Volume {
+fn tls_ca_volume(secret: &str) -> Volume {
     Volume {
         name: "tls-ca".to_owned(),
         secret: Some(SecretVolumeSource {
@@ -174,17 +204,17 @@ pub fn tls_ca_volume(secret: &str) -> Volume {
     }
 }
 
-pub fn tls_mount() -> VolumeMount {
-    read_only_mount("tls", contract::TLS_DIR)
+pub fn tls_mount(volumes: &mut Volumes, secret: &str) -> VolumeMount {
+    volumes.read_only(tls_volume(secret), contract::TLS_DIR)
 }
 
-pub fn tls_ca_mount() -> VolumeMount {
-    read_only_mount("tls-ca", contract::TLS_DIR)
+pub fn tls_ca_mount(volumes: &mut Volumes, secret: &str) -> VolumeMount {
+    volumes.read_only(tls_ca_volume(secret), contract::TLS_DIR)
 }
 
 /// A container that connects to the database and verifies its certificate:
-/// libpq's settings and the CA mounted (its pod needs [`tls_ca_volume`]).
-pub fn verify_server_certificate(container: &mut Container) {
+/// libpq's settings and the CA of the TLS Secret `secret` mounted.
+pub fn verify_server_certificate(container: &mut Container, volumes: &mut Volumes, secret: &str) {
     container
         .env
         .get_or_insert_with(Vec::new)
@@ -192,7 +222,7 @@ pub fn verify_server_certificate(container: &mut Container) {
     container
         .volume_mounts
         .get_or_insert_with(Vec::new)
-        .push(tls_ca_mount());
+        .push(tls_ca_mount(volumes, secret));
 }
 
 /// libpq's settings for a client that verifies the server: the certificate
@@ -269,3 +299,28 @@ pub const SKIP_PGBOUNCER_UID: (&str, &str) = (
     "CKV_K8S_40",
     "the CloudNativePG PgBouncer image runs as its pgbouncer user, uid 998",
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volumes_are_declared_once_in_the_order_of_first_use() {
+        let mut volumes = Volumes::default();
+        let first = volumes.mount(empty_dir("tmp"), "/tmp");
+        let second = volumes.read_only(credentials_volume(), "/a");
+        let again = volumes.mount(empty_dir("tmp"), "/scratch");
+        assert_eq!(first.name, again.name);
+        assert_eq!(second.read_only, Some(true));
+        let names: Vec<String> = volumes.into_list().into_iter().map(|v| v.name).collect();
+        assert_eq!(names, ["tmp", "credentials"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "two different volumes named tmp")]
+    fn one_name_cannot_stand_for_two_volumes() {
+        let mut volumes = Volumes::default();
+        volumes.mount(empty_dir("tmp"), "/tmp");
+        volumes.mount(memory_dir("tmp", "1Mi".to_owned()), "/other");
+    }
+}

@@ -14,7 +14,7 @@ use k8s_openapi::api::apps::v1::{
 use k8s_openapi::api::core::v1::{
     Affinity, Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, HTTPGetAction,
     ObjectFieldSelector, PersistentVolumeClaim, PodAffinityTerm, PodAntiAffinity, PodSpec,
-    PodTemplateSpec, Probe, TopologySpreadConstraint, Volume, VolumeMount, WeightedPodAffinityTerm,
+    PodTemplateSpec, Probe, TopologySpreadConstraint, VolumeMount, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, LabelSelectorRequirement, ObjectMeta,
@@ -22,7 +22,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::labels::{DATABASE, REPLICA, Workload};
-use super::pod::{self, POSTGRES_USER};
+use super::pod::{self, POSTGRES_USER, Volumes};
 use crate::contract;
 use crate::contract::{
     CONFIG_FILE, CONFIG_MAP, INITDB_CONFIG_MAP, REPLICA_BOOTSTRAP_SCRIPT, REPLICA_READY_SCRIPT,
@@ -134,10 +134,13 @@ fn scrape_annotations() -> BTreeMap<String, String> {
 }
 
 fn pod_spec(settings: &Settings, role: Role) -> PodSpec {
-    let mut containers = vec![postgres_container(settings, role)];
+    let mut volumes = Volumes::default();
+    let mut containers = vec![postgres_container(settings, role, &mut volumes)];
     if settings.monitoring.exporter {
-        containers.push(exporter_container(settings));
+        containers.push(exporter_container(settings, &mut volumes));
     }
+    let init_containers =
+        (role == Role::Replica).then(|| vec![bootstrap_container(settings, &mut volumes)]);
     let replicated = settings.replication.read_replicas > 0;
     PodSpec {
         service_account_name: Some(DATABASE.app.to_owned()),
@@ -145,9 +148,9 @@ fn pod_spec(settings: &Settings, role: Role) -> PodSpec {
         enable_service_links: Some(false),
         termination_grace_period_seconds: Some(TERMINATION_GRACE_SECONDS),
         security_context: Some(pod::pod_security(POSTGRES_USER)),
-        init_containers: (role == Role::Replica).then(|| vec![bootstrap_container(settings)]),
+        init_containers,
         containers,
-        volumes: Some(volumes(settings, role)),
+        volumes: Some(volumes.into_list()),
         affinity: replicated.then(spread_over_nodes),
         topology_spread_constraints: (replicated && settings.scheduling.spread_zones)
             .then(|| vec![spread_over_zones()]),
@@ -215,7 +218,7 @@ fn postgres_env(settings: &Settings) -> Vec<EnvVar> {
     ]
 }
 
-fn postgres_container(settings: &Settings, role: Role) -> Container {
+fn postgres_container(settings: &Settings, role: Role, volumes: &mut Volumes) -> Container {
     let image = &settings.image;
     let readiness = match role {
         Role::Primary => pg_isready_probe(5, 5, 3),
@@ -231,20 +234,29 @@ fn postgres_container(settings: &Settings, role: Role) -> Container {
     };
     let mut mounts = vec![
         pod::mount(DATA_VOLUME, image.volume_mount_path()),
-        pod::read_only_mount("config", contract::CONFIG_DIR),
+        volumes.read_only(
+            pod::config_map_volume("config", CONFIG_MAP),
+            contract::CONFIG_DIR,
+        ),
+        match role {
+            Role::Primary => volumes.read_only(
+                pod::config_map_volume("initdb", INITDB_CONFIG_MAP),
+                contract::INITDB_DIR,
+            ),
+            Role::Replica => replica_scripts_mount(volumes),
+        },
+        pod::credentials_mount(volumes),
     ];
-    mounts.push(match role {
-        Role::Primary => pod::read_only_mount("initdb", contract::INITDB_DIR),
-        Role::Replica => pod::read_only_mount("replica-scripts", contract::REPLICA_SCRIPTS_DIR),
-    });
-    mounts.push(pod::credentials_mount());
     if settings.tls.enabled {
-        mounts.push(pod::tls_mount());
+        mounts.push(pod::tls_mount(volumes, &settings.tls.secret));
     }
     mounts.extend([
-        pod::mount("run", contract::SOCKET_DIR),
-        pod::mount("tmp", "/tmp"),
-        pod::mount("shm", "/dev/shm"),
+        volumes.mount(pod::empty_dir("run"), contract::SOCKET_DIR),
+        volumes.mount(pod::empty_dir("tmp"), "/tmp"),
+        volumes.mount(
+            pod::memory_dir("shm", settings.postgres.shm_size.to_string()),
+            "/dev/shm",
+        ),
     ]);
     Container {
         name: DATABASE.app.to_owned(),
@@ -275,7 +287,7 @@ fn postgres_container(settings: &Settings, role: Role) -> Container {
 }
 
 /// Clones the primary into an empty data volume before a replica starts.
-fn bootstrap_container(settings: &Settings) -> Container {
+fn bootstrap_container(settings: &Settings, volumes: &mut Volumes) -> Container {
     Container {
         name: "bootstrap".to_owned(),
         image: Some(settings.image.to_string()),
@@ -297,26 +309,33 @@ fn bootstrap_container(settings: &Settings) -> Container {
             &settings.resources.limits,
         )),
         security_context: Some(pod::container_security(POSTGRES_USER)),
-        volume_mounts: Some(bootstrap_mounts(settings)),
+        volume_mounts: Some(bootstrap_mounts(settings, volumes)),
         ..Default::default()
     }
 }
 
 /// With TLS, the CA the bootstrap verifies the primary with.
-fn bootstrap_mounts(settings: &Settings) -> Vec<VolumeMount> {
+fn bootstrap_mounts(settings: &Settings, volumes: &mut Volumes) -> Vec<VolumeMount> {
     let mut mounts = vec![
         pod::mount(DATA_VOLUME, settings.image.volume_mount_path()),
-        pod::read_only_mount("replica-scripts", contract::REPLICA_SCRIPTS_DIR),
-        pod::credentials_mount(),
+        replica_scripts_mount(volumes),
+        pod::credentials_mount(volumes),
     ];
     if settings.tls.enabled {
-        mounts.push(pod::tls_ca_mount());
+        mounts.push(pod::tls_ca_mount(volumes, &settings.tls.secret));
     }
     mounts.extend([
-        pod::mount("run", contract::SOCKET_DIR),
-        pod::mount("tmp", "/tmp"),
+        volumes.mount(pod::empty_dir("run"), contract::SOCKET_DIR),
+        volumes.mount(pod::empty_dir("tmp"), "/tmp"),
     ]);
     mounts
+}
+
+fn replica_scripts_mount(volumes: &mut Volumes) -> VolumeMount {
+    volumes.read_only(
+        pod::config_map_volume("replica-scripts", REPLICA_SCRIPTS_CONFIG_MAP),
+        contract::REPLICA_SCRIPTS_DIR,
+    )
 }
 
 /// The pod's own name, from the downward API.
@@ -347,7 +366,7 @@ fn exporter_requests(settings: &Settings) -> &'static Amounts {
 
 /// postgres_exporter beside the server: it reaches it over loopback with a
 /// monitoring-only role.
-fn exporter_container(settings: &Settings) -> Container {
+fn exporter_container(settings: &Settings, volumes: &mut Volumes) -> Container {
     let http_probe = |initial_delay: i32| Probe {
         http_get: Some(HTTPGetAction {
             path: Some("/".to_owned()),
@@ -397,9 +416,12 @@ fn exporter_container(settings: &Settings) -> Container {
         readiness_probe: Some(http_probe(5)),
         security_context: Some(pod::container_security(POSTGRES_USER)),
         volume_mounts: Some(if settings.tls.enabled {
-            vec![pod::credentials_mount(), pod::tls_ca_mount()]
+            vec![
+                pod::credentials_mount(volumes),
+                pod::tls_ca_mount(volumes, &settings.tls.secret),
+            ]
         } else {
-            vec![pod::credentials_mount()]
+            vec![pod::credentials_mount(volumes)]
         }),
         ..Default::default()
     }
@@ -437,29 +459,6 @@ fn pg_isready_probe(initial_delay: i32, period: i32, failures: i32) -> Probe {
         .map(str::to_owned)
         .to_vec();
     exec_probe(command, initial_delay, period, failures)
-}
-
-fn volumes(settings: &Settings, role: Role) -> Vec<Volume> {
-    let mut volumes = vec![
-        pod::config_map_volume("config", CONFIG_MAP),
-        match role {
-            Role::Primary => pod::config_map_volume("initdb", INITDB_CONFIG_MAP),
-            Role::Replica => pod::config_map_volume("replica-scripts", REPLICA_SCRIPTS_CONFIG_MAP),
-        },
-        pod::credentials_volume(),
-    ];
-    if settings.tls.enabled {
-        volumes.push(pod::tls_volume(&settings.tls.secret));
-        if settings.monitoring.exporter || role == Role::Replica {
-            volumes.push(pod::tls_ca_volume(&settings.tls.secret));
-        }
-    }
-    volumes.extend([
-        pod::empty_dir("run"),
-        pod::empty_dir("tmp"),
-        pod::memory_dir("shm", settings.postgres.shm_size.to_string()),
-    ]);
-    volumes
 }
 
 fn data_claim(settings: &Settings, workload: Workload) -> PersistentVolumeClaim {
