@@ -128,10 +128,10 @@ pg_bin=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/d
 [[ -n $pg_bin && -x $pg_bin/initdb ]] || die "PostgreSQL server programs not found under /usr/lib/postgresql"
 export PATH="$pg_bin:$PATH"
 postgres_version=$("$pg_bin/postgres" --version)
-pgbouncer_version=$(pgbouncer --version | head -n 1)
-exporter_version=$(prometheus-postgres-exporter --version 2>&1 | head -n 1)
-barman_version=$(barman-cloud-backup --version 2>&1 | head -n 1)
-rclone_version=$(rclone version | head -n 1)
+pgbouncer_version=$(pgbouncer --version | sed -n 1p)
+exporter_version=$(prometheus-postgres-exporter --version 2>&1 | sed -n 1p)
+barman_version=$(barman-cloud-backup --version 2>&1 | sed -n 1p)
+rclone_version=$(rclone version | sed -n 1p)
 echo "$postgres_version; $pgbouncer_version; $exporter_version; barman-cloud-backup $barman_version; $rclone_version"
 
 # ---------------------------------------------------------------------------
