@@ -9,7 +9,7 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, Command, Format};
 use crate::profile::Catalog;
-use crate::{check, explain, generate, kustomize, objects, profile_diff, writer, yaml};
+use crate::{check, explain, generate, kustomize, objects, output_dir, profile_diff, writer, yaml};
 
 /// Exit status for drift found by `check`.
 const EXIT_DRIFT: u8 = 1;
@@ -55,6 +55,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 names
             };
             let out = &args.out.out;
+            let _lock = output_dir::lock_for_writing(out)?;
             // With every profile rendered, an overlay of none is left over
             // from a removed profile: its generated files go.
             let orphans = if args.selection.all {
@@ -62,7 +63,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 Vec::new()
             };
-            let summary = writer::write(out, &catalog, &names, &orphans)?;
+            let summary = writer::write(out, &catalog, &names, &orphans, args.force)?;
             if !quiet {
                 for path in &summary.written {
                     writeln!(stdout, "wrote {}", out.join(path).display())?;
@@ -84,8 +85,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => {
             let drift = check::check(&args.out, &catalog)?;
             if !drift.is_clean() {
-                write!(stdout, "{}", drift.report())?;
-                return Ok(ExitCode::from(EXIT_DRIFT));
+                // The exit status is the verdict: a reader that stops early
+                // (`palgen check | head -1`) must not turn drift into success.
+                match write!(stdout, "{}", drift.report()) {
+                    Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                        return Err(error.into());
+                    }
+                    _ => return Ok(ExitCode::from(EXIT_DRIFT)),
+                }
             }
             if !quiet {
                 writeln!(stdout, "{} is up to date", args.out.display())?;

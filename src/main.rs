@@ -4,11 +4,13 @@ mod check;
 mod cli;
 mod commands;
 mod explain;
+mod fingerprint;
 mod generate;
 mod image;
 mod kustomize;
 mod names;
 mod objects;
+mod output_dir;
 mod profile;
 mod profile_diff;
 mod quantity;
@@ -32,7 +34,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match commands::run(cli) {
         Ok(code) => code,
-        // A reader that went away (`palgen build | head`) is not an error.
+        // A reader that went away (`palgen build | head`) is not an error;
+        // `check` keeps its drift status itself.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             // One line: the context chain, outermost first.

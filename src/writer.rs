@@ -1,19 +1,20 @@
 //! Writes a generated tree to disk: atomically per file, never touching a
-//! file palgen did not write, and removing the files it wrote before that
-//! are no longer generated.
+//! file palgen did not write nor one edited by hand (unless forced), and
+//! removing the files it wrote before that are no longer generated.
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{Context, Result, bail};
 
+use crate::fingerprint::{self, Ownership};
 use crate::generate;
 use crate::kustomize::OVERLAYS_DIR;
+use crate::output_dir;
 use crate::profile::Catalog;
-use crate::yaml;
 
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -22,11 +23,12 @@ pub struct Summary {
     pub removed: Vec<PathBuf>,
 }
 
-/// Files under `dir` (recursively), relative to `root`, sorted.
+/// Files under `dir` (recursively), relative to `root`, sorted. Symbolic
+/// links are listed, not followed.
 pub fn files_under(root: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     let absolute = root.join(dir);
-    if !absolute.exists() {
+    if !fs::symlink_metadata(&absolute).is_ok_and(|m| m.is_dir()) {
         return Ok(found);
     }
     let mut pending = vec![absolute];
@@ -47,20 +49,6 @@ pub fn files_under(root: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// Whether palgen wrote this file: its first line is palgen's header.
-/// Unreadable or binary files are not ours.
-pub fn is_ours(path: &Path) -> bool {
-    let Ok(file) = fs::File::open(path) else {
-        return false;
-    };
-    let mut first_line = String::new();
-    let mut reader = BufReader::new(file.take(MAX_HEADER_BYTES));
-    reader.read_line(&mut first_line).is_ok() && yaml::is_generated(&first_line)
-}
-
-/// Longer than any header line palgen writes.
-const MAX_HEADER_BYTES: u64 = 512;
-
 /// What a render will do, decided before anything is written.
 #[derive(Default)]
 struct Plan {
@@ -68,12 +56,16 @@ struct Plan {
     generated: BTreeSet<PathBuf>,
     /// Generated files that are missing or differ on disk.
     to_write: BTreeSet<PathBuf>,
+    /// Files to write or remove that were edited by hand.
+    edited: BTreeSet<PathBuf>,
     unchanged: usize,
 }
 
-/// Renders the base and the named overlays into `out`. `also_owned` are
-/// directories palgen owns beyond those (overlays of removed profiles): their
-/// generated files are stale.
+/// Renders the base and the named overlays into `out`, which the caller has
+/// locked (`output_dir::lock_for_writing`). `also_owned` are directories
+/// palgen owns beyond those (overlays of removed profiles): their generated
+/// files are stale. Files edited by hand are replaced or removed only when
+/// `force` is set; otherwise they stop the render.
 ///
 /// Everything is decided before the first write, so a refusal leaves the
 /// directory exactly as it was. The tree is generated twice when files must
@@ -83,33 +75,47 @@ pub fn write(
     catalog: &Catalog,
     profile_names: &[String],
     also_owned: &[PathBuf],
+    force: bool,
 ) -> Result<Summary> {
-    if out.exists() && !out.is_dir() {
-        bail!("{} is not a directory", out.display());
-    }
     let plan = Mutex::new(Plan::default());
     generate::each_directory(catalog, profile_names, |dir| {
-        check_directory_path(out, &dir.path)?;
+        output_dir::check_directory(out, &dir.path)?;
         for (name, text) in &dir.files {
             let relative = dir.path.join(name);
-            let unchanged = check_target(out, &relative, text)?;
+            let target = check_target(out, &relative, text)?;
             let mut plan = plan.lock().expect("no thread panics holding the plan");
-            if unchanged {
-                plan.unchanged += 1;
-            } else {
-                plan.to_write.insert(relative.clone());
+            match target {
+                Target::Unchanged => plan.unchanged += 1,
+                Target::Outdated => {
+                    plan.to_write.insert(relative.clone());
+                }
+                Target::Edited => {
+                    plan.to_write.insert(relative.clone());
+                    plan.edited.insert(relative.clone());
+                }
             }
             plan.generated.insert(relative);
         }
         Ok(())
     })?;
-    let plan = plan
+    let mut plan = plan
         .into_inner()
         .expect("no thread panics holding the plan");
 
     let mut owned = generate::directory_paths(profile_names);
     owned.extend(also_owned.iter().cloned());
     let stale = stale_files(out, &owned, &plan.generated)?;
+    plan.edited.extend(
+        stale
+            .iter()
+            .filter(|(_, ownership)| *ownership == Ownership::Edited)
+            .map(|(path, _)| path.clone()),
+    );
+    if !force && !plan.edited.is_empty() {
+        bail!(edited_refusal(out, &plan.edited));
+    }
+    let mut removed: Vec<PathBuf> = stale.into_iter().map(|(path, _)| path).collect();
+    removed.extend(output_dir::leftover_temporary_files(out)?);
 
     if !plan.to_write.is_empty() {
         let needed: Vec<String> = profile_names
@@ -132,7 +138,7 @@ pub fn write(
             Ok(())
         })?;
     }
-    for relative in &stale {
+    for relative in &removed {
         let path = out.join(relative);
         fs::remove_file(&path)
             .with_context(|| format!("cannot remove stale {}", path.display()))?;
@@ -142,36 +148,54 @@ pub fn write(
     for dir in also_owned {
         let _ = fs::remove_dir(out.join(dir));
     }
+    removed.sort();
     Ok(Summary {
         written: plan.to_write.into_iter().collect(),
         unchanged: plan.unchanged,
-        removed: stale,
+        removed,
     })
 }
 
-/// The generated files' directory and its parents, where they exist, are
-/// directories.
-fn check_directory_path(out: &Path, dir: &Path) -> Result<()> {
-    for ancestor in dir.ancestors().filter(|a| !a.as_os_str().is_empty()) {
-        let directory = out.join(ancestor);
-        if directory.exists() && !directory.is_dir() {
-            bail!(
-                "{} is not a directory; palgen must write {} there",
-                directory.display(),
-                out.join(dir).display()
-            );
-        }
+/// Names the hand-edited files a render would replace or remove (the first
+/// few: `check` lists them all) and what to do about them.
+fn edited_refusal(out: &Path, edited: &BTreeSet<PathBuf>) -> String {
+    const NAMED: usize = 5;
+    let mut names: Vec<String> = edited
+        .iter()
+        .take(NAMED)
+        .map(|path| out.join(path).display().to_string())
+        .collect();
+    if edited.len() > NAMED {
+        names.push(format!("and {} more", edited.len() - NAMED));
     }
-    Ok(())
+    let (count, them) = match edited.len() {
+        1 => ("1 file was".to_owned(), "it"),
+        n => (format!("{n} files were"), "them"),
+    };
+    format!(
+        "{count} edited by hand since palgen wrote {them} (the content no longer matches the fingerprint in the header): {}; palgen keeps {them} and wrote nothing: move the change into a profile, or review `palgen check` and rerun with --force to replace {them}",
+        names.join(", ")
+    )
 }
 
-/// Whether palgen may write `relative`, and whether it is already as
-/// generated: each existing file is read once, for both.
-fn check_target(out: &Path, relative: &Path, text: &str) -> Result<bool> {
+/// What palgen finds where it generates a file.
+enum Target {
+    /// Exactly the generated file.
+    Unchanged,
+    /// Missing, or palgen's file with other content: written.
+    Outdated,
+    /// palgen's file, changed by hand since: written only when forced.
+    Edited,
+}
+
+/// Whether palgen may write `relative`, and what it would replace: each
+/// existing file is read once, for both.
+fn check_target(out: &Path, relative: &Path, text: &str) -> Result<Target> {
     let path = out.join(relative);
     let Ok(metadata) = fs::symlink_metadata(&path) else {
-        return Ok(false);
+        return Ok(Target::Outdated);
     };
+    output_dir::check_not_a_link(out, &path, &metadata)?;
     if metadata.is_dir() {
         bail!(
             "{} is a directory; palgen must write a file there",
@@ -179,31 +203,41 @@ fn check_target(out: &Path, relative: &Path, text: &str) -> Result<bool> {
         );
     }
     let old = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let first_line = old.split(|&b| b == b'\n').next().unwrap_or_default();
-    if !yaml::is_generated(&String::from_utf8_lossy(first_line)) {
-        bail!(
+    if old == text.as_bytes() {
+        return Ok(Target::Unchanged);
+    }
+    match fingerprint::ownership(&old) {
+        Ownership::Foreign => bail!(
             "{} was not generated by palgen; refusing to overwrite it (move it away or delete it)",
             path.display()
-        );
+        ),
+        Ownership::Intact => Ok(Target::Outdated),
+        Ownership::Edited => Ok(Target::Edited),
     }
-    Ok(old == text.as_bytes())
 }
 
-/// Files palgen wrote in its directories that it no longer generates.
+/// Files palgen wrote in its directories that it no longer generates, with
+/// whether they were edited since. Temporary files are not among them.
 pub fn stale_files(
     out: &Path,
     owned: &[PathBuf],
     generated: &BTreeSet<PathBuf>,
-) -> Result<Vec<PathBuf>> {
+) -> Result<Vec<(PathBuf, Ownership)>> {
     let mut stale = Vec::new();
     for dir in owned {
         for relative in files_under(out, dir)? {
-            if !generated.contains(&relative) && is_ours(&out.join(&relative)) {
-                stale.push(relative);
+            if generated.contains(&relative)
+                || relative.file_name().is_some_and(output_dir::is_temporary)
+            {
+                continue;
+            }
+            match fingerprint::ownership_of(&out.join(&relative)) {
+                Ownership::Foreign => {}
+                ownership => stale.push((relative, ownership)),
             }
         }
     }
-    stale.sort();
+    stale.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(stale)
 }
 
@@ -216,7 +250,8 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
     fs::create_dir_all(dir)
         .with_context(|| format!("cannot create directory {}", dir.display()))?;
     let mut temporary = tempfile::Builder::new()
-        .prefix(".palgen-")
+        .prefix(output_dir::TEMPORARY_PREFIX)
+        .rand_bytes(output_dir::TEMPORARY_RANDOM_LEN)
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a file in {}", dir.display()))?;
     temporary

@@ -3,11 +3,12 @@
 
 use serde::Serialize;
 
+use crate::fingerprint;
 use crate::templates::HEADER;
 
 /// One YAML document, headed by the generated-file comment.
 pub fn generated_document<T: Serialize>(value: &T) -> String {
-    format!("# {HEADER}\n{}", document(value))
+    fingerprint::stamp(&format!("# {HEADER}\n{}", document(value)))
 }
 
 /// One YAML document, without header. Long single-line strings stay on one
@@ -30,13 +31,4 @@ pub fn stream<T: Serialize>(values: &[T]) -> String {
         .map(document)
         .collect::<Vec<_>>()
         .join("---\n")
-}
-
-/// Whether a file's text was written by palgen (its first line is the header).
-pub fn is_generated(text: &str) -> bool {
-    let first_line = text.lines().next().unwrap_or_default();
-    ["# ", "-- "]
-        .iter()
-        .any(|marker| first_line.strip_prefix(marker) == Some(HEADER))
-        || first_line == format!("<!-- {HEADER} -->")
 }
