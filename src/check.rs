@@ -11,6 +11,7 @@ use anyhow::{Result, bail};
 
 use crate::fingerprint::{self, Ownership};
 use crate::generate;
+use crate::kustomize::OVERLAYS_DIR;
 use crate::profile::Catalog;
 use crate::{output_dir, textdiff, writer};
 
@@ -98,6 +99,11 @@ pub fn check(out: &Path, catalog: &Catalog) -> Result<Drift> {
         );
     }
     let _lock = output_dir::lock_for_reading(out)?;
+    // A linked overlay is not listed as one: refuse it here, as render does,
+    // rather than skip it.
+    for name in catalog.names() {
+        output_dir::check_directory(out, &Path::new(OVERLAYS_DIR).join(name))?;
+    }
     let (profiles, orphans) = generate::overlays_on_disk(out, catalog)?;
     let found = Mutex::new((Drift::default(), BTreeSet::new()));
     generate::each_directory(catalog, &profiles, |dir| {

@@ -140,8 +140,7 @@ pub fn write(
     }
     for relative in &removed {
         let path = out.join(relative);
-        fs::remove_file(&path)
-            .with_context(|| format!("cannot remove stale {}", path.display()))?;
+        fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
     }
     // A directory left empty by that (the overlay of a removed profile) goes
     // too; one that still holds someone's file stays.
