@@ -123,10 +123,9 @@ pub fn describe(text: &str, error: &Error) -> Located {
         }
         Error::ExternalMessage { msg, .. } => syntax(text, msg, &mut located, &mut key),
         Error::Message { msg, .. } => msg.clone(),
-        other => format!(
-            "not valid here ({})",
-            strip_position(&other.to_string())
-        ),
+        // Limits and features a profile file does not use (includes,
+        // properties, merge policies, recursion and size budgets).
+        _ => "not a value palgen can read here: write plain `key: value` settings".to_owned(),
     };
     if let Some(key) = key
         && !located.message.contains(&format!("`{key}`"))
@@ -183,10 +182,94 @@ fn blame_enclosing_key(text: &str, located: &mut Located, key: &mut Option<Strin
     }
 }
 
+/// What the parser's syntax errors mean in a profile file, by the words
+/// its messages use: the first entry with a word the message contains
+/// applies. Grouped by the mistake a user makes, not by parser state.
+const SYNTAX: [(&[&str], &str); 16] = [
+    (
+        &["unclosed quote"],
+        "unclosed quote: end the value with the quote it starts with",
+    ),
+    (
+        &["escape", "hexadecimal", "surrogate"],
+        "an invalid escape in a double-quoted value: write `\\\\` for a backslash, or use single quotes",
+    ),
+    (
+        &["trailing content after"],
+        "text after the closing quote: quote the whole value",
+    ),
+    (
+        &["quoted scalar"],
+        "a quoted value that breaks across lines: keep it on one line, closed by its quote",
+    ),
+    (
+        &["unclosed bracket"],
+        "unclosed bracket: close every `[` with `]` and every `{` with `}`",
+    ),
+    (
+        &[
+            "bracket",
+            "flow sequence",
+            "flow mapping",
+            "flow construct",
+            "`[{`",
+        ],
+        "unbalanced brackets: close every `[` with `]` and every `{` with `}`, and separate their items with `, `",
+    ),
+    (
+        &["':' must be followed"],
+        "a `:` directly followed by text: put a space after the `:` that ends a key, or quote the value",
+    ),
+    (
+        &["'-' must be followed", "\"-\" is only valid"],
+        "a `-` directly followed by text: put a space after the `-` of a list item, or quote the value",
+    ),
+    (
+        &["comment intercepting", "comments must be separated"],
+        "a `#` comment in the middle of a value: put a space before `#`, or move the comment to its own line",
+    ),
+    (
+        &["block scalar"],
+        "a `|` or `>` block whose lines are not indented below its key",
+    ),
+    (
+        &[
+            "unexpected character",
+            "plain scalar cannot start",
+            "expected whitespace",
+        ],
+        "a character that cannot start a plain YAML value (such as `@`, `` ` ``, `%` or `-[`): quote the value",
+    ),
+    (
+        &["tag"],
+        "a YAML tag (`!`...) palgen cannot read: write the plain value (quoted to keep it text)",
+    ),
+    (
+        &["anchor", "alias"],
+        "an anchor or alias without a name: write `&name` or `*name`, or quote a value starting with `&` or `*`",
+    ),
+    (
+        &["directive", "handle"],
+        "a `%` directive line: remove it, a profile file needs none",
+    ),
+    (
+        &["eof", "EOF", "end of plain scalar"],
+        "the file ends inside an unfinished value: close the bracket, quote or block that is open",
+    ),
+    (
+        &["document", "BOM"],
+        "content after the end of the document (`...` or `---`): a profile file holds one document",
+    ),
+];
+
+/// The rest: indentation and the places where keys, values and list items
+/// may start, which are what most other syntax errors come down to.
+const SYNTAX_OTHERWISE: &str = "this line's indentation does not fit the lines around it: the keys of one mapping begin in the same column, a value goes after `key: ` or indented below it, and a `:` or `? ` inside a value needs quotes";
+
 /// A YAML syntax error from the parser, said in a profile file's terms.
 fn syntax(text: &str, message: &str, located: &mut Located, key: &mut Option<String>) -> String {
     let message = strip_position(message);
-    if message.contains("found a tab") {
+    if message.contains("tab") && text.contains('\t') {
         // The parser reports where the scalar or block began; the tab itself
         // is what the reader must find.
         let start = usize::try_from(located.line).unwrap_or(1).saturating_sub(1);
@@ -198,43 +281,11 @@ fn syntax(text: &str, message: &str, located: &mut Located, key: &mut Option<Str
         }
         return "a tab character; YAML indents with spaces only".to_owned();
     }
-    let translations = [
-        (
-            "unclosed quote",
-            "unclosed quote: end the value with the quote it starts with",
-        ),
-        (
-            "unclosed bracket",
-            "unclosed bracket: close every `[` with `]` and every `{` with `}`",
-        ),
-        (
-            "mapping values are not allowed",
-            "a `key: value` where none can start: check this line's indentation, or quote a value that contains `: `",
-        ),
-        (
-            "did not find expected key",
-            "this line's indentation does not match its neighbours: the keys of one mapping begin in the same column",
-        ),
-        (
-            "unknown escape character",
-            "an unknown escape in a double-quoted value: write `\\\\` for a backslash, or use single quotes",
-        ),
-        (
-            "unexpected character",
-            "a character that cannot start a plain YAML value (such as `@`, `` ` `` or `%`): quote the value",
-        ),
-        (
-            "simple key expected",
-            "a line that is not `key: value`: indent the continuation of a multi-line value",
-        ),
-    ];
-    translations
+    SYNTAX
         .iter()
-        .find(|(library, _)| message.contains(library))
-        .map_or_else(
-            || format!("not valid YAML ({message})"),
-            |(_, ours)| (*ours).to_owned(),
-        )
+        .find(|(words, _)| words.iter().any(|word| message.contains(word)))
+        .map_or(SYNTAX_OTHERWISE, |(_, ours)| ours)
+        .to_owned()
 }
 
 /// Drops the position the parser puts before or after its message; ours
