@@ -45,7 +45,8 @@ Symbolic links are never written through. Concurrent renders into one DIR take t
     #[command(
         long_about = "Regenerate the base and every overlay present under DIR/overlays in memory \
 and compare them byte for byte with the files on disk. Prints a unified diff per differing file, \
-names missing and stale files, writes nothing. Exit 0 when equal, 1 on drift."
+names missing and stale files, files edited by hand and temporary files an interrupted render left, \
+writes nothing. Exit 0 when equal, 1 on drift (also when the reader of the report stops early)."
     )]
     Check(OutArgs),
     /// Print the final manifests of one profile, as `kubectl kustomize` would
