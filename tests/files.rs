@@ -1,7 +1,9 @@
 //! The files and processes around a render, through the real binary:
 //! symbolic links in the output directory, concurrent and killed renders,
 //! generated files edited by hand, and the exit status of `check` when its
-//! reader goes away.
+//! reader goes away. Symbolic links, signals and pipes as Unix has them.
+
+#![cfg(unix)]
 
 mod common;
 
