@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::cli::RenderArgs;
 use crate::profile::Catalog;
-use crate::tree::{generate::Tree, scan, write};
+use crate::tree::{generate::Tree, output_dir, scan, write};
 
 pub fn run(
     args: &RenderArgs,
@@ -28,6 +28,7 @@ pub fn run(
         names
     };
     let out = &args.out.out;
+    let _lock = output_dir::lock_for_writing(out)?;
     // With every profile rendered, an overlay of none is left over from a
     // removed profile: its generated files go.
     let orphans = if args.selection.all {
@@ -36,7 +37,7 @@ pub fn run(
         Vec::new()
     };
     let tree = Tree::new(catalog)?;
-    let summary = write::write(out, &tree, &names, &orphans)?;
+    let summary = write::write(out, &tree, &names, &orphans, args.force)?;
     if !quiet {
         for path in &summary.written {
             writeln!(stdout, "wrote {}", out.join(path).display())?;
