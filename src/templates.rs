@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use crate::contract;
+use crate::fingerprint::HEADER;
 use crate::model::settings::Engine;
 use crate::profile::Profile;
-use crate::yaml::HEADER;
 
 use minijinja::{Environment, context};
 
