@@ -180,7 +180,13 @@ fn many_profiles(count: usize) -> tempfile::TempDir {
 
 #[test]
 fn a_symlinked_base_or_overlay_pointing_outside_is_refused_and_nothing_is_written() {
-    for linked in ["base", "overlays", "overlays/aws-small"] {
+    for linked in [
+        "base",
+        "components",
+        "components/backup",
+        "overlays",
+        "overlays/aws-small",
+    ] {
         let work = tempfile::tempdir().unwrap();
         let root = work.path();
         let outside = root.join("outside");
@@ -356,13 +362,19 @@ fn leftover_temporary_files_are_reported_by_check_and_removed_by_render() {
         &complete,
     )
     .unwrap();
+    let in_component = root.join("k8s/components/backup/.palgen-Qw3Er5");
+    fs::write(&in_component, "").unwrap();
     // Not palgen's pattern: someone's file, which stays.
     let notes = root.join("k8s/base/.palgen-notes.md");
     fs::write(&notes, "my notes\n").unwrap();
 
     let output = expect(root, &["check", "--out", "k8s"], EXIT_DRIFT);
     let report = String::from_utf8_lossy(&output.stdout).into_owned();
-    for name in ["base/.palgen-AbC123", "overlays/aws-small/.palgen-x9Y8z7"] {
+    for name in [
+        "base/.palgen-AbC123",
+        "components/backup/.palgen-Qw3Er5",
+        "overlays/aws-small/.palgen-x9Y8z7",
+    ] {
         assert!(
             report
                 .lines()
@@ -370,7 +382,7 @@ fn leftover_temporary_files_are_reported_by_check_and_removed_by_render() {
             "check should name {name} as a leftover\n{report}"
         );
     }
-    assert!(report.contains(", 2 leftover;"), "{report}");
+    assert!(report.contains(", 3 leftover;"), "{report}");
     assert!(!report.contains(".palgen-notes.md"), "{report}");
 
     let output = expect(root, &["render", "--all", "--out", "k8s"], EXIT_OK);
@@ -379,7 +391,10 @@ fn leftover_temporary_files_are_reported_by_check_and_removed_by_render() {
         stdout.contains("removed k8s/base/.palgen-AbC123"),
         "{stdout}"
     );
-    assert!(!partial.exists() && !complete.exists(), "{stdout}");
+    assert!(
+        !partial.exists() && !complete.exists() && !in_component.exists(),
+        "{stdout}"
+    );
     assert_eq!(fs::read_to_string(&notes).unwrap(), "my notes\n");
     expect(root, &["check", "--out", "k8s"], EXIT_OK);
 }
