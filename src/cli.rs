@@ -37,14 +37,17 @@ pub enum Command {
         long_about = "Write DIR/base and DIR/overlays/<profile> for the chosen profiles.\n\n\
 Files are written atomically and only when their content changes. palgen never overwrites or \
 deletes a file it did not generate (it stops and names the file); files it generated earlier \
-that are no longer generated are removed."
+that are no longer generated are removed. A generated file edited by hand (its content no longer \
+matches the fingerprint in its header) stops the render too, unless --force is given. \
+Symbolic links are never written through. Concurrent renders into one DIR take turns."
     )]
     Render(RenderArgs),
     /// Compare DIR with what palgen generates; exit 1 and print a diff on drift
     #[command(
         long_about = "Regenerate the base and every overlay present under DIR/overlays in memory \
 and compare them byte for byte with the files on disk. Prints a unified diff per differing file, \
-names missing and stale files, writes nothing. Exit 0 when equal, 1 on drift."
+names missing and stale files, files edited by hand and temporary files an interrupted render left, \
+writes nothing. Exit 0 when equal, 1 on drift (also when the reader of the report stops early)."
     )]
     Check(OutArgs),
     /// Classify what applying the generated tree over the committed one does, with procedures
@@ -123,6 +126,9 @@ pub struct RenderArgs {
     pub selection: Selection,
     #[command(flatten)]
     pub out: OutArgs,
+    /// Replace or remove generated files even when they were edited by hand
+    #[arg(long)]
+    pub force: bool,
     /// Write even when `palgen plan` finds a change `kubectl apply` cannot
     /// make safely (it is then not planned); exit 2 otherwise
     #[arg(long)]

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod contract;
+mod fingerprint;
 mod kustomize;
 mod model;
 mod objects;
@@ -27,7 +28,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match commands::run(cli) {
         Ok(code) => code,
-        // A reader that went away (`palgen build | head`) is not an error.
+        // A reader that went away (`palgen build | head`) is not an error;
+        // `check` keeps its drift status itself.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             // One line: the context chain, outermost first.

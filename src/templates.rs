@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use crate::contract;
+use crate::fingerprint::HEADER;
 use crate::model::settings::Engine;
 use crate::profile::Profile;
-use crate::yaml::HEADER;
 
 use minijinja::{Environment, context};
 
@@ -195,10 +195,11 @@ fn context(profile: &Profile) -> minijinja::Value {
 }
 
 fn render_with(name: &str, ctx: minijinja::Value) -> String {
-    ENVIRONMENT
+    let text = ENVIRONMENT
         .get_template(name)
         .and_then(|template| template.render(ctx))
-        .unwrap_or_else(|e| panic!("built-in template {name} failed to render: {e:#}"))
+        .unwrap_or_else(|e| panic!("built-in template {name} failed to render: {e:#}"));
+    crate::fingerprint::stamp(&text)
 }
 
 #[cfg(test)]

@@ -27,7 +27,17 @@ const EXIT_BAD_INPUT: i32 = 2;
 const CRASH_MARKERS: [&str; 3] = ["panicked", "RUST_BACKTRACE", "stack backtrace"];
 
 /// Advice meant for a programmer using the YAML library, not for a user.
-const LIBRARY_INTERNALS: [&str; 4] = ["DuplicateKeyPolicy", "from_str", "serde", "saphyr"];
+const LIBRARY_INTERNALS: [&str; 9] = [
+    "DuplicateKeyPolicy",
+    "from_str",
+    "serde",
+    "saphyr",
+    "Option<",
+    "deserialize",
+    "mapping start",
+    "scalar",
+    "unknown field",
+];
 
 /// The usual command: render the user profile `a` into `k8s`.
 const RENDER_A: [&str; 7] = [
@@ -296,6 +306,39 @@ bad_inputs! {
     file_of_comments_only:
         profile("# to do: pick a parent\n")
             .expect(&["profiles/a.yaml:1:", "extends", "missing", "extends: aws-large"]);
+    file_of_a_document_marker_only:
+        profile("---\n")
+            .expect(&["profiles/a.yaml:1:", "extends", "missing", "extends: aws-large"]);
+    file_of_a_null_document:
+        profile("~\n")
+            .expect(&["profiles/a.yaml:1:", "extends", "missing", "extends: aws-large"]);
+    file_of_the_word_null:
+        profile("null\n")
+            .expect(&["profiles/a.yaml:1:", "extends", "missing", "extends: aws-large"]);
+    file_of_a_marker_and_comments:
+        profile("---\n# to do: pick a parent\n")
+            .expect(&["profiles/a.yaml:1:", "extends", "missing", "extends: aws-large"]);
+    file_is_a_tagged_scalar:
+        profile("!!binary aGVsbG8=\n")
+            .expect(&["profiles/a.yaml:1:", "mapping of settings", "extends: <profile>"]);
+    file_is_an_alias_to_nothing:
+        profile("*base\n")
+            .expect(&["profiles/a.yaml:1:", "`*base`", "anchor", "`&name`"]);
+    yaml_tag_on_a_value:
+        profile("extends: aws-large\ndescription: !!int 5\n")
+            .expect(&["profiles/a.yaml:2:", "description", "`!!int`", "plain value"]);
+    yaml_indentation_mismatch:
+        profile("extends: aws-large\nstorage:\n  size: 20Gi\n class: ebs-sc\n")
+            .expect(&["profiles/a.yaml:4:", "class", "indentation"]);
+    yaml_key_value_where_none_can_start:
+        profile("extends: aws-large\n storage: x\n")
+            .expect(&["profiles/a.yaml:2:", "storage", "indentation"]);
+    yaml_unknown_escape_in_double_quotes:
+        profile("extends: aws-large\ndescription: \"C:\\dir\"\n")
+            .expect(&["profiles/a.yaml:2:", "description", "escape", "single quotes"]);
+    yaml_reserved_character_starting_a_value:
+        profile("extends: aws-large\ndescription: @team\n")
+            .expect(&["profiles/a.yaml:2:", "description", "`@`", "quote the value"]);
     file_is_a_yaml_list:
         profile("- extends: aws-large\n- storage:\n    size: 20Gi\n")
             .expect(&["profiles/a.yaml:1:", "mapping"]);
@@ -327,6 +370,24 @@ bad_inputs! {
     list_for_a_map:
         profile("extends: aws-large\nstorage: [10Gi, ssd]\n")
             .expect(&["profiles/a.yaml:2:", "storage", "mapping"]);
+    nothing_for_a_map:
+        profile("extends: aws-large\nstorage:\n")
+            .expect(&["profiles/a.yaml:2:", "storage", "mapping of settings", "found nothing"]);
+    null_for_a_map:
+        profile("extends: aws-large\nresources:\n  limits: ~\n")
+            .expect(&["profiles/a.yaml:3:", "limits", "mapping of settings", "`~`"]);
+    block_list_for_a_map:
+        profile("extends: aws-large\nstorage:\n  - size: 20Gi\n")
+            .expect(&["profiles/a.yaml:2:", "storage", "mapping of settings", "a list"]);
+    flow_list_for_a_nested_scalar:
+        profile("extends: aws-large\nbackup:\n  retention_days: [7, 14]\n")
+            .expect(&["profiles/a.yaml:3:", "retention_days", "single value", "a list"]);
+    null_for_a_required_string:
+        profile("extends: aws-large\nstorage:\n  provision:\n    provisioner: ~\n")
+            .expect(&["profiles/a.yaml:4:", "provisioner", "expected a value", "`~`"]);
+    required_key_missing:
+        profile("extends: aws-large\nstorage:\n  provision: {}\n")
+            .expect(&["profiles/a.yaml:3:", "provision", "`provisioner`"]);
     scalar_for_a_map:
         profile("extends: aws-large\nresources: big\n")
             .expect(&["profiles/a.yaml:2:", "resources", "mapping"]);
@@ -779,4 +840,33 @@ bad_inputs! {
         Case::new(&RENDER_AWS)
             .dir("k8s/base/kustomization.yaml")
             .expect(&["k8s/base/kustomization.yaml", "is a directory"]);
+}
+
+/// A file that holds no settings says so the same way, whatever form its
+/// emptiness takes: not in the YAML library's words for a null document.
+#[test]
+fn every_empty_profile_file_gets_the_message_of_an_empty_file() {
+    let message = |text: &str| {
+        let temp = tempfile::tempdir().expect("temporary directory");
+        fs::create_dir(temp.path().join("profiles")).unwrap();
+        fs::write(temp.path().join("profiles/a.yaml"), text).unwrap();
+        let args: Vec<String> = RENDER_A.iter().map(|a| a.to_string()).collect();
+        let output = palgen(temp.path(), &args);
+        assert_eq!(output.status.code(), Some(EXIT_BAD_INPUT), "{text:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let empty = message("");
+    assert!(empty.contains("extends: missing"), "{empty}");
+    for text in [
+        "---\n",
+        "--- ~\n",
+        "~\n",
+        "null\n",
+        "# nothing yet\n",
+        "---\n# nothing yet\n",
+        "...\n",
+        "\n\n",
+    ] {
+        assert_eq!(message(text), empty, "the profile file was {text:?}");
+    }
 }

@@ -743,11 +743,23 @@ fn check_reports_every_kind_of_drift_at_once_and_writes_nothing() {
         "{r}"
     );
     assert!(stdout.contains("base/namespace-old.yaml"), "{r}");
-    assert!(stdout.contains("1 changed, 1 missing, 1 stale"), "{r}");
+    assert!(
+        stdout.contains("edited by hand: base/service-postgres.yaml"),
+        "{r}"
+    );
+    assert!(
+        stdout.contains("1 changed, 1 missing, 1 stale, 1 edited by hand"),
+        "{r}"
+    );
     assert_unchanged(&before, &out, &r);
 
-    // And `render` repairs all of it.
-    run(&["render", "--all", "--out", path_str(&out)]).expect_code(EXIT_OK);
+    // `render` keeps the hand edit (and so does nothing else either)...
+    let r = run(&["render", "--all", "--out", path_str(&out)]);
+    let message = r.expect_one_line_error();
+    assert!(message.contains("base/service-postgres.yaml"), "{r}");
+    assert_unchanged(&before, &out, &r);
+    // ...and with --force repairs all of it.
+    run(&["render", "--all", "--force", "--out", path_str(&out)]).expect_code(EXIT_OK);
     run(&["check", "--out", path_str(&out)]).expect_code(EXIT_OK);
     assert_same_trees(&repo_root().join("k8s"), &out, "after render");
 }

@@ -545,13 +545,13 @@ fn check_selectors(build: &Build) -> Vec<String> {
     }
     for (identity, template, path) in pod_templates(build) {
         let object = &build.objects[identity];
-        if let Some(selector) = object["spec"]["selector"].get("matchLabels") {
-            if !labels_match(selector, &template["metadata"]["labels"]) {
-                found.push(format!(
+        if let Some(selector) = object["spec"]["selector"].get("matchLabels")
+            && !labels_match(selector, &template["metadata"]["labels"])
+        {
+            found.push(format!(
                     "{}: {identity} spec.selector.matchLabels {selector} does not match its own {path}.metadata.labels",
                     build.profile
                 ));
-            }
         }
     }
     for (identity, set) in of_kind(build, "StatefulSet") {
@@ -1063,13 +1063,13 @@ fn check_probes(build: &Build) -> Vec<String> {
             name(container)
         );
         let value = &container[probe];
-        if let Some(command) = command {
-            if value["exec"]["command"] != json!(command) {
-                found.push(format!(
-                    "{at}.exec.command is {}, not {command:?}",
-                    value["exec"]["command"]
-                ));
-            }
+        if let Some(command) = command
+            && value["exec"]["command"] != json!(command)
+        {
+            found.push(format!(
+                "{at}.exec.command is {}, not {command:?}",
+                value["exec"]["command"]
+            ));
         }
         if value["initialDelaySeconds"] != delay || value["periodSeconds"] != period {
             found.push(format!(

@@ -12,6 +12,9 @@ use common::{files_under, repo_root};
 /// never import each other: the leaves are independent, and so are `tree`
 /// (writing the tree) and `report` (explaining profiles).
 const LAYERS: &[&[&str]] = &[
+    // The header of every generated file, which `yaml` and `templates` put
+    // on and `tree` reads back.
+    &["fingerprint"],
     &["contract", "yaml", "textdiff"],
     &["model"],
     &["profile"],

@@ -74,6 +74,11 @@ impl Rendered {
     }
 }
 
+/// A generated file without its header line.
+fn below_header(text: &str) -> &str {
+    text.split_once('\n').map_or(text, |(_, body)| body)
+}
+
 /// A postgresql.conf without the `io_method` setting, the comment lines
 /// right above it and the blank line after it; and the settings removed.
 fn without_io_method(conf: &str) -> (String, Vec<String>) {
@@ -472,8 +477,10 @@ fn tested_files_are_aws_large_but_for_io_method() {
     if server_major() >= 18 {
         assert_eq!(ours, theirs);
     } else {
+        // Their header lines differ too: each fingerprints its own body.
         assert_eq!(
-            ours, stripped,
+            below_header(&ours),
+            below_header(&stripped),
             "the postgresql.conf of {} must be aws-large's without io_method",
             rendered.profile
         );

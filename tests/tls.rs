@@ -98,11 +98,17 @@ fn the_certificate_names_every_host_clients_connect_to() {
         let exporter = container_env(pg::postgres_container(&objects, "postgres-exporter"));
         let uri = &exporter["DATA_SOURCE_URI"];
         hosts.push(uri.split(':').next().expect("host:port").to_owned());
-        // The backup job's PGHOST.
+        // The backup job's PGHOST: the dump container, an init container
+        // when the dump is also copied off-site.
         if let Some(job) = objects.get("CronJob/paless/postgres-backup") {
-            let container =
-                &job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
-            let env = container_env(container);
+            let pod = &job["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+            let dump = ["initContainers", "containers"]
+                .iter()
+                .filter_map(|list| pod[list].as_array())
+                .flatten()
+                .find(|container| container["name"] == "dump")
+                .expect("the backup job has a container dump");
+            let env = container_env(dump);
             hosts.push(env["PGHOST"].clone());
             assert_eq!(env["PGSSLMODE"], "verify-full", "{profile}: the backup job");
         }

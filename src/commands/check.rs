@@ -22,9 +22,19 @@ pub fn run(
     let tree = Tree::new(catalog)?;
     let drift = drift::check(&args.out, catalog, &tree)?;
     if !drift.is_clean() {
-        write!(stdout, "{}", drift.report())?;
-        write!(stdout, "{}", plan::check_summary(catalog, &args.out))?;
-        return Ok(ExitCode::from(EXIT_DRIFT));
+        // The exit status is the verdict: a reader that stops early
+        // (`palgen check | head -1`) must not turn drift into success.
+        let report = format!(
+            "{}{}",
+            drift.report(),
+            plan::check_summary(catalog, &args.out)
+        );
+        match write!(stdout, "{report}") {
+            Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err(error.into());
+            }
+            _ => return Ok(ExitCode::from(EXIT_DRIFT)),
+        }
     }
     if !quiet {
         writeln!(stdout, "{} is up to date", args.out.display())?;

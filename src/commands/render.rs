@@ -8,7 +8,7 @@ use anyhow::Result;
 use crate::cli::RenderArgs;
 use crate::plan;
 use crate::profile::Catalog;
-use crate::tree::{generate::Tree, scan, write};
+use crate::tree::{generate::Tree, output_dir, scan, write};
 
 pub fn run(
     args: &RenderArgs,
@@ -29,6 +29,7 @@ pub fn run(
         names
     };
     let out = &args.out.out;
+    let _lock = output_dir::lock_for_writing(out)?;
     // With every profile rendered, an overlay of none is left over from a
     // removed profile: its generated files go.
     let orphans = if args.selection.all {
@@ -37,7 +38,7 @@ pub fn run(
         Vec::new()
     };
     let tree = Tree::new(catalog)?;
-    let summary = write::write(out, &tree, &names, &orphans, |changing| {
+    let summary = write::write(out, &tree, &names, &orphans, args.force, |changing| {
         if args.accept_unsafe {
             Ok(())
         } else {

@@ -57,10 +57,10 @@ pub(crate) fn rename_config_map_references(value: &mut Value, renamed: &BTreeMap
                     key.as_str(),
                     "configMap" | "configMapRef" | "configMapKeyRef"
                 );
-                if let (true, Some(Value::String(name))) = (is_reference, child.get_mut("name")) {
-                    if let Some(new_name) = renamed.get(name.as_str()) {
-                        *name = new_name.clone();
-                    }
+                if let (true, Some(Value::String(name))) = (is_reference, child.get_mut("name"))
+                    && let Some(new_name) = renamed.get(name.as_str())
+                {
+                    *name = new_name.clone();
                 }
                 rename_config_map_references(child, renamed);
             }

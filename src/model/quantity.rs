@@ -64,9 +64,9 @@ impl Bytes {
     /// the largest unit that keeps it whole.
     pub fn to_postgres_units(self) -> String {
         let kb = self.0 / 1024;
-        if kb > 0 && kb % (1024 * 1024) == 0 {
+        if kb > 0 && kb.is_multiple_of(1024 * 1024) {
             format!("{}GB", kb / (1024 * 1024))
-        } else if kb > 0 && kb % 1024 == 0 {
+        } else if kb > 0 && kb.is_multiple_of(1024) {
             format!("{}MB", kb / 1024)
         } else {
             format!("{kb}kB")
@@ -108,7 +108,7 @@ impl fmt::Display for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let units = BINARY_UNITS.iter().chain(DECIMAL_UNITS.iter());
         for (unit, factor) in units {
-            if self.0 >= *factor && self.0 % factor == 0 {
+            if self.0 >= *factor && self.0.is_multiple_of(*factor) {
                 return write!(f, "{}{unit}", self.0 / factor);
             }
         }

@@ -637,10 +637,9 @@ fn config_map_references(value: &Value, found: &mut Vec<String>) {
                 if matches!(
                     key.as_str(),
                     "configMap" | "configMapRef" | "configMapKeyRef"
-                ) {
-                    if let Some(name) = child["name"].as_str() {
-                        found.push(name.to_owned());
-                    }
+                ) && let Some(name) = child["name"].as_str()
+                {
+                    found.push(name.to_owned());
                 }
                 config_map_references(child, found);
             }

@@ -8,6 +8,7 @@ use std::path::Path;
 use super::error::{self, ProfileError};
 use super::layer::Layer;
 use super::resolve::{self, SourcedLayer};
+use super::yaml_error;
 use super::{BASE_NAME, DEFAULT_SIZE, PLATFORMS, Profile, SIZES};
 
 const BASE_FILE: (&str, &str) = (
@@ -301,8 +302,12 @@ fn resolve_layers(name: String, files: &[&ParsedFile]) -> Result<Profile, Profil
 }
 
 fn parse_file(path: &str, text: &str) -> Result<ParsedFile, ProfileError> {
-    let layer: Layer =
-        serde_saphyr::from_str(text).map_err(|e| error::parse_error(path, text, &e))?;
+    let layer: Layer = match serde_saphyr::from_str(text) {
+        Ok(layer) => layer,
+        // `---`, `~` or only comments: no settings, the same as an empty file.
+        Err(_) if yaml_error::is_empty_document(text) => Layer::default(),
+        Err(error) => return Err(error::parse_error(path, text, &error)),
+    };
     Ok(ParsedFile {
         path: path.to_owned(),
         layer,

@@ -9,6 +9,7 @@ mod offsite;
 mod postgres_limits;
 mod resolve;
 mod validate;
+mod yaml_error;
 
 use std::fmt;
 

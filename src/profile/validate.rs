@@ -389,13 +389,13 @@ fn validate_cloudnative_pg(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsEr
             ),
         ));
     }
-    if let Some(size) = c.wal_size {
-        if size < MIN_STORAGE {
-            return Err(r.invalid(
-                "cloudnative_pg.wal_size",
-                format!("{size} is below the minimum of {MIN_STORAGE}"),
-            ));
-        }
+    if let Some(size) = c.wal_size
+        && size < MIN_STORAGE
+    {
+        return Err(r.invalid(
+            "cloudnative_pg.wal_size",
+            format!("{size} is below the minimum of {MIN_STORAGE}"),
+        ));
     }
     match &c.object_store {
         None if s.backup.enabled => Err(r.invalid(
@@ -437,13 +437,13 @@ fn validate_object_store(store: &ObjectStore, r: &Blame<'_>) -> Result<(), Setti
             ));
         }
     }
-    if let Some(identity) = &store.identity {
-        if identity.is_empty() || identity.chars().any(char::is_whitespace) {
-            return Err(r.invalid(
+    if let Some(identity) = &store.identity
+        && (identity.is_empty() || identity.chars().any(char::is_whitespace))
+    {
+        return Err(r.invalid(
                 "cloudnative_pg.backup_identity",
                 format!("{identity:?} is not an identity (an IAM role ARN, a Google service account e-mail or an Azure client ID)"),
             ));
-        }
     }
     Ok(())
 }

@@ -10,7 +10,9 @@ use std::sync::Mutex;
 use anyhow::{Result, bail};
 
 use super::generate::Tree;
-use super::scan;
+use super::{output_dir, scan};
+use crate::fingerprint::{self, Ownership};
+use crate::kustomize::OVERLAYS_DIR;
 use crate::profile::Catalog;
 use crate::textdiff;
 
@@ -19,11 +21,19 @@ pub struct Drift {
     pub changed: Vec<(PathBuf, String)>,
     pub missing: Vec<PathBuf>,
     pub stale: Vec<PathBuf>,
+    /// Changed or stale files edited by hand, which `render` keeps unless
+    /// forced.
+    pub edited: Vec<PathBuf>,
+    /// Temporary files of an interrupted render.
+    pub leftover: Vec<PathBuf>,
 }
 
 impl Drift {
     pub fn is_clean(&self) -> bool {
-        self.changed.is_empty() && self.missing.is_empty() && self.stale.is_empty()
+        self.changed.is_empty()
+            && self.missing.is_empty()
+            && self.stale.is_empty()
+            && self.leftover.is_empty()
     }
 
     pub fn report(&self) -> String {
@@ -45,13 +55,38 @@ impl Drift {
                 path.display()
             );
         }
-        let _ = writeln!(
-            out,
-            "drift: {} changed, {} missing, {} stale; run `palgen render` and commit the result",
+        for path in &self.edited {
+            let _ = writeln!(
+                out,
+                "edited by hand: {} (does not match the fingerprint in its header; `palgen render` keeps it unless --force)",
+                path.display()
+            );
+        }
+        for path in &self.leftover {
+            let _ = writeln!(
+                out,
+                "leftover: {} (temporary file of an interrupted render; `palgen render` removes it)",
+                path.display()
+            );
+        }
+        let mut counts = format!(
+            "{} changed, {} missing, {} stale",
             self.changed.len(),
             self.missing.len(),
             self.stale.len()
         );
+        if !self.edited.is_empty() {
+            let _ = write!(counts, ", {} edited by hand", self.edited.len());
+        }
+        if !self.leftover.is_empty() {
+            let _ = write!(counts, ", {} leftover", self.leftover.len());
+        }
+        let advice = if self.edited.is_empty() {
+            "run `palgen render` and commit the result"
+        } else {
+            "move hand edits into a profile (or run `palgen render --force` to drop them), render, and commit the result"
+        };
+        let _ = writeln!(out, "drift: {counts}; {advice}");
         out
     }
 }
@@ -64,17 +99,29 @@ pub fn check(out: &Path, catalog: &Catalog, tree: &Tree<'_>) -> Result<Drift> {
             out.display()
         );
     }
+    let _lock = output_dir::lock_for_reading(out)?;
+    // A linked overlay is not listed as one: refuse it here, as render does,
+    // rather than skip it.
+    for name in catalog.names() {
+        output_dir::check_directory(out, &Path::new(OVERLAYS_DIR).join(name))?;
+    }
     let (profiles, orphans) = scan::overlays_on_disk(out, catalog)?;
     let found = Mutex::new((Drift::default(), BTreeSet::new()));
     tree.each_directory(&profiles, |dir| {
+        output_dir::check_directory(out, &dir.path)?;
         for (name, expected) in &dir.files {
             let relative = dir.path.join(name);
-            let difference = compare(out, &relative, expected);
+            let difference = compare(out, &relative, expected)?;
             let mut found = found.lock().expect("no thread panics holding the report");
             match difference {
                 Difference::None => {}
                 Difference::Missing => found.0.missing.push(relative.clone()),
-                Difference::Changed(diff) => found.0.changed.push((relative.clone(), diff)),
+                Difference::Changed { diff, edited } => {
+                    if edited {
+                        found.0.edited.push(relative.clone());
+                    }
+                    found.0.changed.push((relative.clone(), diff));
+                }
             }
             found.1.insert(relative);
         }
@@ -87,7 +134,14 @@ pub fn check(out: &Path, catalog: &Catalog, tree: &Tree<'_>) -> Result<Drift> {
     // wrote there is stale.
     let mut owned = Tree::owned_paths(&profiles);
     owned.extend(orphans);
-    drift.stale = scan::stale_files(out, &owned, &generated)?;
+    for (path, ownership) in scan::stale_files(out, &owned, &generated)? {
+        if ownership == Ownership::Edited {
+            drift.edited.push(path.clone());
+        }
+        drift.stale.push(path);
+    }
+    drift.leftover = output_dir::leftover_temporary_files(out)?;
+    drift.edited.sort();
     drift.missing.sort();
     drift.changed.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(drift)
@@ -96,23 +150,37 @@ pub fn check(out: &Path, catalog: &Catalog, tree: &Tree<'_>) -> Result<Drift> {
 enum Difference {
     None,
     Missing,
-    /// A unified diff from the file on disk to the generated one.
-    Changed(String),
+    Changed {
+        /// A unified diff from the file on disk to the generated one.
+        diff: String,
+        /// Whether palgen's file was edited by hand.
+        edited: bool,
+    },
 }
 
-fn compare(out: &Path, relative: &Path, expected: &str) -> Difference {
-    match fs::read(out.join(relative)) {
-        Err(_) => Difference::Missing,
-        Ok(bytes) if bytes == expected.as_bytes() => Difference::None,
-        Ok(bytes) => {
-            let actual = String::from_utf8_lossy(&bytes);
-            let name = relative.display().to_string();
-            Difference::Changed(textdiff::unified(
-                &actual,
-                expected,
-                &format!("a/{name}"),
-                &format!("b/{name}"),
-            ))
-        }
+/// The file on disk against the generated one. A symbolic link in its place
+/// is an error, as for `render`, which refuses to write through it.
+fn compare(out: &Path, relative: &Path, expected: &str) -> Result<Difference> {
+    let path = out.join(relative);
+    let Ok(metadata) = fs::symlink_metadata(&path) else {
+        return Ok(Difference::Missing);
+    };
+    output_dir::check_not_a_link(out, &path, &metadata)?;
+    let Ok(bytes) = fs::read(&path) else {
+        return Ok(Difference::Missing);
+    };
+    if bytes == expected.as_bytes() {
+        return Ok(Difference::None);
     }
+    let actual = String::from_utf8_lossy(&bytes);
+    let name = relative.display().to_string();
+    Ok(Difference::Changed {
+        diff: textdiff::unified(
+            &actual,
+            expected,
+            &format!("a/{name}"),
+            &format!("b/{name}"),
+        ),
+        edited: fingerprint::ownership(&bytes) == Ownership::Edited,
+    })
 }

@@ -3,5 +3,6 @@
 
 pub mod drift;
 pub mod generate;
+pub mod output_dir;
 pub mod scan;
 pub mod write;

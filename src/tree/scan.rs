@@ -3,14 +3,14 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use super::output_dir;
+use crate::fingerprint::{self, Ownership};
 use crate::kustomize::OVERLAYS_DIR;
 use crate::profile::Catalog;
-use crate::yaml;
 
 /// The overlay directories under `out`: those of known profiles by name,
 /// and the paths of those whose profile is gone.
@@ -41,11 +41,12 @@ pub fn overlays_on_disk(out: &Path, catalog: &Catalog) -> Result<(Vec<String>, V
     Ok((known, orphans))
 }
 
-/// Files under `dir` (recursively), relative to `root`, sorted.
+/// Files under `dir` (recursively), relative to `root`, sorted. Symbolic
+/// links are listed, not followed.
 pub fn files_under(root: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     let absolute = root.join(dir);
-    if !absolute.exists() {
+    if !fs::symlink_metadata(&absolute).is_ok_and(|m| m.is_dir()) {
         return Ok(found);
     }
     let mut pending = vec![absolute];
@@ -66,34 +67,27 @@ pub fn files_under(root: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-/// Whether palgen wrote this file: its first line is palgen's header.
-/// Unreadable or binary files are not ours.
-pub fn is_ours(path: &Path) -> bool {
-    let Ok(file) = fs::File::open(path) else {
-        return false;
-    };
-    let mut first_line = String::new();
-    let mut reader = BufReader::new(file.take(MAX_HEADER_BYTES));
-    reader.read_line(&mut first_line).is_ok() && yaml::is_generated(&first_line)
-}
-
-/// Longer than any header line palgen writes.
-const MAX_HEADER_BYTES: u64 = 512;
-
-/// Files palgen wrote in its directories that it no longer generates.
+/// Files palgen wrote in its directories that it no longer generates, with
+/// whether they were edited since. Temporary files are not among them.
 pub fn stale_files(
     out: &Path,
     owned: &[PathBuf],
     generated: &BTreeSet<PathBuf>,
-) -> Result<Vec<PathBuf>> {
+) -> Result<Vec<(PathBuf, Ownership)>> {
     let mut stale = Vec::new();
     for dir in owned {
         for relative in files_under(out, dir)? {
-            if !generated.contains(&relative) && is_ours(&out.join(&relative)) {
-                stale.push(relative);
+            if generated.contains(&relative)
+                || relative.file_name().is_some_and(output_dir::is_temporary)
+            {
+                continue;
+            }
+            match fingerprint::ownership_of(&out.join(&relative)) {
+                Ownership::Foreign => {}
+                ownership => stale.push((relative, ownership)),
             }
         }
     }
-    stale.sort();
+    stale.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(stale)
 }

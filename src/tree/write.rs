@@ -1,6 +1,6 @@
 //! Writes a generated tree to disk: atomically per file, never touching a
-//! file palgen did not write, and removing the files it wrote before that
-//! are no longer generated.
+//! file palgen did not write nor one edited by hand (unless forced), and
+//! removing the files it wrote before that are no longer generated.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -11,9 +11,9 @@ use std::sync::Mutex;
 use anyhow::{Context, Result, bail};
 
 use super::generate::Tree;
-use super::scan;
+use super::{output_dir, scan};
+use crate::fingerprint::{self, Ownership};
 use crate::kustomize::{BASE_DIR, COMPONENTS_DIR, OVERLAYS_DIR};
-use crate::yaml;
 
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -29,12 +29,16 @@ struct Plan {
     generated: BTreeSet<PathBuf>,
     /// Generated files that are missing or differ on disk.
     to_write: BTreeSet<PathBuf>,
+    /// Files to write or remove that were edited by hand.
+    edited: BTreeSet<PathBuf>,
     unchanged: usize,
 }
 
-/// Renders the base and the named overlays into `out`. `also_owned` are
-/// directories palgen owns beyond those (overlays of removed profiles): their
-/// generated files are stale.
+/// Renders the base and the named overlays into `out`, which the caller has
+/// locked (`output_dir::lock_for_writing`). `also_owned` are directories
+/// palgen owns beyond those (overlays of removed profiles): their generated
+/// files are stale. Files edited by hand are replaced or removed only when
+/// `force` is set; otherwise they stop the render.
 ///
 /// Everything is decided before the first write, so a refusal leaves the
 /// directory exactly as it was. The tree is generated twice when files must
@@ -46,34 +50,48 @@ pub fn write(
     tree: &Tree<'_>,
     profile_names: &[String],
     also_owned: &[PathBuf],
+    force: bool,
     before_writing: impl FnOnce(&[String]) -> Result<()>,
 ) -> Result<Summary> {
-    if out.exists() && !out.is_dir() {
-        bail!("{} is not a directory", out.display());
-    }
     let plan = Mutex::new(Plan::default());
     tree.each_directory(profile_names, |dir| {
-        check_directory_path(out, &dir.path)?;
+        output_dir::check_directory(out, &dir.path)?;
         for (name, text) in &dir.files {
             let relative = dir.path.join(name);
-            let unchanged = check_target(out, &relative, text)?;
+            let target = check_target(out, &relative, text)?;
             let mut plan = plan.lock().expect("no thread panics holding the plan");
-            if unchanged {
-                plan.unchanged += 1;
-            } else {
-                plan.to_write.insert(relative.clone());
+            match target {
+                Target::Unchanged => plan.unchanged += 1,
+                Target::Outdated => {
+                    plan.to_write.insert(relative.clone());
+                }
+                Target::Edited => {
+                    plan.to_write.insert(relative.clone());
+                    plan.edited.insert(relative.clone());
+                }
             }
             plan.generated.insert(relative);
         }
         Ok(())
     })?;
-    let plan = plan
+    let mut plan = plan
         .into_inner()
         .expect("no thread panics holding the plan");
 
     let mut owned = Tree::owned_paths(profile_names);
     owned.extend(also_owned.iter().cloned());
     let stale = scan::stale_files(out, &owned, &plan.generated)?;
+    plan.edited.extend(
+        stale
+            .iter()
+            .filter(|(_, ownership)| *ownership == Ownership::Edited)
+            .map(|(path, _)| path.clone()),
+    );
+    if !force && !plan.edited.is_empty() {
+        bail!(edited_refusal(out, &plan.edited));
+    }
+    let mut removed: Vec<PathBuf> = stale.into_iter().map(|(path, _)| path).collect();
+    removed.extend(output_dir::leftover_temporary_files(out)?);
 
     if !plan.to_write.is_empty() {
         let needed: Vec<String> = profile_names
@@ -101,46 +119,63 @@ pub fn write(
             Ok(())
         })?;
     }
-    for relative in &stale {
+    for relative in &removed {
         let path = out.join(relative);
-        fs::remove_file(&path)
-            .with_context(|| format!("cannot remove stale {}", path.display()))?;
+        fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
     }
     // A directory left empty by that (the overlay of a removed profile) goes
     // too; one that still holds someone's file stays.
     for dir in also_owned {
         let _ = fs::remove_dir(out.join(dir));
     }
+    removed.sort();
     Ok(Summary {
         written: plan.to_write.into_iter().collect(),
         unchanged: plan.unchanged,
-        removed: stale,
+        removed,
     })
 }
 
-/// The generated files' directory and its parents, where they exist, are
-/// directories.
-fn check_directory_path(out: &Path, dir: &Path) -> Result<()> {
-    for ancestor in dir.ancestors().filter(|a| !a.as_os_str().is_empty()) {
-        let directory = out.join(ancestor);
-        if directory.exists() && !directory.is_dir() {
-            bail!(
-                "{} is not a directory; palgen must write {} there",
-                directory.display(),
-                out.join(dir).display()
-            );
-        }
+/// Names the hand-edited files a render would replace or remove (the first
+/// few: `check` lists them all) and what to do about them.
+fn edited_refusal(out: &Path, edited: &BTreeSet<PathBuf>) -> String {
+    const NAMED: usize = 5;
+    let mut names: Vec<String> = edited
+        .iter()
+        .take(NAMED)
+        .map(|path| out.join(path).display().to_string())
+        .collect();
+    if edited.len() > NAMED {
+        names.push(format!("and {} more", edited.len() - NAMED));
     }
-    Ok(())
+    let (count, them) = match edited.len() {
+        1 => ("1 file was".to_owned(), "it"),
+        n => (format!("{n} files were"), "them"),
+    };
+    format!(
+        "{count} edited by hand since palgen wrote {them} (the content no longer matches the fingerprint in the header): {}; palgen keeps {them} and wrote nothing: move the change into a profile, or review `palgen check` and rerun with --force to replace {them}",
+        names.join(", ")
+    )
 }
 
-/// Whether palgen may write `relative`, and whether it is already as
-/// generated: each existing file is read once, for both.
-fn check_target(out: &Path, relative: &Path, text: &str) -> Result<bool> {
+/// What palgen finds where it generates a file.
+enum Target {
+    /// Exactly the generated file.
+    Unchanged,
+    /// Missing, or palgen's file with other content: written.
+    Outdated,
+    /// palgen's file, changed by hand since: written only when forced.
+    Edited,
+}
+
+/// Whether palgen may write `relative`, and what it would replace: each
+/// existing file is read once, for both.
+fn check_target(out: &Path, relative: &Path, text: &str) -> Result<Target> {
     let path = out.join(relative);
     let Ok(metadata) = fs::symlink_metadata(&path) else {
-        return Ok(false);
+        return Ok(Target::Outdated);
     };
+    output_dir::check_not_a_link(out, &path, &metadata)?;
     if metadata.is_dir() {
         bail!(
             "{} is a directory; palgen must write a file there",
@@ -148,14 +183,17 @@ fn check_target(out: &Path, relative: &Path, text: &str) -> Result<bool> {
         );
     }
     let old = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let first_line = old.split(|&b| b == b'\n').next().unwrap_or_default();
-    if !yaml::is_generated(&String::from_utf8_lossy(first_line)) {
-        bail!(
+    if old == text.as_bytes() {
+        return Ok(Target::Unchanged);
+    }
+    match fingerprint::ownership(&old) {
+        Ownership::Foreign => bail!(
             "{} was not generated by palgen; refusing to overwrite it (move it away or delete it)",
             path.display()
-        );
+        ),
+        Ownership::Intact => Ok(Target::Outdated),
+        Ownership::Edited => Ok(Target::Edited),
     }
-    Ok(old == text.as_bytes())
 }
 
 /// A temporary file beside the target, renamed over it: an interrupted run
@@ -167,7 +205,8 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
     fs::create_dir_all(dir)
         .with_context(|| format!("cannot create directory {}", dir.display()))?;
     let mut temporary = tempfile::Builder::new()
-        .prefix(".palgen-")
+        .prefix(output_dir::TEMPORARY_PREFIX)
+        .rand_bytes(output_dir::TEMPORARY_RANDOM_LEN)
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a file in {}", dir.display()))?;
     temporary
