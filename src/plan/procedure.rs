@@ -219,3 +219,38 @@ pub fn replace_object(
         apply.to_owned(),
     ]
 }
+
+/// A CloudNativePG major upgrade: the operator runs pg_upgrade when the
+/// image's major goes up; a backup is the only way back.
+pub fn cnpg_major_upgrade(namespace: &str, cluster: &str, apply: &str) -> Vec<String> {
+    vec![
+        format!(
+            "kubectl -n {namespace} apply -f - <<'EOF'\napiVersion: postgresql.cnpg.io/v1\nkind: Backup\nmetadata: {{name: {cluster}-before-upgrade}}\nspec: {{cluster: {{name: {cluster}}}, method: plugin, pluginConfiguration: {{name: barman-cloud.cloudnative-pg.io}}}}\nEOF"
+        ),
+        format!(
+            "kubectl -n {namespace} wait backup/{cluster}-before-upgrade --for=jsonpath='{{.status.phase}}'=completed --timeout=1h"
+        ),
+        "stop the application (scale its web and worker pods to 0)".to_owned(),
+        apply.to_owned(),
+        format!(
+            "kubectl -n {namespace} wait cluster/{cluster} --for=condition=Ready --timeout=1h   # the instances restart on the new major"
+        ),
+        "start the application again; should the upgrade fail, restore the backup into a new Cluster (bootstrap.recovery)".to_owned(),
+    ]
+}
+
+/// A change the operator refuses on an existing Cluster: a new Cluster
+/// that imports the data, then the application moved to it.
+pub fn cnpg_new_cluster(namespace: &str, cluster: &str, apply: &str) -> Vec<String> {
+    vec![
+        format!(
+            "create a Cluster with another name and the new settings, bootstrapped with initdb.import from {cluster}-rw.{namespace}.svc (as `palgen migrate` writes one)"
+        ),
+        "stop the application, wait until the new Cluster is Ready, point the Pooler at it"
+            .to_owned(),
+        format!(
+            "kubectl -n {namespace} delete cluster {cluster}   # once the new one holds the data"
+        ),
+        apply.to_owned(),
+    ]
+}

@@ -171,6 +171,9 @@ pub fn classify(old: Option<&Value>, new: Option<&Value>, cx: &Context) -> Vec<F
                 }
             }),
             "PersistentVolumeClaim" => claim(old, new, cx),
+            "Cluster" if text(&new["apiVersion"]).starts_with("postgresql.cnpg.io/") => {
+                cnpg_cluster(old, new, cx)
+            }
             "StorageClass" => storage_class(old, new, cx),
             "ConfigMap" if cx.generated.contains_key(name(new)) => {
                 vec![Finding::InPlace(vec![generated_config_map(old, new)])]
@@ -783,6 +786,74 @@ fn claim(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
     dedup_procedures(findings)
 }
 
+/// A CloudNativePG Cluster: the operator applies most changes itself, with
+/// a rolling update of the instances, but not every one.
+fn cnpg_cluster(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
+    let (namespace, cluster) = (namespace(new), name(new));
+    let mut findings = Vec::new();
+    let major = |cluster: &Value| {
+        text(&cluster["spec"]["imageName"])
+            .parse::<Image>()
+            .ok()
+            .map(|image| image.major())
+    };
+    if let (Some(from), Some(to)) = (major(old), major(new))
+        && from != to
+    {
+        let change = format!(
+            "PostgreSQL {from} -> {to} (imageName {} -> {})",
+            text(&old["spec"]["imageName"]),
+            text(&new["spec"]["imageName"])
+        );
+        findings.push(if to > from {
+            Finding::DataIncompatible {
+                change: format!(
+                    "{change}: the operator upgrades the data directory offline with pg_upgrade, and there is no way back but a backup"
+                ),
+                procedure: procedure::cnpg_major_upgrade(namespace, cluster, cx.apply),
+            }
+        } else {
+            Finding::NotApplicable {
+                field: "spec.imageName".to_owned(),
+                change: format!("{change}: the operator refuses a lower major version"),
+                procedure: procedure::cnpg_new_cluster(namespace, cluster, cx.apply),
+            }
+        });
+    }
+    let mut handled = vec!["spec.imageName"];
+    for (volume, path) in [
+        ("storage", "spec.storage.size"),
+        ("walStorage", "spec.walStorage.size"),
+    ] {
+        let size = |cluster: &Value| text(&cluster["spec"][volume]["size"]).parse::<Bytes>().ok();
+        if let (Some(from), Some(to)) = (size(old), size(new))
+            && to < from
+        {
+            findings.push(Finding::NotApplicable {
+                field: path.to_owned(),
+                change: format!("{from} -> {to}: a volume cannot shrink"),
+                procedure: procedure::cnpg_new_cluster(namespace, cluster, cx.apply),
+            });
+            handled.push(path);
+        }
+    }
+    // What the operator rolls out itself: every other spec change.
+    let changes: Vec<String> = differences(&without(old, &handled), &without(new, &handled), "")
+        .into_iter()
+        .filter(|change| !change.starts_with("spec.bootstrap"))
+        .collect();
+    if !changes.is_empty() {
+        findings.push(Finding::InPlace(changes));
+    }
+    if old["spec"]["bootstrap"] != new["spec"]["bootstrap"] {
+        findings.push(Finding::InPlace(vec![
+            "spec.bootstrap changed: the operator reads it only when it creates the cluster"
+                .to_owned(),
+        ]));
+    }
+    dedup_procedures(findings)
+}
+
 fn storage_class(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
     let mut fields: Vec<&str> = old
         .as_object()
@@ -997,6 +1068,68 @@ mod tests {
 
     fn only(findings: &[Finding], class: Class) -> Vec<&Finding> {
         findings.iter().filter(|f| f.class() == class).collect()
+    }
+
+    /// The plan between two cloudnative-pg versions of a built-in profile.
+    fn cnpg_plan(profile: &str, change: impl FnOnce(&mut Settings)) -> ProfilePlan {
+        let mut before = Catalog::builtin().unwrap().resolve(profile).unwrap();
+        before.settings.engine = crate::model::settings::Engine::CloudNativePg;
+        before.derived = crate::model::derived::derive(&before.settings);
+        let mut after = before.clone();
+        change(&mut after.settings);
+        after.derived = crate::model::derived::derive(&after.settings);
+        profile_plan(profile, APPLY, &manifests(&before), &manifests(&after))
+    }
+
+    #[test]
+    fn a_cnpg_major_upgrade_is_data_incompatible_and_a_downgrade_cannot_be_applied() {
+        let newer = "ghcr.io/cloudnative-pg/postgresql:19.0-standard-trixie";
+        let plan = cnpg_plan("aws-large", |s| {
+            s.cloudnative_pg.image = newer.parse().unwrap();
+            s.image = "postgres:19".parse().unwrap();
+        });
+        let cluster = findings(&plan, "Cluster", "postgres-cluster");
+        let [Finding::DataIncompatible { change, procedure }] =
+            only(cluster, Class::DataIncompatible)[..]
+        else {
+            panic!("{cluster:?}")
+        };
+        assert!(change.starts_with("PostgreSQL 18 -> 19"), "{change}");
+        assert!(
+            procedure.iter().any(|step| step.contains("kind: Backup")),
+            "{procedure:?}"
+        );
+
+        let older = "ghcr.io/cloudnative-pg/postgresql:17.6-standard-trixie";
+        let plan = cnpg_plan("aws-large", |s| {
+            s.cloudnative_pg.image = older.parse().unwrap();
+            s.image = "postgres:17".parse().unwrap();
+        });
+        let cluster = findings(&plan, "Cluster", "postgres-cluster");
+        assert_eq!(only(cluster, Class::NotApplicable).len(), 1, "{cluster:?}");
+    }
+
+    #[test]
+    fn a_smaller_cnpg_volume_cannot_be_applied_and_more_instances_apply_in_place() {
+        let plan = cnpg_plan("aws-large", |s| s.storage.size = "50Gi".parse().unwrap());
+        let cluster = findings(&plan, "Cluster", "postgres-cluster");
+        let [Finding::NotApplicable { field, .. }] = only(cluster, Class::NotApplicable)[..] else {
+            panic!("{cluster:?}")
+        };
+        assert_eq!(field, "spec.storage.size");
+
+        let plan = cnpg_plan("aws-large", |s| s.replication.read_replicas = 3);
+        let cluster = findings(&plan, "Cluster", "postgres-cluster");
+        assert!(
+            cluster
+                .iter()
+                .all(|finding| finding.class() == Class::InPlace),
+            "{cluster:?}"
+        );
+        assert!(
+            cluster.contains(&Finding::InPlace(vec!["spec.instances: 3 -> 4".to_owned()])),
+            "{cluster:?}"
+        );
     }
 
     #[test]
