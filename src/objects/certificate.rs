@@ -7,7 +7,7 @@
 //! k8s-openapi has no cert-manager types: these are the fields palgen
 //! writes, of cert-manager's `cert-manager.io/v1` API.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use super::custom_resource::CustomResource;
 use serde::Serialize;
 
 use super::labels::DATABASE;
@@ -27,14 +27,7 @@ const SERVER_DURATION: &str = "2160h";
 const SERVER_RENEW_BEFORE: &str = "720h";
 const CA_DURATION: &str = "87600h";
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Certificate {
-    pub api_version: &'static str,
-    pub kind: &'static str,
-    pub metadata: ObjectMeta,
-    pub spec: CertificateSpec,
-}
+pub type Certificate = CustomResource<CertificateSpec>;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -70,14 +63,7 @@ pub struct IssuerReference {
     pub group: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Issuer {
-    pub api_version: &'static str,
-    pub kind: &'static str,
-    pub metadata: ObjectMeta,
-    pub spec: IssuerSpec,
-}
+pub type Issuer = CustomResource<IssuerSpec>;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -8,6 +8,7 @@ mod backup;
 mod certificate;
 pub mod cnpg;
 mod config;
+mod custom_resource;
 mod disruption_budget;
 pub mod labels;
 mod namespace;

@@ -1,22 +1,16 @@
 //! The Prometheus Operator's ServiceMonitor. It is a custom resource, not in
 //! k8s-openapi, so its few fields are typed here.
 
+use super::custom_resource::CustomResource;
 use serde::Serialize;
 
 use super::labels::DATABASE;
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ServiceMonitor {
-    api_version: &'static str,
-    kind: &'static str,
-    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    spec: Spec,
-}
+pub type ServiceMonitor = CustomResource<Spec>;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Spec {
+pub struct Spec {
     selector: k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
     endpoints: Vec<Endpoint>,
 }

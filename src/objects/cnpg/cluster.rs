@@ -3,10 +3,10 @@
 //! resources, PGTune parameters, first-start SQL, roles, scheduling and WAL
 //! archiving through the Barman Cloud plugin.
 
+use super::super::custom_resource::CustomResource;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{ResourceRequirements, TopologySpreadConstraint};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use super::{APP_SECRET, BARMAN_PLUGIN, CLUSTER, OBJECT_STORE, cluster_pods, parameters};
@@ -18,18 +18,11 @@ use crate::objects::pod;
 use crate::profile::Profile;
 use crate::templates;
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Cluster {
-    api_version: &'static str,
-    kind: &'static str,
-    metadata: ObjectMeta,
-    spec: Spec,
-}
+pub type Cluster = CustomResource<Spec>;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Spec {
+pub struct Spec {
     instances: u32,
     image_name: String,
     image_pull_policy: &'static str,

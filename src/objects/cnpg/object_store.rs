@@ -3,25 +3,18 @@
 //! Credentials come from the pod's cloud identity (workload identity), so no
 //! key is stored in the cluster.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use super::super::custom_resource::CustomResource;
 use serde::Serialize;
 
 use super::OBJECT_STORE;
 use crate::model::settings::{Cloud, ObjectStore as Target, Settings};
 use crate::objects::labels::BACKUP;
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ObjectStore {
-    api_version: &'static str,
-    kind: &'static str,
-    metadata: ObjectMeta,
-    spec: Spec,
-}
+pub type ObjectStore = CustomResource<Spec>;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Spec {
+pub struct Spec {
     /// Base backups (and the WAL they need) older than this are deleted.
     retention_policy: String,
     configuration: Configuration,

@@ -2,24 +2,18 @@
 //! from every instance and pooler pod, and leaves scraping to a PodMonitor
 //! of the user's (its own `enablePodMonitor` is deprecated).
 
+use super::super::custom_resource::CustomResource;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde::Serialize;
 
 use super::{CLUSTER, POOLER, cluster_pods, pooler_pods};
 use crate::objects::labels::{DATABASE, POOLER as POOLER_WORKLOAD};
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PodMonitor {
-    api_version: &'static str,
-    kind: &'static str,
-    metadata: ObjectMeta,
-    spec: Spec,
-}
+pub type PodMonitor = CustomResource<Spec>;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Spec {
+pub struct Spec {
     selector: LabelSelector,
     pod_metrics_endpoints: Vec<Endpoint>,
 }

@@ -2,13 +2,13 @@
 //! the operator. Named `postgres`, its Service keeps the address the
 //! application uses with the statefulset engine.
 
+use super::super::custom_resource::CustomResource;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Affinity, Container, PodAffinityTerm, PodAntiAffinity, PodSpec, TopologySpreadConstraint,
     WeightedPodAffinityTerm,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use super::cluster::{LocalRef, TemplateMetadata};
@@ -28,18 +28,11 @@ const LIMITS: Amounts = Amounts {
     cpu: MilliCpu::millicores(500),
 };
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Pooler {
-    api_version: &'static str,
-    kind: &'static str,
-    metadata: ObjectMeta,
-    spec: Spec,
-}
+pub type Pooler = CustomResource<Spec>;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Spec {
+pub struct Spec {
     cluster: LocalRef,
     instances: u32,
     #[serde(rename = "type")]

@@ -1,25 +1,18 @@
 //! The ScheduledBackup: base backups through the Barman Cloud plugin on the
 //! profile's backup schedule.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use super::super::custom_resource::CustomResource;
 use serde::Serialize;
 
 use super::{BARMAN_PLUGIN, CLUSTER, six_field_schedule};
 use crate::model::settings::Settings;
 use crate::objects::labels::BACKUP;
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ScheduledBackup {
-    api_version: &'static str,
-    kind: &'static str,
-    metadata: ObjectMeta,
-    spec: Spec,
-}
+pub type ScheduledBackup = CustomResource<Spec>;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Spec {
+pub struct Spec {
     schedule: String,
     cluster: super::cluster::LocalRef,
     method: &'static str,
