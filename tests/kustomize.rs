@@ -39,14 +39,7 @@ fn every_overlay_builds_without_warnings_and_equals_palgen_build() {
 
         let from_kustomize = objects_by_identity(&stdout(&built));
         let from_palgen = objects_by_identity(&stdout(&palgen_build));
-        assert_eq!(
-            from_kustomize.keys().collect::<Vec<_>>(),
-            from_palgen.keys().collect::<Vec<_>>(),
-            "{profile}: different objects"
-        );
-        for (key, object) in &from_kustomize {
-            assert_eq!(object, &from_palgen[key], "{profile}: {key} differs");
-        }
+        assert_same_objects(profile, &from_kustomize, &from_palgen);
     }
 }
 
@@ -124,18 +117,27 @@ fn built_both_ways(
 
 type BTreeMapOfObjects = std::collections::BTreeMap<String, serde_json::Value>;
 
+/// The same objects, each equal, naming the first that differs.
+fn assert_same_objects(
+    profile: &str,
+    from_kustomize: &BTreeMapOfObjects,
+    from_palgen: &BTreeMapOfObjects,
+) {
+    assert_eq!(
+        from_kustomize.keys().collect::<Vec<_>>(),
+        from_palgen.keys().collect::<Vec<_>>(),
+        "{profile}: different objects"
+    );
+    for (key, object) in from_kustomize {
+        assert_eq!(object, &from_palgen[key], "{profile}: {key} differs");
+    }
+}
+
 #[test]
 fn user_profiles_that_change_list_elements_build_in_the_same_order() {
     let dir = tempfile::tempdir().unwrap();
     for (profile, from_kustomize, from_palgen) in built_both_ways(dir.path(), &LIST_CHANGES) {
-        assert_eq!(
-            from_kustomize.keys().collect::<Vec<_>>(),
-            from_palgen.keys().collect::<Vec<_>>(),
-            "{profile}: different objects"
-        );
-        for (key, object) in &from_kustomize {
-            assert_eq!(object, &from_palgen[key], "{profile}: {key} differs");
-        }
+        assert_same_objects(&profile, &from_kustomize, &from_palgen);
         // The patched elements stay where the profile it extends has them:
         // the database first among the containers (`kubectl exec` and
         // `kubectl logs` pick it without -c), the volumes in their order.
@@ -270,14 +272,7 @@ fn user_profiles_that_change_a_component_file_build_like_palgen() {
         ),
     ];
     for (profile, from_kustomize, from_palgen) in built_both_ways(dir.path(), &profiles) {
-        assert_eq!(
-            from_kustomize.keys().collect::<Vec<_>>(),
-            from_palgen.keys().collect::<Vec<_>>(),
-            "{profile}: different objects"
-        );
-        for (key, object) in &from_kustomize {
-            assert_eq!(object, &from_palgen[key], "{profile}: {key} differs");
-        }
+        assert_same_objects(&profile, &from_kustomize, &from_palgen);
     }
     let overlay = dir.path().join("k8s/overlays/more-poolers");
     let patch = fs::read_to_string(overlay.join("patch-configmap-pgbouncer-config.yaml"))
@@ -289,31 +284,18 @@ fn user_profiles_that_change_a_component_file_build_like_palgen() {
 /// patch that changed only the second container used to move it first.
 #[test]
 fn a_user_profile_changing_the_second_container_keeps_the_container_order() {
-    let kubectl = tool("kubectl");
     let dir = tempfile::tempdir().expect("temporary directory");
-    std::fs::create_dir(dir.path().join("profiles")).unwrap();
-    std::fs::write(
-        dir.path().join("profiles/exp.yaml"),
+    let exporter = (
+        "exp",
         "extends: dev-small\nmonitoring:\n  exporter_image: quay.io/prometheuscommunity/postgres-exporter:v0.18.0\n",
-    )
-    .unwrap();
-    let rendered = common::palgen_in(dir.path(), &["render", "--profile", "exp"]);
-    assert!(rendered.status.success(), "{}", stderr(&rendered));
-    let built = Command::new(&kubectl)
-        .arg("kustomize")
-        .arg(dir.path().join("k8s/overlays/exp"))
-        .output()
-        .expect("kubectl runs");
-    assert!(built.status.success(), "{}", stderr(&built));
-    let palgen_build = common::palgen_in(dir.path(), &["build", "--profile", "exp"]);
-    assert!(palgen_build.status.success(), "{}", stderr(&palgen_build));
-    let from_kustomize = objects_by_identity(&stdout(&built));
-    let from_palgen = objects_by_identity(&stdout(&palgen_build));
-    let key = "StatefulSet/paless/postgres";
-    let containers = &from_kustomize[key]["spec"]["template"]["spec"]["containers"];
-    assert_eq!(
-        containers[1]["image"],
-        "quay.io/prometheuscommunity/postgres-exporter:v0.18.0"
     );
-    assert_eq!(from_kustomize, from_palgen);
+    for (profile, from_kustomize, from_palgen) in built_both_ways(dir.path(), &[exporter]) {
+        let key = "StatefulSet/paless/postgres";
+        let containers = &from_kustomize[key]["spec"]["template"]["spec"]["containers"];
+        assert_eq!(
+            containers[1]["image"],
+            "quay.io/prometheuscommunity/postgres-exporter:v0.18.0"
+        );
+        assert_eq!(from_kustomize, from_palgen, "{profile}");
+    }
 }

@@ -294,21 +294,6 @@ fn bucket_listing(env: &[(String, String)], location: &str) -> Vec<String> {
     names
 }
 
-fn file_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .expect("list directory")
-        .map(|entry| {
-            entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    names.sort();
-    names
-}
-
 fn as_app(cluster: &TempCluster, sql: &str) -> String {
     cluster
         .psql_tcp("paperless", APP_PASSWORD, "paperless", sql)
@@ -403,7 +388,7 @@ fn a_dump_goes_to_the_bucket_and_comes_back_into_a_fresh_server() {
         &env,
     );
     assert!(backup.status.success(), "backup.sh: {}", describe(&backup));
-    let local = file_names(&backups);
+    let local = pg::file_names(&backups);
     assert_eq!(local.len(), 1, "one dump on the volume: {local:?}");
     let dump_name = local[0].clone();
 
@@ -466,7 +451,7 @@ fn a_dump_goes_to_the_bucket_and_comes_back_into_a_fresh_server() {
         restore_dir.join(&dump_name),
         "the newest dump"
     );
-    assert_eq!(file_names(&restore_dir), vec![dump_name.clone()]);
+    assert_eq!(pg::file_names(&restore_dir), vec![dump_name.clone()]);
 
     let mut env = target.client_env();
     env.extend([

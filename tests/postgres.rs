@@ -419,17 +419,7 @@ fn backup_and_restore_bring_back_every_row_into_a_fresh_server() {
         source.log()
     );
 
-    let mut files: Vec<String> = fs::read_dir(&backups)
-        .expect("list backups")
-        .map(|entry| {
-            entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    files.sort();
+    let files = pg::file_names(&backups);
     assert!(
         !expired.exists(),
         "a dump older than {retention} days is kept: {files:?}"
@@ -540,25 +530,7 @@ fn pgbouncer_with_the_generated_ini_and_userlist_proxies_to_paperless() {
     let cluster = TempCluster::paperless(&generated, &generated.server(profile));
     let sandbox = cluster.sandbox();
 
-    let auth_dir = sandbox.dir("pgbouncer-auth");
-    let userlist = sandbox.run_script(
-        "pgbouncer-userlist.sh",
-        &generated.file(profile, "pgbouncer-userlist.sh"),
-        &[],
-        &[
-            (
-                "POSTGRES_CREDENTIALS_DIR",
-                &cluster.credentials_dir().to_string_lossy(),
-            ),
-            ("PGBOUNCER_AUTH_DIR", &auth_dir.to_string_lossy()),
-        ],
-    );
-    assert!(
-        userlist.status.success(),
-        "pgbouncer-userlist.sh failed: {}",
-        stderr(&userlist)
-    );
-    let auth_file = auth_dir.join("userlist.txt");
+    let auth_file = pg::write_userlist(&cluster, &generated, profile);
     let mode = fs::metadata(&auth_file)
         .expect("userlist.txt written")
         .permissions()

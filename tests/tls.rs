@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 
-use common::{PROFILES, stderr};
+use common::PROFILES;
 use pg::{
     APP_PASSWORD, CertificateAuthority, Daemon, Generated, Sandbox, TempCluster, build,
     conf_for_server, container_env, describe, free_port, hba_for_test, initdb, pg_program, run,
@@ -347,21 +347,7 @@ fn pgbouncer_verifies_the_server_and_requires_tls_of_its_clients() {
     let files = generated.server(profile);
     let cluster = TempCluster::paperless(&generated, &files);
     let sandbox = cluster.sandbox();
-    let auth_dir = sandbox.dir("pgbouncer-auth");
-    let userlist = sandbox.run_script(
-        "pgbouncer-userlist.sh",
-        &generated.file(profile, "pgbouncer-userlist.sh"),
-        &[],
-        &[
-            (
-                "POSTGRES_CREDENTIALS_DIR",
-                &cluster.credentials_dir().to_string_lossy(),
-            ),
-            ("PGBOUNCER_AUTH_DIR", &auth_dir.to_string_lossy()),
-        ],
-    );
-    assert!(userlist.status.success(), "{}", stderr(&userlist));
-    let auth_file = auth_dir.join("userlist.txt");
+    let auth_file = pg::write_userlist(&cluster, &generated, profile);
     let ini = generated.file(profile, "pgbouncer.ini");
     let tls = cluster.tls().clone();
     let ca = tls.ca.display().to_string();

@@ -32,6 +32,9 @@
 
 #![allow(dead_code)] // each test crate uses a different subset
 
+use std::fs;
+use std::path::Path;
+
 mod conf;
 mod entrypoint;
 mod generated;
@@ -60,3 +63,19 @@ pub const POSTGRES_PASSWORD: &str = r#"su'per "user" $HOME \pw"#;
 pub const APP_PASSWORD: &str = r#"app 'pass' with "quotes" and \ $PATH"#;
 pub const EXPORTER_PASSWORD: &str = "exp0rter:p@ss/w%rd";
 pub const REPLICATION_PASSWORD: &str = r#"re:pl\i'ca "tion" $PW:\"#;
+
+/// The names of the files in a directory, sorted.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .expect("list directory")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}

@@ -2,9 +2,14 @@
 //! front of a test server.
 
 use std::net::{Ipv4Addr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::{Daemon, Sandbox, TlsFiles, debian_program, free_port, program_version, substitute};
+use crate::common::stderr;
+
+use super::{
+    Daemon, Generated, Sandbox, TempCluster, TlsFiles, debian_program, free_port, program_version,
+    substitute,
+};
 
 /// The generated pgbouncer.ini with only what differs outside the cluster
 /// replaced: the server's port, loopback and a free port to listen on, the
@@ -93,4 +98,29 @@ pub fn start_pgbouncer(
             .map_err(|e| format!("connect to port {port}: {e}"))
     });
     (daemon, port)
+}
+
+/// Runs the profile's generated pgbouncer-userlist.sh as its init container
+/// does, with the cluster's credentials; the userlist file it wrote.
+pub fn write_userlist(cluster: &TempCluster, generated: &Generated, profile: &str) -> PathBuf {
+    let sandbox = cluster.sandbox();
+    let auth_dir = sandbox.dir("pgbouncer-auth");
+    let userlist = sandbox.run_script(
+        "pgbouncer-userlist.sh",
+        &generated.file(profile, "pgbouncer-userlist.sh"),
+        &[],
+        &[
+            (
+                "POSTGRES_CREDENTIALS_DIR",
+                &cluster.credentials_dir().to_string_lossy(),
+            ),
+            ("PGBOUNCER_AUTH_DIR", &auth_dir.to_string_lossy()),
+        ],
+    );
+    assert!(
+        userlist.status.success(),
+        "pgbouncer-userlist.sh failed: {}",
+        stderr(&userlist)
+    );
+    auth_dir.join("userlist.txt")
 }
