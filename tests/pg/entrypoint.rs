@@ -20,7 +20,7 @@ use crate::common::{objects_by_identity, stderr, stdout, tool};
 
 use super::{
     APP_PASSWORD, EXPORTER_PASSWORD, POSTGRES_PASSWORD, REPLICATION_PASSWORD, Sandbox, Server,
-    ServerCertificate, ServerSpec, TlsFiles, conf_for_this_build, parse_conf, run, write_tls,
+    ServerCertificate, ServerSpec, TlsFiles, parse_conf, run, write_tls,
 };
 
 const ENTRYPOINT: &str = include_str!("entrypoint.sh");
@@ -238,10 +238,7 @@ impl Pod {
             .map_or(KUBERNETES_DEFAULT_MODE, |mode| {
                 u32::try_from(mode).expect("a file mode")
             });
-        for (key, mut value) in data {
-            if key == "postgresql.conf" {
-                value = conf_for_this_build(&self.sandbox, &value);
-            }
+        for (key, value) in data {
             let file = self.sandbox.write(&format!("pod{path}/{key}"), &value);
             fs::set_permissions(&file, fs::Permissions::from_mode(mode))
                 .unwrap_or_else(|e| panic!("chmod {}: {e}", file.display()));

@@ -25,7 +25,7 @@
 //! - `pgbouncer.rs`: PgBouncer with a generated pgbouncer.ini;
 //! - `conf.rs`: postgresql.conf as PostgreSQL reads it, and pg_settings;
 //! - `tls.rs`: certificates made with openssl for the generated names.
-//! - `pg18.rs`: PostgreSQL 18's server programs (an npm package, not
+//! - `pg18.rs`: PostgreSQL 18's server programs (built from source, not
 //!   Debian's), for the sandboxes of [`Sandbox::with_install`];
 //! - `entrypoint.rs` (with `entrypoint.sh`): the StatefulSet's container on
 //!   its first start, as the postgres image's entrypoint initialises it.
