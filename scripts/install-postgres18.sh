@@ -16,7 +16,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 
-PG18_DIR=.tools/pg18
+TOOLS_DIR=.tools
+PG18_DIR=$TOOLS_DIR/pg18
 SOURCE_PACKAGE=postgresql-18
 SOURCE_SUITE=unstable
 CONFIGURE_FLAGS=(--with-lz4 --with-zstd --with-openssl --with-icu --with-uuid=e2fs --without-readline)
@@ -41,7 +42,9 @@ if installed; then
     exit 0
 fi
 
-work=$(mktemp -d "$ROOT/.tools/pg18-build.XXXXXX")
+# A fresh clone has no .tools yet.
+mkdir -p "$TOOLS_DIR"
+work=$(mktemp -d "$ROOT/$TOOLS_DIR/pg18-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # A private apt state, so the machine's own sources stay as they are.
