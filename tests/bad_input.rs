@@ -656,20 +656,28 @@ bad_inputs! {
         profile("extends: aws-large\npostgres:\n  slow_query_ms: 3000000000\n")
             .expect(&["profiles/a.yaml:3:", "postgres.slow_query_ms", "log_min_duration_statement = 3000000000", "-1 to 2147483647"]);
     server_processes_beyond_what_postgres_accepts:
-        // 262130 + 8 workers + 3 autovacuum + launcher + 10 WAL senders > 262143.
+        // PostgreSQL 18: 262130 + 8 workers + 16 autovacuum worker slots + 10 WAL senders > 262141.
         profile("extends: aws-small\nconnections:\n  max_connections: 262130\n")
-            .expect(&["profiles/a.yaml:3:", "connections.max_connections", "262130", "at most 262143", "max_connections at most 262121"]);
-    maintenance_work_mem_below_what_postgres_accepts:
-        // 8Mi / 16 = 512kB; PostgreSQL wants at least 1024kB.
-        profile("extends: aws-small\npostgres:\n  shm_size: 1Mi\nresources:\n  requests:\n    memory: 8Mi\n  limits:\n    memory: 8Mi\n")
-            .expect(&["profiles/a.yaml:8:", "resources.limits.memory", "maintenance_work_mem = 512 x kB", "8Mi", "1024 to 2147483647"]);
+            .expect(&["profiles/a.yaml:3:", "connections.max_connections", "262130", "PostgreSQL 18 accepts at most 262141", "max_connections at most 262107"]);
+    server_processes_beyond_what_postgres_15_accepts:
+        // 262122 + 8 workers + 3 autovacuum workers + launcher + 10 WAL senders > 262143.
+        profile("extends: aws-small\nimage: postgres:15.10\nconnections:\n  max_connections: 262122\n")
+            .expect(&["profiles/a.yaml:4:", "connections.max_connections", "262122", "PostgreSQL 15 accepts at most 262143", "max_connections at most 262121"]);
+    maintenance_work_mem_below_what_postgres_15_accepts:
+        // 8Mi / 16 = 512kB; PostgreSQL 15 wants at least 1024kB.
+        profile("extends: aws-small\nimage: postgres:15.10\npostgres:\n  shm_size: 1Mi\nresources:\n  requests:\n    memory: 8Mi\n  limits:\n    memory: 8Mi\n")
+            .expect(&["profiles/a.yaml:9:", "resources.limits.memory", "maintenance_work_mem = 512 x kB", "8Mi", "PostgreSQL 15 accepts: 1024 to 2147483647"]);
+    maintenance_work_mem_below_what_postgres_18_accepts:
+        // 768Ki / 16 = 48kB; PostgreSQL 18 wants at least 64kB.
+        profile("extends: aws-small\npostgres:\n  shm_size: 64Ki\nresources:\n  requests:\n    memory: 768Ki\n  limits:\n    memory: 768Ki\n")
+            .expect(&["profiles/a.yaml:8:", "resources.limits.memory", "maintenance_work_mem = 48 x kB", "768Ki", "PostgreSQL 18 accepts: 64 to 2147483647"]);
     shared_buffers_beyond_what_postgres_accepts:
         // 64Ti / 4 = 16TB of shared_buffers; PostgreSQL stops at 1073741823 x 8kB.
         profile("extends: aws-small\nresources:\n  limits:\n    memory: 64Ti\n")
             .expect(&["profiles/a.yaml:4:", "resources.limits.memory", "shared_buffers = 2147483648 x 8kB", "64Ti", "16 to 1073741823"]);
     memory_limit_cannot_hold_shared_memory_and_dev_shm:
         profile("extends: aws-small\npostgres:\n  shm_size: 512Mi\n")
-            .expect(&["profiles/a.yaml:3:", "postgres.shm_size", "/dev/shm 512Mi", "memory limit 1Gi cannot hold", "shared memory 289MB"]);
+            .expect(&["profiles/a.yaml:3:", "postgres.shm_size", "/dev/shm 512Mi", "memory limit 1Gi cannot hold", "shared memory 299MB"]);
     memory_limit_cannot_hold_work_mem_of_every_connection:
         profile("extends: aws-small\nconnections:\n  max_connections: 200\n")
             .expect(&["profiles/a.yaml:3:", "connections.max_connections", "max_connections 200 x work_mem 4MB", "1Gi"]);

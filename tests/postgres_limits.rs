@@ -1,5 +1,6 @@
-//! palgen's knowledge of PostgreSQL's limits, checked against the real
-//! server (Debian's `postgresql`, see `pg/mod.rs`):
+//! palgen's knowledge of PostgreSQL's limits, checked against two real
+//! servers, Debian's `postgresql` (15) and PostgreSQL 18, the major of the
+//! image the manifests name (see `pg/mod.rs` and `pg/pg18.rs`):
 //!
 //! - the table of parameter ranges palgen refuses profiles by equals the
 //!   server's `pg_settings`, and covers every numeric parameter of every
@@ -8,7 +9,9 @@
 //!   `postgres -C shared_memory_size` computes for its postgresql.conf, and
 //!   at most 3% + 16MB above it;
 //! - a CPU limit of thousands of cores still gives worker counts the server
-//!   accepts.
+//!   accepts;
+//! - the most connections palgen accepts for the image's major start that
+//!   server, and one more is refused by both.
 
 mod common;
 mod pg;
@@ -20,8 +23,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use common::{PROFILES, palgen, stderr, stdout};
-use pg::{Generated, TempCluster, conf_for_server, parse_conf, pg_program, run, server_major};
-use pg_ranges::{PG_RANGES, pg_range};
+use pg::{
+    Daemon, Generated, PostgresInstall, TempCluster, conf_for_server, free_port, parse_conf,
+    postgres_install, postgres18, run,
+};
+use pg_ranges::{pg_range, pg_ranges};
 use serde_json::Value;
 
 /// The estimate may exceed the server's value by this share plus
@@ -30,11 +36,21 @@ const SLACK_PERCENT: u64 = 3;
 const SLACK_MB: u64 = 16;
 
 #[test]
-fn the_range_table_equals_pg_settings_of_the_real_server() {
+fn the_range_table_equals_pg_settings_of_debian_postgresql() {
+    the_range_table_equals_pg_settings(postgres_install());
+}
+
+#[test]
+fn the_range_table_equals_pg_settings_of_postgresql_18() {
+    the_range_table_equals_pg_settings(postgres18());
+}
+
+fn the_range_table_equals_pg_settings(install: &'static PostgresInstall) {
     let generated = Generated::render();
-    let mut cluster = TempCluster::new();
+    let mut cluster = TempCluster::with_install(install);
     cluster.start(&generated.base_server());
-    let names: Vec<String> = PG_RANGES
+    let ranges = pg_ranges(install.major);
+    let names: Vec<String> = ranges
         .iter()
         .map(|range| format!("'{}'", range.name))
         .collect();
@@ -57,20 +73,30 @@ fn the_range_table_equals_pg_settings_of_the_real_server() {
             (fields[0], (number(fields[1]), number(fields[2]), fields[3]))
         })
         .collect();
-    let from_table: BTreeMap<&str, (i64, i64, &str)> = PG_RANGES
+    let from_table: BTreeMap<&str, (i64, i64, &str)> = ranges
         .iter()
         .map(|range| (range.name, (range.min, range.max, range.unit)))
         .collect();
     assert_eq!(
-        from_table,
-        from_server,
-        "src/model/pg_ranges.rs differs from pg_settings of PostgreSQL {}",
-        server_major()
+        from_table, from_server,
+        "src/model/pg_ranges.rs differs from pg_settings of {}",
+        install.version
     );
 }
 
 #[test]
-fn every_numeric_parameter_written_is_in_the_table_and_within_its_range() {
+fn every_numeric_parameter_written_is_in_the_table_and_within_the_range_of_debian_postgresql() {
+    every_numeric_parameter_written_is_in_the_table_and_within_its_range(postgres_install());
+}
+
+#[test]
+fn every_numeric_parameter_written_is_in_the_table_and_within_the_range_of_postgresql_18() {
+    every_numeric_parameter_written_is_in_the_table_and_within_its_range(postgres18());
+}
+
+fn every_numeric_parameter_written_is_in_the_table_and_within_its_range(
+    install: &'static PostgresInstall,
+) {
     let generated = Generated::render();
     let mut confs = vec![("base".to_owned(), generated.base("postgresql.conf"))];
     for profile in PROFILES {
@@ -79,7 +105,7 @@ fn every_numeric_parameter_written_is_in_the_table_and_within_its_range() {
             generated.file(profile, "postgresql.conf"),
         ));
     }
-    let mut cluster = TempCluster::new();
+    let mut cluster = TempCluster::with_install(install);
     cluster.start(&generated.base_server());
     let names: BTreeSet<String> = confs
         .iter()
@@ -99,7 +125,7 @@ fn every_numeric_parameter_written_is_in_the_table_and_within_its_range() {
             if setting.vartype != "integer" {
                 continue;
             }
-            let Some(range) = pg_range(&entry.name) else {
+            let Some(range) = pg_range(&entry.name, install.major) else {
                 wrong.push(format!(
                     "{profile}: {} is written but has no range in the table",
                     entry.name
@@ -142,9 +168,10 @@ const STRETCHED: [(&str, &str); 4] = [
     ),
 ];
 
-/// Renders built-in and user profiles; their postgresql.conf and the shared
-/// memory `palgen show` estimates for each, in MB.
-fn confs_and_estimates(profiles: &[&str]) -> Vec<(String, String, u64)> {
+/// Renders built-in and user profiles with the image `postgres:<major>`;
+/// their postgresql.conf and the shared memory `palgen show` estimates for
+/// each, in MB.
+fn confs_and_estimates(profiles: &[&str], major: u32) -> Vec<(String, String, u64)> {
     let dir = tempfile::tempdir().unwrap();
     let profiles_dir = dir.path().join("profiles");
     fs::create_dir(&profiles_dir).unwrap();
@@ -155,7 +182,13 @@ fn confs_and_estimates(profiles: &[&str]) -> Vec<(String, String, u64)> {
     let profiles_arg = profiles_dir.to_str().unwrap();
     profiles
         .iter()
-        .map(|profile| {
+        .map(|base| {
+            let profile = &format!("{base}-pg{major}");
+            fs::write(
+                profiles_dir.join(format!("{profile}.yaml")),
+                format!("extends: {base}\nimage: postgres:{major}\n"),
+            )
+            .unwrap();
             let rendered = palgen(&[
                 "--profiles-dir",
                 profiles_arg,
@@ -186,7 +219,7 @@ fn confs_and_estimates(profiles: &[&str]) -> Vec<(String, String, u64)> {
                 .and_then(|value| value.strip_suffix("MB"))
                 .and_then(|mb| mb.parse().ok())
                 .unwrap_or_else(|| panic!("{profile}: no shared memory estimate in {json}"));
-            (profile.to_string(), conf, estimate)
+            (profile.clone(), conf, estimate)
         })
         .collect()
 }
@@ -194,12 +227,12 @@ fn confs_and_estimates(profiles: &[&str]) -> Vec<(String, String, u64)> {
 /// `postgres -C NAME` with a configuration file: what the server would run
 /// with, or why it refuses the file.
 fn postgres_c(cluster: &TempCluster, conf: &str, name: &str) -> Result<String, String> {
-    let text = conf_for_server(conf, server_major()).text;
-    let path: PathBuf = cluster.sandbox().write("postgresql.conf.probe", &text);
-    let data: &Path = &cluster.sandbox().path().join("data");
-    let output = run(cluster
-        .sandbox()
-        .command(pg_program("postgres"))
+    let sandbox = cluster.sandbox();
+    let text = conf_for_server(conf, sandbox.install().major).text;
+    let path: PathBuf = sandbox.write("postgresql.conf.probe", &text);
+    let data: &Path = &sandbox.path().join("data");
+    let output = run(sandbox
+        .command(sandbox.program("postgres"))
         .arg("-D")
         .arg(data)
         .arg("-c")
@@ -216,13 +249,25 @@ fn postgres_c(cluster: &TempCluster, conf: &str, name: &str) -> Result<String, S
 }
 
 #[test]
-fn shared_memory_estimate_covers_what_postgres_computes() {
+fn shared_memory_estimate_covers_what_debian_postgresql_computes() {
+    shared_memory_estimate_covers_what_postgres_computes(postgres_install());
+}
+
+#[test]
+fn shared_memory_estimate_covers_what_postgresql_18_computes() {
+    shared_memory_estimate_covers_what_postgres_computes(postgres18());
+}
+
+/// The built-in profiles name PostgreSQL 18; for another server, each
+/// profile is rendered for that server's major, so that palgen estimates
+/// what that server computes.
+fn shared_memory_estimate_covers_what_postgres_computes(install: &'static PostgresInstall) {
     let mut profiles = vec!["dev-small", "aws-medium", "aws-large"];
     profiles.extend(STRETCHED.iter().map(|(name, _)| *name));
-    let cluster = TempCluster::new();
+    let cluster = TempCluster::with_install(install);
     let mut report = Vec::new();
     let mut wrong = Vec::new();
-    for (profile, conf, estimate) in confs_and_estimates(&profiles) {
+    for (profile, conf, estimate) in confs_and_estimates(&profiles, install.major) {
         let real: u64 = postgres_c(&cluster, &conf, "shared_memory_size")
             .unwrap_or_else(|error| panic!("{profile}: postgres -C refused the file: {error}"))
             .parse()
@@ -235,14 +280,28 @@ fn shared_memory_estimate_covers_what_postgres_computes() {
             ));
         }
     }
-    eprintln!("{}", report.join("\n"));
-    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    eprintln!("{}:\n{}", install.version, report.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{}:\n{}",
+        install.version,
+        wrong.join("\n")
+    );
 }
 
 #[test]
-fn thousands_of_cores_give_worker_counts_the_server_accepts() {
-    let cluster = TempCluster::new();
-    let (_, conf, _) = confs_and_estimates(&["many-cores"]).remove(0);
+fn thousands_of_cores_give_worker_counts_debian_postgresql_accepts() {
+    thousands_of_cores_give_worker_counts_the_server_accepts(postgres_install());
+}
+
+#[test]
+fn thousands_of_cores_give_worker_counts_postgresql_18_accepts() {
+    thousands_of_cores_give_worker_counts_the_server_accepts(postgres18());
+}
+
+fn thousands_of_cores_give_worker_counts_the_server_accepts(install: &'static PostgresInstall) {
+    let cluster = TempCluster::with_install(install);
+    let (_, conf, _) = confs_and_estimates(&["many-cores"], install.major).remove(0);
     for (name, expected) in [
         ("max_worker_processes", "1024"),
         ("max_parallel_workers", "1024"),
@@ -256,16 +315,38 @@ fn thousands_of_cores_give_worker_counts_the_server_accepts() {
 }
 
 #[test]
-fn palgen_and_the_server_agree_on_the_most_server_processes() {
-    // The most connections palgen accepts with the default 8 workers: the
-    // server must accept that file, and refuse it with one connection more,
-    // which palgen refuses too.
-    let most = "extends: aws-small\nresources:\n  limits:\n    memory: 2Ti\nconnections:\n  max_connections: 262121\n";
+fn palgen_and_postgresql_15_agree_on_the_most_server_processes() {
+    // 262121 + 8 workers + 3 autovacuum workers + their launcher + 10 WAL
+    // senders = MAX_BACKENDS (262143).
+    palgen_and_the_server_agree_on_the_most_server_processes(postgres_install(), 262_121);
+}
+
+#[test]
+fn palgen_and_postgresql_18_agree_on_the_most_server_processes() {
+    // 262107 + 8 workers + 16 autovacuum worker slots + 10 WAL senders =
+    // MAX_BACKENDS less the autovacuum launcher and the slot sync worker.
+    palgen_and_the_server_agree_on_the_most_server_processes(postgres18(), 262_107);
+}
+
+/// The most connections palgen accepts with the default 8 workers for the
+/// server's major: the server must start with that file, and refuse it with
+/// one connection more, which palgen refuses too.
+fn palgen_and_the_server_agree_on_the_most_server_processes(
+    install: &'static PostgresInstall,
+    most_connections: u32,
+) {
+    let major = install.major;
+    let most = format!(
+        "extends: aws-small\nimage: postgres:{major}\nresources:\n  limits:\n    memory: 2Ti\nconnections:\n  max_connections: {most_connections}\n"
+    );
     let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("most.yaml"), most).unwrap();
+    fs::write(dir.path().join("most.yaml"), &most).unwrap();
     fs::write(
         dir.path().join("one-more.yaml"),
-        most.replace("262121", "262122"),
+        most.replace(
+            &format!("max_connections: {most_connections}"),
+            &format!("max_connections: {}", most_connections + 1),
+        ),
     )
     .unwrap();
     let profiles_dir = dir.path().to_str().unwrap();
@@ -283,7 +364,7 @@ fn palgen_and_the_server_agree_on_the_most_server_processes() {
     let refused = shown("one-more");
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
     assert!(
-        stderr(&refused).contains("max_connections at most 262121"),
+        stderr(&refused).contains(&format!("max_connections at most {most_connections}")),
         "{}",
         stderr(&refused)
     );
@@ -297,13 +378,68 @@ fn palgen_and_the_server_agree_on_the_most_server_processes() {
                 .map(str::to_owned)
         })
         .expect("the postgres-config ConfigMap");
-    assert!(conf.contains("\nmax_connections = 262121\n"), "{conf}");
-    let cluster = TempCluster::new();
-    assert_eq!(
-        postgres_c(&cluster, &conf, "max_connections").as_deref(),
-        Ok("262121")
+    let line = format!("\nmax_connections = {most_connections}\n");
+    assert!(conf.contains(&line), "{conf}");
+    let cluster = TempCluster::with_install(install);
+    let started = start_until_shared_memory(&cluster, &conf);
+    assert!(
+        started.contains(SHARED_MEMORY_REFUSED),
+        "{}: the server refused the most connections palgen accepts:\n{started}",
+        install.version
     );
-    let one_more = conf.replace("max_connections = 262121", "max_connections = 262122");
-    let error = postgres_c(&cluster, &one_more, "max_connections").unwrap_err();
-    assert!(error.contains("max_connections"), "{error}");
+    let one_more = conf.replace(
+        line.trim(),
+        &format!("max_connections = {}", most_connections + 1),
+    );
+    let refusal = start_until_shared_memory(&cluster, &one_more);
+    assert!(
+        !refusal.contains(SHARED_MEMORY_REFUSED) && refusal.contains("max_connections"),
+        "{}: the server did not refuse one connection more:\n{refusal}",
+        install.version
+    );
+}
+
+/// How PostgreSQL stops when it cannot allocate its shared memory.
+const SHARED_MEMORY_REFUSED: &str = "could not map anonymous shared memory";
+
+/// The log of a server started with `conf` and `huge_pages = on`. It checks
+/// the whole configuration first (PostgreSQL 18 counts its server processes
+/// only when it starts, not for `postgres -C`); on a machine without huge
+/// pages reserved for it, it then stops where it would allocate its shared
+/// memory, so the 13GB that 262,000 backend slots need are never taken.
+fn start_until_shared_memory(cluster: &TempCluster, conf: &str) -> String {
+    let sandbox = cluster.sandbox();
+    let text = conf_for_server(conf, sandbox.install().major).text;
+    let path = sandbox.write("postgresql.conf.start", &text);
+    let mut server = Daemon::spawn(
+        sandbox,
+        "postgres-start",
+        sandbox
+            .command(sandbox.program("postgres"))
+            .arg("-D")
+            .arg(sandbox.path().join("data"))
+            .arg("-c")
+            .arg(format!("config_file={}", path.display()))
+            .args([
+                "-c",
+                "ssl=off",
+                "-c",
+                "huge_pages=on",
+                "-c",
+                "listen_addresses=",
+            ])
+            .arg("-c")
+            .arg(format!("unix_socket_directories={}", cluster.sockets()))
+            .arg("-c")
+            .arg(format!("port={}", free_port())),
+    );
+    let outcome = server.wait_ready(|| Err("still starting".to_owned()));
+    let log = server.log();
+    let exited = format!("{} exited", server.name());
+    assert!(
+        outcome.is_err_and(|why| why.starts_with(&exited)),
+        "the server kept running: this machine has huge pages for its shared memory, so \
+         this test cannot stop it before it allocates it:\n{log}"
+    );
+    log
 }

@@ -8,4 +8,5 @@ pub mod memory;
 pub mod offsite;
 pub mod pg_ranges;
 pub mod quantity;
+pub mod server_processes;
 pub mod settings;

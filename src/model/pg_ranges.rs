@@ -1,8 +1,9 @@
 //! The ranges PostgreSQL accepts for the numeric parameters palgen writes
 //! into postgresql.conf, as `pg_settings` reports them (`min_val`,
-//! `max_val`, `unit`). A test compares this table with a real server's
-//! `pg_settings`, and checks that every numeric parameter of every
-//! generated postgresql.conf is in it, so the table cannot drift.
+//! `max_val`, `unit`), by major. A test compares this table with the
+//! `pg_settings` of real servers (15 and 18), and checks that every numeric
+//! parameter of every generated postgresql.conf is in it, so the table
+//! cannot drift.
 //!
 //! This file depends on nothing else of palgen, so that test can include it.
 
@@ -30,7 +31,8 @@ const INT_MAX: i64 = 2_147_483_647;
 /// PostgreSQL's `MAX_BACKENDS`.
 const MAX_BACKENDS: i64 = 262_143;
 
-pub const PG_RANGES: [PgRange; 20] = [
+/// The ranges of PostgreSQL 15, the oldest major palgen supports.
+const PG15_RANGES: [PgRange; 20] = [
     range("effective_cache_size", 1, INT_MAX, "8kB"),
     range("effective_io_concurrency", 0, 1000, ""),
     range("log_min_duration_statement", -1, INT_MAX, "ms"),
@@ -53,9 +55,30 @@ pub const PG_RANGES: [PgRange; 20] = [
     range("work_mem", 64, INT_MAX, "kB"),
 ];
 
-/// The range of a parameter palgen writes.
-pub fn pg_range(name: &str) -> Option<&'static PgRange> {
-    PG_RANGES.iter().find(|range| range.name == name)
+/// Ranges that changed, and the major they hold from. 16 and 17 are not
+/// measured here: they keep 15's ranges, the narrower ones.
+const CHANGED_RANGES: [(u32, PgRange); 1] =
+    [(18, range("maintenance_work_mem", 64, INT_MAX, "kB"))];
+
+/// The ranges of the parameters palgen writes, for a server of `major`.
+pub fn pg_ranges(major: u32) -> Vec<PgRange> {
+    PG15_RANGES
+        .iter()
+        .map(|range| {
+            CHANGED_RANGES
+                .iter()
+                .rev()
+                .find(|(since, changed)| changed.name == range.name && major >= *since)
+                .map_or(*range, |(_, changed)| *changed)
+        })
+        .collect()
+}
+
+/// The range of a parameter palgen writes, for a server of `major`.
+pub fn pg_range(name: &str, major: u32) -> Option<PgRange> {
+    pg_ranges(major)
+        .into_iter()
+        .find(|range| range.name == name)
 }
 
 impl PgRange {

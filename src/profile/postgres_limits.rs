@@ -8,6 +8,7 @@ use super::error::SettingsError;
 use crate::model::derived::{Derived, WAL_SIZE_FLOOR, WAL_VOLUME_SHARE};
 use crate::model::pg_ranges::pg_range;
 use crate::model::quantity::Bytes;
+use crate::model::server_processes::ServerProcesses;
 use crate::model::settings::Settings;
 
 /// A value palgen writes into postgresql.conf, and the keys it comes from.
@@ -19,16 +20,6 @@ struct Written {
     rule: String,
     keys: &'static [&'static str],
 }
-
-/// PostgreSQL's `MAX_BACKENDS`: the most processes its shared state has
-/// room for, counting max_connections, autovacuum workers and launcher,
-/// background workers and WAL senders.
-const MAX_BACKENDS: u64 = 262_143;
-/// autovacuum_max_workers (3) and the launcher, and max_wal_senders (10):
-/// PostgreSQL's defaults, which palgen keeps.
-const AUTOVACUUM_AND_WAL_SENDERS: u64 = 3 + 1 + 10;
-/// PostgreSQL's default max_worker_processes, where palgen leaves it.
-const DEFAULT_WORKER_PROCESSES: u64 = 8;
 
 const MEMORY_KEYS: &[&str] = &["resources.limits.memory"];
 const WAL_KEYS: &[&str] = &["storage.size", "postgres.max_wal_size"];
@@ -116,8 +107,9 @@ pub(super) fn validate_ranges(
     d: &Derived,
     r: &Blame<'_>,
 ) -> Result<(), SettingsError> {
+    let major = s.image.major();
     for w in written(s, d) {
-        let range = pg_range(w.parameter).expect("every written parameter has a range");
+        let range = pg_range(w.parameter, major).expect("every written parameter has a range");
         let (value, unit) = match range.unit_bytes() {
             Some(unit_bytes) => (
                 w.value / i128::from(unit_bytes),
@@ -136,25 +128,25 @@ pub(super) fn validate_ranges(
             return Err(r.invalid(
                 r.most_specific(w.keys),
                 format!(
-                    "gives {} = {value}{unit} ({}), {side} what PostgreSQL accepts: {} to {}{unit}",
+                    "gives {} = {value}{unit} ({}), {side} what PostgreSQL {major} accepts: {} to {}{unit}",
                     w.parameter, w.rule, range.min, range.max
                 ),
             ));
         }
     }
-    let workers = d
-        .postgresql
-        .parallel
-        .as_ref()
-        .map_or(DEFAULT_WORKER_PROCESSES, |p| p.max_worker_processes);
-    let max_connections = u64::from(s.connections.max_connections);
-    let backends = max_connections + AUTOVACUUM_AND_WAL_SENDERS + workers;
-    if backends > MAX_BACKENDS {
+    let processes = ServerProcesses::of(s, &d.postgresql);
+    if processes.counted() > processes.most() {
+        let (others, which) = processes.others_counted();
         return Err(r.invalid(
             r.most_specific(&["connections.max_connections", "resources.limits.cpu"]),
             format!(
-                "max_connections {max_connections} + {workers} worker processes + {AUTOVACUUM_AND_WAL_SENDERS} autovacuum and WAL sender slots = {backends} server processes; PostgreSQL accepts at most {MAX_BACKENDS}, so max_connections at most {}",
-                MAX_BACKENDS - AUTOVACUUM_AND_WAL_SENDERS - workers
+                "max_connections {} + {} worker processes + {others} ({which}) = {} server processes; PostgreSQL {} accepts at most {}, so max_connections at most {}",
+                processes.max_connections,
+                processes.workers,
+                processes.counted(),
+                processes.major,
+                processes.most(),
+                processes.most_connections()
             ),
         ));
     }

@@ -10,8 +10,8 @@ use crate::common::{stderr, stdout};
 
 use super::{
     APP_PASSWORD, Daemon, EXPORTER_PASSWORD, Generated, POSTGRES_PASSWORD, PgSetting,
-    REPLICATION_PASSWORD, Sandbox, ServerFiles, TlsFiles, conf_for_server, describe, exit_ok,
-    free_port, peer_admits_postgres, run, run_ok, write_tls,
+    PostgresInstall, REPLICATION_PASSWORD, Sandbox, ServerFiles, TlsFiles, conf_for_server,
+    describe, exit_ok, free_port, peer_admits_postgres, postgres_install, run, run_ok, write_tls,
 };
 
 /// The database Service's name, as the backup job's `PGHOST` has it.
@@ -381,7 +381,12 @@ impl TempCluster {
     /// [`initdb`] of a fresh cluster, with the credentials directory of
     /// [`write_credentials`].
     pub fn new() -> TempCluster {
-        let sandbox = Sandbox::new();
+        TempCluster::with_install(postgres_install())
+    }
+
+    /// [`TempCluster::new`] with the server programs of `install`.
+    pub fn with_install(install: &'static PostgresInstall) -> TempCluster {
+        let sandbox = Sandbox::with_install(install);
         let credentials = write_credentials(&sandbox);
         let data = sandbox.path().join("data");
         initdb(&sandbox, &data, &credentials);
