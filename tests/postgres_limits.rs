@@ -21,6 +21,7 @@ mod pg_ranges;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use common::{PROFILES, palgen, stderr, stdout};
 use pg::{
@@ -227,25 +228,31 @@ fn confs_and_estimates(profiles: &[&str], major: u32) -> Vec<(String, String, u6
 /// `postgres -C NAME` with a configuration file: what the server would run
 /// with, or why it refuses the file.
 fn postgres_c(cluster: &TempCluster, conf: &str, name: &str) -> Result<String, String> {
+    let output = run(postgres_with(cluster, conf).args(["-C", name]));
+    if output.status.success() {
+        Ok(stdout(&output).trim().to_owned())
+    } else {
+        Err(stderr(&output))
+    }
+}
+
+/// `postgres` on the cluster's data directory with `conf` as the server
+/// would read it.
+fn postgres_with(cluster: &TempCluster, conf: &str) -> Command {
     let sandbox = cluster.sandbox();
     let text = conf_for_server(conf, sandbox.install().major).text;
     let path: PathBuf = sandbox.write("postgresql.conf.probe", &text);
     let data: &Path = &sandbox.path().join("data");
-    let output = run(sandbox
-        .command(sandbox.program("postgres"))
+    let mut command = sandbox.command(sandbox.program("postgres"));
+    command
         .arg("-D")
         .arg(data)
         .arg("-c")
         .arg(format!("config_file={}", path.display()))
         // The file names the pod's certificate, which this machine has not;
         // TLS changes neither shared memory nor the values asked for.
-        .args(["-c", "ssl=off"])
-        .args(["-C", name]));
-    if output.status.success() {
-        Ok(stdout(&output).trim().to_owned())
-    } else {
-        Err(stderr(&output))
-    }
+        .args(["-c", "ssl=off"]);
+    command
 }
 
 #[test]
@@ -408,26 +415,11 @@ const SHARED_MEMORY_REFUSED: &str = "could not map anonymous shared memory";
 /// pages reserved for it, it then stops where it would allocate its shared
 /// memory, so the 13GB that 262,000 backend slots need are never taken.
 fn start_until_shared_memory(cluster: &TempCluster, conf: &str) -> String {
-    let sandbox = cluster.sandbox();
-    let text = conf_for_server(conf, sandbox.install().major).text;
-    let path = sandbox.write("postgresql.conf.start", &text);
     let mut server = Daemon::spawn(
-        sandbox,
+        cluster.sandbox(),
         "postgres-start",
-        sandbox
-            .command(sandbox.program("postgres"))
-            .arg("-D")
-            .arg(sandbox.path().join("data"))
-            .arg("-c")
-            .arg(format!("config_file={}", path.display()))
-            .args([
-                "-c",
-                "ssl=off",
-                "-c",
-                "huge_pages=on",
-                "-c",
-                "listen_addresses=",
-            ])
+        postgres_with(cluster, conf)
+            .args(["-c", "huge_pages=on", "-c", "listen_addresses="])
             .arg("-c")
             .arg(format!("unix_socket_directories={}", cluster.sockets()))
             .arg("-c")

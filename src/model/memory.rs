@@ -21,7 +21,7 @@ use crate::model::settings::Settings;
 const FIXED_SHARED_MEMORY: Bytes = Bytes::mebibytes(12);
 /// Shared memory per backend slot (PGPROC, lock table entries at the
 /// default max_locks_per_transaction of 64, snapshots, ...).
-const PER_BACKEND_SHARED_MEMORY: u64 = 50 << 10;
+const PER_BACKEND_SHARED_MEMORY: Bytes = Bytes::from_bytes(50 << 10);
 /// The major whose SLRU caches (transaction_buffers and its siblings at
 /// their default 0) grow with shared_buffers.
 const SCALED_SLRU_MAJOR: u32 = 17;
@@ -62,7 +62,7 @@ pub fn need(settings: &Settings, tuning: &Tuning) -> MemoryNeed {
     } else {
         0
     };
-    let per_slot = PER_BACKEND_SHARED_MEMORY + io_handles * IO_HANDLE_BYTES;
+    let per_slot = PER_BACKEND_SHARED_MEMORY.as_bytes() + io_handles * IO_HANDLE_BYTES;
     let shared = [
         shared_buffers,
         shared_buffers / 40,
@@ -128,10 +128,11 @@ fn shared_memory_rule(
     }
     terms.push(format!("wal_buffers {}", tuning.wal_buffers.value));
     terms.push(FIXED_SHARED_MEMORY.to_postgres_units());
+    let per_backend = PER_BACKEND_SHARED_MEMORY.to_postgres_units();
     let per_slot = if io_handles > 0 {
-        format!("(50kB + {io_handles} I/O handles x {IO_HANDLE_BYTES}B)")
+        format!("({per_backend} + {io_handles} I/O handles x {IO_HANDLE_BYTES}B)")
     } else {
-        "50kB".to_owned()
+        per_backend
     };
     terms.push(format!(
         "{per_slot} x {} backend slots (max_connections {} + {} workers + {} others)",

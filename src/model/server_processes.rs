@@ -14,6 +14,15 @@ const MAX_BACKENDS: u64 = 262_143;
 const DEFAULT_WORKER_PROCESSES: u64 = 8;
 /// The major that introduced `autovacuum_worker_slots` and asynchronous I/O.
 pub const ASYNC_IO_MAJOR: u32 = 18;
+/// PostgreSQL 18's autovacuum launcher and slot sync worker: kept out of
+/// `MAX_BACKENDS`, given backend slots.
+const SPECIAL_WORKERS_18: u64 = 2;
+/// PostgreSQL 18's `NUM_AUXILIARY_PROCS`, 32 of them I/O worker slots.
+const AUXILIARY_SLOTS_18: u64 = 38;
+/// The slots 15 to 17 size shared memory for besides max_connections and
+/// the workers (WAL senders, autovacuum, auxiliary processes), fitted to
+/// 15's own computation.
+const OTHER_SLOTS_15: u64 = 22;
 
 /// What one profile's server runs besides its connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,11 +62,10 @@ impl ServerProcesses {
         }
     }
 
-    /// The most server processes PostgreSQL accepts: 18 keeps two of
-    /// `MAX_BACKENDS` for the autovacuum launcher and the slot sync worker.
+    /// The most server processes PostgreSQL accepts.
     pub fn most(&self) -> u64 {
         if self.major >= ASYNC_IO_MAJOR {
-            MAX_BACKENDS - 2
+            MAX_BACKENDS - SPECIAL_WORKERS_18
         } else {
             MAX_BACKENDS
         }
@@ -75,15 +83,12 @@ impl ServerProcesses {
     }
 
     /// Backend slots PostgreSQL sizes its shared memory for beyond
-    /// max_connections and the workers: 15 to 17 count WAL senders,
-    /// autovacuum and the auxiliary processes as 22 (fitted to 15's own
-    /// computation); 18 counts the same 28 processes it bounds and 38
-    /// auxiliary ones (32 of them I/O worker slots).
+    /// max_connections and the workers.
     pub fn other_slots(&self) -> u64 {
         if self.major >= ASYNC_IO_MAJOR {
-            self.others_counted().0 + 2 + 38
+            self.others_counted().0 + SPECIAL_WORKERS_18 + AUXILIARY_SLOTS_18
         } else {
-            22
+            OTHER_SLOTS_15
         }
     }
 
