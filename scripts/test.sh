@@ -3,8 +3,8 @@
 #
 #   ./scripts/test.sh
 #
-# On a fresh Debian 12 machine (root, Rust toolchain, python3 with venv/pip,
-# kubectl with kustomize v5) it installs:
+# On a fresh Debian 12 machine (root, Rust toolchain, Go 1.26, python3 with
+# venv/pip, kubectl with kustomize v5) it installs:
 #   - Debian packages: PostgreSQL (server + contrib), PgBouncer, the
 #     Prometheus postgres_exporter, barman-cli-cloud and rclone, for the tests
 #     against the real programs, openssl, which makes the test servers' certificates
@@ -19,7 +19,11 @@
 #   - .tools/schema: the pinned npm packages of scripts/schema (CloudNativePG,
 #     Barman Cloud and Prometheus Operator schemas, TypeScript);
 #   - the npm packages of tests/cert-manager/package-lock.json (cert-manager's
-#     CRD schemas).
+#     CRD schemas);
+#   - .tools/control-plane: a Kubernetes control plane built with Go from the
+#     modules pinned under tests/control-plane (scripts/control-plane.sh), and
+#     the operators' CRDs from their modules; it runs on loopback during
+#     cargo test.
 # Each install step is skipped when it is already done, so a second run only
 # runs the checks: cargo fmt, cargo clippy, cargo test.
 set -euo pipefail
@@ -224,6 +228,16 @@ fi
 echo "node $(node --version), @kubernetes-models/cert-manager $(node -p 'require("./'$cert_manager_dir'/node_modules/@kubernetes-models/cert-manager/package.json").version')"
 
 # ---------------------------------------------------------------------------
+section "Kubernetes control plane in .tools/control-plane (scripts/control-plane.sh build)"
+
+# kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kwok,
+# built from the Go modules pinned under tests/control-plane (no prebuilt
+# binary), and the operators' CRDs from their modules.
+command -v go >/dev/null ||
+    die "go is not installed: the test control plane is built from Go modules (Go 1.26 or newer)"
+./scripts/control-plane.sh build
+
+# ---------------------------------------------------------------------------
 section "kubectl, rustfmt, clippy"
 
 command -v kubectl >/dev/null ||
@@ -244,6 +258,11 @@ cargo fmt --check
 
 section "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
+
+section "start the test control plane (scripts/control-plane.sh start)"
+./scripts/control-plane.sh start
+trap './scripts/control-plane.sh stop' EXIT
+export PALGEN_TEST_KUBECONFIG=$ROOT/.tools/control-plane/run/kubeconfig
 
 section "cargo test --all-targets"
 # Snapshot mismatches fail and write nothing: snapshots change only when a

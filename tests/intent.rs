@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
-use common::{PROFILES, objects_by_identity, palgen, stderr, stdout};
+use common::{PROFILES, STRESS_PROFILES, objects_by_identity, palgen, stderr, stdout};
 
 /// One profile's build: its objects by identity and its resolved settings.
 struct Build {
@@ -24,41 +24,6 @@ struct Build {
     objects: BTreeMap<String, Value>,
     settings: Value,
 }
-
-/// User profiles (file name, text) that stress the rules.
-const USER_PROFILES: [(&str, &str); 5] = [
-    (
-        "three-replicas",
-        "extends: aws-large\n\
-         image: postgres:18.1@sha256:0000000000000000000000000000000000000000000000000000000000000000\n\
-         storage:\n  size: 500Gi\n\
-         replication:\n  read_replicas: 3\n\
-         monitoring:\n  service_monitor: true\n",
-    ),
-    (
-        "no-backup",
-        "extends: gcp-medium\n\
-         backup:\n  enabled: false\n\
-         monitoring:\n  exporter: false\n",
-    ),
-    (
-        // 3 + 2 = 5 application pods: PgBouncer on a small size.
-        "pooled-small",
-        "extends: azure-small\n\
-         connections:\n  web_pods: 3\n  worker_pods: 2\n",
-    ),
-    (
-        "guaranteed",
-        "extends: aws-medium\n\
-         resources:\n  requests:\n    memory: 2Gi\n    cpu: 2000m\n",
-    ),
-    (
-        "postgres-16",
-        "extends: dev-large\n\
-         image: postgres:16.4\n\
-         storage:\n  class: fast-nvme\n  size: 20Gi\n",
-    ),
-];
 
 fn build(profiles_dir: Option<&str>, profile: &str) -> Build {
     let mut prefix = Vec::new();
@@ -91,7 +56,7 @@ fn builds() -> &'static [Build] {
     static BUILDS: OnceLock<Vec<Build>> = OnceLock::new();
     BUILDS.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temporary directory");
-        for (name, text) in USER_PROFILES {
+        for (name, text) in STRESS_PROFILES {
             fs::write(dir.path().join(format!("{name}.yaml")), text).expect("user profile");
         }
         let profiles_dir = dir.path().to_str().expect("UTF-8 path");
@@ -99,7 +64,7 @@ fn builds() -> &'static [Build] {
             .iter()
             .map(|profile| build(None, profile))
             .chain(
-                USER_PROFILES
+                STRESS_PROFILES
                     .iter()
                     .map(|(name, _)| build(Some(profiles_dir), name)),
             )
@@ -111,13 +76,13 @@ fn user_build(name: &str) -> &'static Build {
     builds()
         .iter()
         .find(|b| b.profile == name)
-        .expect("a user profile of USER_PROFILES")
+        .expect("a user profile of STRESS_PROFILES")
 }
 
 /// Runs `check` on every build and fails with all violations it reports.
 fn assert_rule(check: fn(&Build) -> Vec<String>) {
     let builds = builds();
-    assert_eq!(builds.len(), PROFILES.len() + USER_PROFILES.len());
+    assert_eq!(builds.len(), PROFILES.len() + STRESS_PROFILES.len());
     let violations: Vec<String> = builds.iter().flat_map(check).collect();
     assert!(
         violations.is_empty(),

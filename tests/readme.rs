@@ -98,12 +98,18 @@ fn platform_and_size(profile: &str) -> (&str, &str) {
     profile.split_once('-').expect("<platform>-<size>")
 }
 
-/// `"256Mi, 250m"`: memory, then CPU, as the README and `palgen list` write them.
+/// `"256Mi, 250m"`: memory, then CPU in millicores, as the README and
+/// `palgen list` write them (manifests write whole cores as the API server
+/// stores them, `1` for `1000m`).
 fn amounts(resources: &Value) -> String {
+    let cpu = resources["cpu"].as_str().unwrap_or("?");
+    let millicores = match cpu.parse::<u64>() {
+        Ok(cores) => format!("{}m", cores * 1000),
+        Err(_) => cpu.to_owned(),
+    };
     format!(
-        "{}, {}",
+        "{}, {millicores}",
         resources["memory"].as_str().unwrap_or("?"),
-        resources["cpu"].as_str().unwrap_or("?")
     )
 }
 

@@ -158,8 +158,24 @@ impl std::str::FromStr for MilliCpu {
 }
 
 impl fmt::Display for MilliCpu {
+    /// Millicores, as profiles, messages and the READMEs spell CPU.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}m", self.0)
+    }
+}
+
+impl MilliCpu {
+    /// The form the API server stores (and GitOps tools compare with): whole
+    /// cores where the value is whole, so `1000m` is written `1`; anything
+    /// else stays in millicores. Manifests carry this form.
+    pub fn to_kubernetes(self) -> String {
+        match self.0 {
+            millis if millis > 0 && millis.is_multiple_of(1_000_000) => {
+                format!("{}k", millis / 1_000_000)
+            }
+            millis if millis.is_multiple_of(1000) => (millis / 1000).to_string(),
+            millis => format!("{millis}m"),
+        }
     }
 }
 
@@ -181,7 +197,19 @@ macro_rules! string_serde {
 }
 
 string_serde!(Bytes);
-string_serde!(MilliCpu);
+
+impl Serialize for MilliCpu {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_kubernetes())
+    }
+}
+
+impl<'de> Deserialize<'de> for MilliCpu {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -226,6 +254,24 @@ mod tests {
             Bytes::from_bytes(7_864 * 1024).to_postgres_units(),
             "7864kB"
         );
+    }
+
+    #[test]
+    fn cpu_prints_as_the_api_server_stores_it() {
+        // Each pair as kube-apiserver v1.37.2 stored it in a pod's limits.
+        for (written, stored) in [
+            ("1000m", "1"),
+            ("4000m", "4"),
+            ("0.5", "500m"),
+            ("250m", "250m"),
+            ("1500m", "1500m"),
+            ("0.125", "125m"),
+            ("2", "2"),
+            ("0", "0"),
+            ("5000", "5k"),
+        ] {
+            assert_eq!(written.parse::<MilliCpu>().unwrap().to_kubernetes(), stored);
+        }
     }
 
     #[test]

@@ -67,10 +67,14 @@ pub fn container_security(run_as: RunAs) -> SecurityContext {
     }
 }
 
+/// An environment variable. An empty value is left out, as the API server
+/// stores it (a variable without a value is empty), so what is applied and
+/// what is stored never differ.
 pub fn env(name: &str, value: impl Into<String>) -> EnvVar {
+    let value: String = value.into();
     EnvVar {
         name: name.to_owned(),
-        value: Some(value.into()),
+        value: (!value.is_empty()).then_some(value),
         ..Default::default()
     }
 }
@@ -253,7 +257,7 @@ pub fn claim_spec(class: &str, size: Bytes) -> PersistentVolumeClaimSpec {
 pub fn resources(requests: &Amounts, limits: &Amounts) -> ResourceRequirements {
     let amounts = |a: &Amounts| {
         BTreeMap::from([
-            ("cpu".to_owned(), Quantity(a.cpu.to_string())),
+            ("cpu".to_owned(), Quantity(a.cpu.to_kubernetes())),
             ("memory".to_owned(), Quantity(a.memory.to_string())),
         ])
     };

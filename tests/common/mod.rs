@@ -24,6 +24,42 @@ pub const PROFILES: [&str; 12] = [
     "azure-large",
 ];
 
+/// User profiles (file name, text) that stress the rules: the intent tests
+/// and the control-plane tests run them beside the built-in profiles.
+pub const STRESS_PROFILES: [(&str, &str); 5] = [
+    (
+        "three-replicas",
+        "extends: aws-large\n\
+         image: postgres:18.1@sha256:0000000000000000000000000000000000000000000000000000000000000000\n\
+         storage:\n  size: 500Gi\n\
+         replication:\n  read_replicas: 3\n\
+         monitoring:\n  service_monitor: true\n",
+    ),
+    (
+        "no-backup",
+        "extends: gcp-medium\n\
+         backup:\n  enabled: false\n\
+         monitoring:\n  exporter: false\n",
+    ),
+    (
+        // 3 + 2 = 5 application pods: PgBouncer on a small size.
+        "pooled-small",
+        "extends: azure-small\n\
+         connections:\n  web_pods: 3\n  worker_pods: 2\n",
+    ),
+    (
+        "guaranteed",
+        "extends: aws-medium\n\
+         resources:\n  requests:\n    memory: 2Gi\n    cpu: 2000m\n",
+    ),
+    (
+        "postgres-16",
+        "extends: dev-large\n\
+         image: postgres:16.4\n\
+         storage:\n  class: fast-nvme\n  size: 20Gi\n",
+    ),
+];
+
 pub fn palgen(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_palgen"))
         .args(args)

@@ -1,0 +1,419 @@
+//! `palgen plan` against what Kubernetes does: for each change a team makes
+//! to a profile, v1 is rendered and applied to the test control plane
+//! (scripts/control-plane.sh), v2 is planned, rendered and applied
+//! server-side. What plan calls in place or rolling applies cleanly (and rolls
+//! pods exactly when it says); what it calls impossible the server refuses;
+//! then its procedure, run step by step as printed, ends with v2 applied and
+//! no pod or claim lost that the procedure does not say it replaces.
+
+mod common;
+mod kube;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use common::{palgen_in, stderr, stdout};
+use kube::Cluster;
+
+/// The namespace every built-in profile deploys into (the procedures name it).
+const NAMESPACE: &str = "paless";
+/// The profile each case writes, v1 then v2.
+const PROFILE: &str = "team";
+
+/// One change: the profile before and after, and what the server must do
+/// with the new overlay when it is applied directly.
+struct Case {
+    name: &'static str,
+    before: &'static str,
+    after: &'static str,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "memory up",
+        before: "extends: aws-medium\n",
+        after: "extends: aws-medium\nresources:\n  limits:\n    memory: 3Gi\n",
+    },
+    Case {
+        name: "cpu up",
+        before: "extends: gcp-small\n",
+        after: "extends: gcp-small\nresources:\n  limits:\n    cpu: 2000m\n",
+    },
+    Case {
+        name: "image minor",
+        before: "extends: aws-small\nimage: postgres:18.1\n",
+        after: "extends: aws-small\nimage: postgres:18.2\n",
+    },
+    Case {
+        name: "pool size",
+        before: "extends: aws-large\n",
+        after: "extends: aws-large\npgbouncer:\n  replicas: 3\n",
+    },
+    Case {
+        name: "replicas down",
+        before: "extends: aws-large\n",
+        after: "extends: aws-large\nreplication:\n  read_replicas: 1\n",
+    },
+    Case {
+        name: "storage up",
+        before: "extends: aws-medium\n",
+        after: "extends: aws-medium\nstorage:\n  size: 80Gi\n",
+    },
+];
+
+struct Finding {
+    class: String,
+    kind: String,
+    name: String,
+    description: String,
+    procedure: Vec<String>,
+}
+
+/// The findings of `palgen plan`'s text output.
+fn findings(plan: &str) -> Vec<Finding> {
+    let mut found: Vec<Finding> = Vec::new();
+    let labels = [
+        "in place",
+        "rolls pods",
+        "CANNOT BE APPLIED",
+        "DATA-INCOMPATIBLE",
+        "DESTRUCTIVE",
+    ];
+    for line in plan.lines() {
+        if let Some(label) = labels.iter().find(|label| {
+            line.strip_prefix("  ")
+                .is_some_and(|l| l.starts_with(*label))
+        }) {
+            let rest = line[2 + label.len()..].trim_start();
+            let (object, description) = rest.split_once(": ").expect("kind name: description");
+            let (kind, name) = object.split_once(' ').expect("kind name");
+            found.push(Finding {
+                class: (*label).to_owned(),
+                kind: kind.to_owned(),
+                name: name.to_owned(),
+                description: description.to_owned(),
+                procedure: Vec::new(),
+            });
+        } else if let Some(step) = line
+            .strip_prefix("      ")
+            .and_then(|l| l.split_once(". "))
+            .filter(|(number, _)| number.parse::<u32>().is_ok())
+        {
+            found
+                .last_mut()
+                .expect("a step follows a finding")
+                .procedure
+                .push(step.1.to_owned());
+        }
+    }
+    found
+}
+
+/// A clean namespace, the case's v1 rendered into `dir` and applied, its
+/// workloads ready.
+fn deploy_v1(cluster: &Cluster, dir: &Path, case: &Case) {
+    cluster.fresh_namespace(NAMESPACE);
+    fs::write(
+        dir.join("profiles").join(format!("{PROFILE}.yaml")),
+        case.before,
+    )
+    .unwrap();
+    let rendered = palgen_in(
+        dir,
+        &["--profiles-dir", "profiles", "render", "--profile", PROFILE],
+    );
+    assert!(
+        rendered.status.success(),
+        "{}: render v1: {}",
+        case.name,
+        stderr(&rendered)
+    );
+    let apply = cluster.kubectl_in(
+        dir,
+        &[
+            "apply",
+            "-k",
+            &overlay(),
+            "--server-side",
+            "--field-manager=palgen-test",
+        ],
+    );
+    assert!(
+        apply.success && apply.warnings().is_empty(),
+        "{}: apply v1: {}",
+        case.name,
+        apply.stderr
+    );
+    wait_ready(cluster, case.name);
+}
+
+fn overlay() -> String {
+    format!("k8s/overlays/{PROFILE}")
+}
+
+fn wait_ready(cluster: &Cluster, case: &str) {
+    cluster.wait_until(
+        NAMESPACE,
+        &format!("{case}: workloads ready"),
+        Duration::from_secs(180),
+        |cluster| {
+            cluster.items("statefulsets", NAMESPACE).iter().all(|set| {
+                let status = &set["status"];
+                status["readyReplicas"].as_i64().unwrap_or(0)
+                    == set["spec"]["replicas"].as_i64().unwrap_or(1)
+                    && status["updatedReplicas"] == status["replicas"]
+            }) && cluster.items("deployments", NAMESPACE).iter().all(|d| {
+                d["status"]["updatedReplicas"] == d["spec"]["replicas"]
+                    && d["status"]["availableReplicas"] == d["spec"]["replicas"]
+            })
+        },
+    );
+}
+
+/// Pod template revision of every StatefulSet and Deployment.
+fn revisions(cluster: &Cluster) -> BTreeMap<String, String> {
+    let mut revisions = BTreeMap::new();
+    for set in cluster.items("statefulsets", NAMESPACE) {
+        revisions.insert(
+            format!("StatefulSet {}", set["metadata"]["name"].as_str().unwrap()),
+            set["status"]["updateRevision"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    for replica_set in cluster.items("replicasets", NAMESPACE) {
+        if replica_set["spec"]["replicas"].as_i64().unwrap_or(0) > 0 {
+            let owner = replica_set["metadata"]["ownerReferences"][0]["name"]
+                .as_str()
+                .unwrap_or_default();
+            revisions.insert(
+                format!("Deployment {owner}"),
+                replica_set["metadata"]["labels"]["pod-template-hash"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+    }
+    revisions
+}
+
+/// Claim name to uid.
+fn claims(cluster: &Cluster) -> BTreeMap<String, String> {
+    cluster
+        .items("persistentvolumeclaims", NAMESPACE)
+        .iter()
+        .map(|claim| {
+            (
+                claim["metadata"]["name"].as_str().unwrap().to_owned(),
+                claim["metadata"]["uid"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn plan_and_render_v2(dir: &Path, case: &Case) -> Vec<Finding> {
+    fs::write(
+        dir.join("profiles").join(format!("{PROFILE}.yaml")),
+        case.after,
+    )
+    .unwrap();
+    let plan = palgen_in(
+        dir,
+        &["--profiles-dir", "profiles", "plan", "--profile", PROFILE],
+    );
+    assert!(
+        plan.status.success(),
+        "{}: plan: {}",
+        case.name,
+        stderr(&plan)
+    );
+    let text = stdout(&plan);
+    let rendered = palgen_in(
+        dir,
+        &[
+            "--profiles-dir",
+            "profiles",
+            "render",
+            "--profile",
+            PROFILE,
+            "--accept-unsafe",
+        ],
+    );
+    assert!(
+        rendered.status.success(),
+        "{}: render v2: {}",
+        case.name,
+        stderr(&rendered)
+    );
+    let found = findings(&text);
+    assert!(
+        !found.is_empty(),
+        "{}: plan found nothing:\n{text}",
+        case.name
+    );
+    found
+}
+
+#[test]
+fn plan_verdicts_and_procedures_hold_on_the_control_plane() {
+    let cluster = Cluster::connect();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    fs::create_dir(dir.path().join("profiles")).unwrap();
+    let mut checked = Vec::new();
+    for case in CASES {
+        deploy_v1(&cluster, dir.path(), case);
+        let before = revisions(&cluster);
+        let claims_before = claims(&cluster);
+        let found = plan_and_render_v2(dir.path(), case);
+        let refused: Vec<&Finding> = found
+            .iter()
+            .filter(|f| f.class == "CANNOT BE APPLIED")
+            .collect();
+
+        let apply = cluster.kubectl_in(
+            dir.path(),
+            &[
+                "apply",
+                "-k",
+                &overlay(),
+                "--server-side",
+                "--field-manager=palgen-test",
+            ],
+        );
+        if refused.is_empty() {
+            assert!(
+                apply.success && apply.warnings().is_empty(),
+                "{}: plan says it applies, the server says:\n{}",
+                case.name,
+                apply.stderr
+            );
+            wait_ready(&cluster, case.name);
+            let after = revisions(&cluster);
+            for (workload, revision) in &before {
+                let rolled = after.get(workload) != Some(revision);
+                let said = found.iter().any(|f| {
+                    f.class == "rolls pods" && format!("{} {}", f.kind, f.name) == *workload
+                });
+                assert_eq!(
+                    rolled, said,
+                    "{}: {workload} rolled: {rolled}, plan said rolls pods: {said}",
+                    case.name
+                );
+            }
+        } else {
+            assert!(
+                !apply.success,
+                "{}: plan says impossible, the server applied it",
+                case.name
+            );
+            for finding in &refused {
+                let named = format!("\"{}\"", finding.name);
+                assert!(
+                    apply.stderr.contains(&named) && apply.stderr.contains("Forbidden"),
+                    "{}: the server's refusal does not name {} {} ({}):\n{}",
+                    case.name,
+                    finding.kind,
+                    finding.name,
+                    finding.description,
+                    apply.stderr
+                );
+                run_procedure(&cluster, dir.path(), case, finding);
+            }
+            wait_ready(&cluster, case.name);
+        }
+        let diff = cluster.kubectl_in(dir.path(), &["diff", "--server-side", "-k", &overlay()]);
+        assert!(
+            diff.success,
+            "{}: the cluster does not hold v2 after the plan's steps:\n{}{}",
+            case.name, diff.stdout, diff.stderr
+        );
+        let claims_after = claims(&cluster);
+        for (claim, uid) in &claims_before {
+            if let Some(now) = claims_after.get(claim) {
+                assert_eq!(now, uid, "{}: claim {claim} was replaced", case.name);
+            }
+        }
+        checked.push(case.name);
+    }
+    assert_eq!(checked.len(), CASES.len());
+}
+
+/// Runs a procedure's steps as printed, with a bare `kubectl` reaching the
+/// control plane. Where a step waits for a storage driver (a claim's
+/// capacity), the test plays the driver's part first: it resizes the volume
+/// and reports the claim's new capacity, as the CSI resizer and kubelet do.
+fn run_procedure(cluster: &Cluster, dir: &Path, case: &Case, finding: &Finding) {
+    assert!(
+        !finding.procedure.is_empty(),
+        "{}: {} {} has no procedure",
+        case.name,
+        finding.kind,
+        finding.name
+    );
+    for step in &finding.procedure {
+        if let Some(claim) = waits_for_capacity(step) {
+            play_resizer(cluster, &claim);
+        }
+        let output = Command::new("bash")
+            .arg("-c")
+            .arg(format!("set -euo pipefail\n{step}"))
+            .current_dir(dir)
+            .env("KUBECONFIG", cluster.kubeconfig())
+            .output()
+            .expect("bash runs");
+        assert!(
+            output.status.success(),
+            "{}: step failed: {step}\n{}",
+            case.name,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if let Some(expected) = step.split("repeat until it prints ").nth(1) {
+            assert_eq!(
+                String::from_utf8_lossy(&output.stdout).trim(),
+                expected.trim(),
+                "{}: {step}",
+                case.name
+            );
+        }
+    }
+}
+
+/// The claim a "get pvc NAME ... repeat until it prints SIZE" step waits for.
+fn waits_for_capacity(step: &str) -> Option<String> {
+    if !step.contains("repeat until it prints") {
+        return None;
+    }
+    let words: Vec<&str> = step.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "pvc")?;
+    words.get(at + 1).map(|claim| (*claim).to_owned())
+}
+
+fn play_resizer(cluster: &Cluster, claim: &str) {
+    let pvc: Value = cluster.get(&["pvc", claim, "-n", NAMESPACE]);
+    let size = pvc["spec"]["resources"]["requests"]["storage"]
+        .as_str()
+        .unwrap();
+    let volume = pvc["spec"]["volumeName"].as_str().unwrap();
+    let patch = format!("{{\"spec\":{{\"capacity\":{{\"storage\":\"{size}\"}}}}}}");
+    let run = cluster.kubectl(&["patch", "pv", volume, "-p", &patch]);
+    assert!(run.success, "resize volume {volume}: {}", run.stderr);
+    let patch = format!("{{\"status\":{{\"capacity\":{{\"storage\":\"{size}\"}}}}}}");
+    let run = cluster.kubectl(&[
+        "patch",
+        "pvc",
+        claim,
+        "-n",
+        NAMESPACE,
+        "--subresource=status",
+        "-p",
+        &patch,
+    ]);
+    assert!(run.success, "claim {claim} capacity: {}", run.stderr);
+}
