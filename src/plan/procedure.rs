@@ -33,6 +33,16 @@ impl StatefulSet {
             .collect()
     }
 
+    /// `pg_dump` of the application database by the server of this
+    /// StatefulSet's first pod, into `file` on the operator's machine.
+    fn dump(&self, file: &str) -> String {
+        dump_command(&self.kubectl(), &self.first_pod(), &self.container, file)
+    }
+
+    fn row_counts(&self, file: &str) -> String {
+        row_counts_command(&self.kubectl(), &self.first_pod(), &self.container, file)
+    }
+
     fn rollout(&self) -> String {
         format!(
             "{} rollout status statefulset/{}",
@@ -40,6 +50,40 @@ impl StatefulSet {
             self.name
         )
     }
+}
+
+/// Every table of the application database with its exact row count, one
+/// per line, so two servers' data can be compared with `diff`.
+pub const ROW_COUNTS_SQL: &str = "SELECT c.oid::regclass || ' ' || (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %s', c.oid::regclass), false, true, '')))[1]::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1";
+
+const STOP_APPLICATION: &str = "stop the application (scale its web and worker Deployments to 0), so nothing writes after the dump";
+
+fn dump_command(kubectl: &str, pod: &str, container: &str, file: &str) -> String {
+    let database = contract::DATABASE;
+    format!(
+        "{kubectl} exec {pod} -c {container} -- pg_dump -U postgres --clean --if-exists {database} > {file}"
+    )
+}
+
+fn restore_command(kubectl: &str, pod: &str, container: &str, file: &str) -> String {
+    let database = contract::DATABASE;
+    format!(
+        "{kubectl} exec -i {pod} -c {container} -- psql -U postgres -v ON_ERROR_STOP=1 --single-transaction -d {database} < {file}"
+    )
+}
+
+fn row_counts_command(kubectl: &str, pod: &str, container: &str, file: &str) -> String {
+    let database = contract::DATABASE;
+    format!(
+        "{kubectl} exec {pod} -c {container} -- psql -U postgres -d {database} -Atc \"{ROW_COUNTS_SQL}\" > {file}"
+    )
+}
+
+/// The step that proves two servers hold the same rows.
+fn compare_rows(before: &str, after: &str, going_back: &str) -> String {
+    format!(
+        "diff {before} {after}   # must print nothing: every table has as many rows on both; until here, going back is {going_back}"
+    )
 }
 
 /// A bigger disk where the class can expand volumes: grow each claim, then
@@ -131,10 +175,8 @@ pub fn dump_and_restore(
     let container = &set.container;
     let database = contract::DATABASE;
     let mut steps = vec![
-        "stop the application (scale its web and worker Deployments to 0), so nothing writes after the dump".to_owned(),
-        format!(
-            "{kubectl} exec {pod} -c {container} -- pg_dump -U postgres --clean --if-exists {database} > {database}.sql"
-        ),
+        STOP_APPLICATION.to_owned(),
+        set.dump(&format!("{database}.sql")),
         format!("{kubectl} delete statefulset {}", set.name),
     ];
     steps.extend(set.delete_claims(&format!("only after checking {database}.sql; {why}")));
@@ -148,8 +190,11 @@ pub fn dump_and_restore(
     }
     steps.push(apply.to_owned());
     steps.push(set.rollout());
-    steps.push(format!(
-        "{kubectl} exec -i {pod} -c {container} -- psql -U postgres -v ON_ERROR_STOP=1 --single-transaction -d {database} < {database}.sql"
+    steps.push(restore_command(
+        &kubectl,
+        &pod,
+        container,
+        &format!("{database}.sql"),
     ));
     steps.push("start the application again".to_owned());
     steps
@@ -239,18 +284,542 @@ pub fn cnpg_major_upgrade(namespace: &str, cluster: &str, apply: &str) -> Vec<St
     ]
 }
 
-/// A change the operator refuses on an existing Cluster: a new Cluster
-/// that imports the data, then the application moved to it.
+/// A CloudNativePG Cluster as the procedures need it.
+pub struct CnpgCluster {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl CnpgCluster {
+    fn kubectl(&self) -> String {
+        format!("kubectl -n {}", self.namespace)
+    }
+
+    /// The pod of the current primary, wherever failovers moved it.
+    fn primary_pod(&self) -> String {
+        format!(
+            "\"$({} get pod -l cnpg.io/cluster={},cnpg.io/instanceRole=primary -o name)\"",
+            self.kubectl(),
+            self.name
+        )
+    }
+
+    fn dump(&self, file: &str) -> String {
+        dump_command(&self.kubectl(), &self.primary_pod(), "postgres", file)
+    }
+
+    fn row_counts(&self, file: &str) -> String {
+        row_counts_command(&self.kubectl(), &self.primary_pod(), "postgres", file)
+    }
+
+    fn wait_ready(&self) -> String {
+        format!(
+            "{} wait cluster/{} --for=condition=Ready --timeout=60m",
+            self.kubectl(),
+            self.name
+        )
+    }
+}
+
+/// A change the operator refuses on an existing Cluster (a lower major, a
+/// smaller volume): the Cluster is recreated by the apply, so the data
+/// goes through a dump, checked before the old Cluster is deleted.
 pub fn cnpg_new_cluster(namespace: &str, cluster: &str, apply: &str) -> Vec<String> {
+    let cluster = CnpgCluster {
+        namespace: namespace.to_owned(),
+        name: cluster.to_owned(),
+    };
+    let kubectl = cluster.kubectl();
+    let database = contract::DATABASE;
+    vec![
+        STOP_APPLICATION.to_owned(),
+        cluster.dump(&format!("{database}.sql")),
+        cluster.row_counts("rows-before.txt"),
+        format!(
+            "{kubectl} delete cluster {}   # its instances and volumes go: only after checking {database}.sql",
+            cluster.name
+        ),
+        format!(
+            "{apply}   # a new, empty Cluster {} with the new settings",
+            cluster.name
+        ),
+        cluster.wait_ready(),
+        format!(
+            "{}   # restores the dump",
+            restore_command(
+                &kubectl,
+                &cluster.primary_pod(),
+                "postgres",
+                &format!("{database}.sql")
+            )
+        ),
+        cluster.row_counts("rows-after.txt"),
+        format!(
+            "diff rows-before.txt rows-after.txt   # must print nothing: every table has as many rows as before"
+        ),
+        format!(
+            "give the application the new password of Secret {}-app (key password), then start it again",
+            cluster.name
+        ),
+    ]
+}
+
+/// The names a move from the statefulset engine to CloudNativePG needs.
+pub struct Migration<'a> {
+    pub profile: &'a str,
+    pub cluster: &'a str,
+    /// The overlay's ObjectStore file, with backups on: the Cluster archives
+    /// WAL there from its first start.
+    pub object_store: Option<String>,
+    pub apply: &'a str,
+}
+
+/// The `palgen migrate` path: a new Cluster imports the database from the
+/// running StatefulSet, the import is verified, the application moves to
+/// it, and only then, as a separate last step after a fresh dump, the old
+/// StatefulSets and their volumes go.
+pub fn statefulset_to_cluster(
+    migration: &Migration,
+    primary: &StatefulSet,
+    replicas: &[&StatefulSet],
+) -> Vec<String> {
+    let kubectl = primary.kubectl();
+    let database = contract::DATABASE;
+    let cluster = CnpgCluster {
+        namespace: primary.namespace.clone(),
+        name: migration.cluster.to_owned(),
+    };
+    let mut steps = vec![
+        format!(
+            "install cert-manager, the CloudNativePG operator and the Barman Cloud plugin (README: CloudNativePG engine); do not apply the overlay before the step that says so"
+        ),
+        STOP_APPLICATION.to_owned(),
+        format!(
+            "{}   # a copy of the data before anything changes",
+            primary.dump(&format!("{database}.sql"))
+        ),
+    ];
+    if let Some(file) = &migration.object_store {
+        steps.push(format!(
+            "kubectl apply -f {file}   # the object store the Cluster archives WAL to from its first start"
+        ));
+    }
+    steps.extend([
+        format!(
+            "palgen migrate --profile {} | kubectl apply -f -   # a new Cluster {} that imports {database} from the running StatefulSet {}",
+            migration.profile, cluster.name, primary.name
+        ),
+        cluster.wait_ready(),
+        primary.row_counts("rows-statefulset.txt"),
+        cluster.row_counts("rows-cluster.txt"),
+        compare_rows(
+            "rows-statefulset.txt",
+            "rows-cluster.txt",
+            &format!(
+                "`{kubectl} delete cluster {}` and starting the application again",
+                cluster.name
+            ),
+        ),
+        format!(
+            "{kubectl} delete deployment,cronjob,service,poddisruptionbudget -l app.kubernetes.io/managed-by=palgen   # frees the Service name the Pooler takes; the StatefulSets and their volumes stay"
+        ),
+        format!(
+            "{}   # the Pooler, the Cluster's other objects; the Cluster's bootstrap (the import) is ignored once it exists",
+            migration.apply
+        ),
+        format!(
+            "give the application the password of Secret {}-app (key password; the role is {} as before), start it again and check it",
+            cluster.name,
+            contract::APP_ROLE
+        ),
+        format!(
+            "LAST, separately, once the application runs on Cluster {}: {}   # a fresh dump of the old server, kept with {database}.sql",
+            cluster.name,
+            primary.dump(&format!("{database}-statefulset-final.sql"))
+        ),
+    ]);
+    let mut old = vec![primary];
+    old.extend(replicas);
+    let names: Vec<&str> = old.iter().map(|set| set.name.as_str()).collect();
+    steps.push(format!(
+        "{kubectl} delete statefulset {}   # the old servers stop; their volumes stay",
+        names.join(" ")
+    ));
+    let claims: Vec<&str> = old
+        .iter()
+        .flat_map(|set| &set.claims)
+        .map(String::as_str)
+        .collect();
+    steps.push(format!(
+        "{kubectl} delete pvc {}   # the old data: only after the verified import and the final dump",
+        claims.join(" ")
+    ));
+    steps
+}
+
+/// Back from CloudNativePG to palgen's StatefulSet: the Cluster's data is
+/// dumped, restored into the new StatefulSet and compared; the Cluster
+/// (whose deletion deletes its volumes) goes last, after a fresh dump.
+pub fn cluster_to_statefulset(
+    cluster: &CnpgCluster,
+    pooler: Option<&str>,
+    primary: &StatefulSet,
+    apply: &str,
+) -> Vec<String> {
+    let kubectl = cluster.kubectl();
+    let database = contract::DATABASE;
+    let mut steps = vec![
+        format!(
+            "{kubectl} get secret {}   # the StatefulSet reads its passwords: create it as README: Applying says if it is missing",
+            contract::CREDENTIALS_SECRET
+        ),
+        STOP_APPLICATION.to_owned(),
+        format!(
+            "{}   # a copy of the data before anything changes",
+            cluster.dump(&format!("{database}.sql"))
+        ),
+    ];
+    if let Some(pooler) = pooler {
+        steps.push(format!(
+            "{kubectl} delete pooler {pooler}   # frees the Service name the StatefulSet's Service takes"
+        ));
+    }
+    steps.extend([
+        apply.to_owned(),
+        primary.rollout(),
+        restore_command(
+            &primary.kubectl(),
+            &primary.first_pod(),
+            &primary.container,
+            &format!("{database}.sql"),
+        ),
+        cluster.row_counts("rows-cluster.txt"),
+        primary.row_counts("rows-statefulset.txt"),
+        compare_rows(
+            "rows-cluster.txt",
+            "rows-statefulset.txt",
+            &format!("`{kubectl} delete statefulset {}` and `{kubectl} delete pvc {}`", primary.name, primary.claims.join(" ")),
+        ),
+        format!(
+            "give the application the password of Secret {} (key {}), start it again and check it",
+            contract::CREDENTIALS_SECRET,
+            contract::APP_PASSWORD_KEY
+        ),
+        format!(
+            "LAST, separately, once the application runs on StatefulSet {}: {}   # a fresh dump of the Cluster, kept with {database}.sql",
+            primary.name,
+            cluster.dump(&format!("{database}-cluster-final.sql"))
+        ),
+        format!(
+            "{kubectl} delete cluster {}   # its instances and their volumes go: only after the verified restore and the final dump",
+            cluster.name
+        ),
+    ]);
+    steps
+}
+
+/// A Cluster that is no longer generated and nothing replaces.
+pub fn remove_cluster(cluster: &CnpgCluster) -> Vec<String> {
+    let database = contract::DATABASE;
     vec![
         format!(
-            "create a Cluster with another name and the new settings, bootstrapped with initdb.import from {cluster}-rw.{namespace}.svc (as `palgen migrate` writes one)"
+            "`kubectl apply -k` leaves Cluster {} and its volumes in place",
+            cluster.name
         ),
-        "stop the application, wait until the new Cluster is Ready, point the Pooler at it"
-            .to_owned(),
+        cluster.dump(&format!("{database}.sql")),
         format!(
-            "kubectl -n {namespace} delete cluster {cluster}   # once the new one holds the data"
+            "{} delete cluster {}   # only if you mean to drop it, and after checking {database}.sql",
+            cluster.kubectl(),
+            cluster.name
         ),
-        apply.to_owned(),
     ]
+}
+
+/// A primary StatefulSet that is no longer generated: a dump before its
+/// claims may go.
+pub fn remove_primary(set: &StatefulSet) -> Vec<String> {
+    let database = contract::DATABASE;
+    let mut steps = vec![
+        STOP_APPLICATION.to_owned(),
+        set.dump(&format!("{database}.sql")),
+        format!("{} delete statefulset {}", set.kubectl(), set.name),
+    ];
+    steps.extend(set.delete_claims(&format!(
+        "only after checking {database}.sql; claims outlive their StatefulSet"
+    )));
+    steps
+}
+
+/// Read replicas no longer generated: their claims hold copies of the
+/// primary.
+pub fn remove_replicas(set: &StatefulSet) -> Vec<String> {
+    let mut steps = vec![format!("{} delete statefulset {}", set.kubectl(), set.name)];
+    steps.extend(set.delete_claims("a copy of the primary; claims outlive their StatefulSet"));
+    steps
+}
+
+/// A standalone claim no longer generated.
+pub fn copy_off_claim(namespace: &str, name: &str) -> Vec<String> {
+    vec![
+        format!(
+            "`kubectl apply -k` leaves PVC {name} and its data in place; copy off what you keep (a pod that mounts it, then `kubectl cp`)"
+        ),
+        format!("kubectl -n {namespace} delete pvc {name}"),
+    ]
+}
+
+/// A CronJob no longer generated keeps running until deleted.
+pub fn stop_cron_job(namespace: &str, name: &str) -> Vec<String> {
+    vec![
+        format!("`kubectl apply -k` leaves CronJob {name} running on its old schedule"),
+        format!(
+            "kubectl -n {namespace} delete cronjob {name}   # only if you mean to stop it; what it wrote stays on its volume"
+        ),
+    ]
+}
+
+/// A Secret no longer generated: pods still read it.
+pub fn keep_secret(namespace: &str, name: &str) -> Vec<String> {
+    vec![format!(
+        "kubectl -n {namespace} get secret {name}   # `kubectl apply -k` leaves it in place; create it by hand before you ever delete it (README: Applying)"
+    )]
+}
+
+/// The rule every procedure keeps: no step deletes data (a claim that is
+/// not a replica's copy of the primary, a Cluster with its volumes) before
+/// an earlier step has put the data elsewhere (a dump into a file, a
+/// completed Backup, a copy by hand, rows compared on a second server).
+/// Returns the first step that breaks it.
+#[cfg(test)]
+pub fn unsaved_deletion(steps: &[String]) -> Option<&String> {
+    let mut saved = false;
+    for step in steps {
+        // What follows "   #" is a comment to the reader, not the command.
+        let command = step.split("   #").next().unwrap_or(step);
+        let dumps = command.contains("pg_dump") && command.contains(" > ");
+        let backs_up = command.contains("wait backup/") && command.contains("=completed");
+        let copies = command.contains("copy off what you keep") || command.starts_with("copy ");
+        let compares = command.starts_with("diff rows-");
+        saved |= dumps || backs_up || copies || compares;
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let deleted: Vec<&str> = words
+            .windows(2)
+            .position(|pair| pair == ["delete", "pvc"] || pair == ["delete", "cluster"])
+            .map(|at| {
+                words[at + 2..]
+                    .iter()
+                    .copied()
+                    .take_while(|w| !w.starts_with('-'))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let loses = deleted.iter().any(|claim| !claim.contains("-replica-"));
+        if loses && !saved {
+            return Some(step);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn primary() -> StatefulSet {
+        StatefulSet {
+            namespace: "paless".to_owned(),
+            name: "postgres".to_owned(),
+            container: "postgres".to_owned(),
+            claims: vec!["postgres-data-postgres-0".to_owned()],
+            clones_primary: false,
+        }
+    }
+
+    fn replica() -> StatefulSet {
+        StatefulSet {
+            namespace: "paless".to_owned(),
+            name: "postgres-replica".to_owned(),
+            container: "postgres".to_owned(),
+            claims: vec![
+                "postgres-data-postgres-replica-0".to_owned(),
+                "postgres-data-postgres-replica-1".to_owned(),
+            ],
+            clones_primary: true,
+        }
+    }
+
+    fn cluster() -> CnpgCluster {
+        CnpgCluster {
+            namespace: "paless".to_owned(),
+            name: "postgres-cluster".to_owned(),
+        }
+    }
+
+    const APPLY: &str = "kubectl apply -k k8s/overlays/acme";
+
+    /// Every public procedure of this module, by name, with the arguments
+    /// that reach each of its branches.
+    fn every_procedure() -> Vec<(&'static str, Vec<String>)> {
+        let migration = Migration {
+            profile: "acme",
+            cluster: "postgres-cluster",
+            object_store: Some("k8s/overlays/acme/objectstore-postgres-backups.yaml".to_owned()),
+            apply: APPLY,
+        };
+        let (primary, replica) = (primary(), replica());
+        let replicas = || vec![self::tests::replica()];
+        vec![
+            (
+                "grow_disk",
+                grow_disk(
+                    &primary,
+                    "postgres-data",
+                    "500Gi",
+                    Some("check".to_owned()),
+                    APPLY,
+                ),
+            ),
+            (
+                "recreate_statefulset",
+                recreate_statefulset(&primary, APPLY),
+            ),
+            (
+                "move_data",
+                move_data(&primary, "a volume cannot shrink", APPLY),
+            ),
+            (
+                "move_data",
+                move_data(&replica, "a volume cannot shrink", APPLY),
+            ),
+            (
+                "dump_and_restore",
+                dump_and_restore(&primary, &replicas(), "why", APPLY),
+            ),
+            (
+                "major_upgrade",
+                major_upgrade(&primary, &replicas(), 18, 19, APPLY),
+            ),
+            ("major_upgrade", major_upgrade(&primary, &[], 18, 17, APPLY)),
+            (
+                "replace_claim",
+                replace_claim("paless", "postgres-backups", APPLY),
+            ),
+            (
+                "replace_storage_class",
+                replace_storage_class("ebs-sc", APPLY),
+            ),
+            (
+                "replace_object",
+                replace_object("paless", "Service", "postgres", "why", APPLY),
+            ),
+            (
+                "cnpg_major_upgrade",
+                cnpg_major_upgrade("paless", "postgres-cluster", APPLY),
+            ),
+            (
+                "cnpg_new_cluster",
+                cnpg_new_cluster("paless", "postgres-cluster", APPLY),
+            ),
+            (
+                "statefulset_to_cluster",
+                statefulset_to_cluster(&migration, &primary, &[&replica]),
+            ),
+            (
+                "cluster_to_statefulset",
+                cluster_to_statefulset(&cluster(), Some("postgres"), &primary, APPLY),
+            ),
+            ("remove_cluster", remove_cluster(&cluster())),
+            ("remove_primary", remove_primary(&primary)),
+            ("remove_replicas", remove_replicas(&replica)),
+            (
+                "copy_off_claim",
+                copy_off_claim("paless", "postgres-backups"),
+            ),
+            ("stop_cron_job", stop_cron_job("paless", "postgres-backup")),
+            ("keep_secret", keep_secret("paless", "postgres-credentials")),
+        ]
+    }
+
+    #[test]
+    fn every_procedure_is_walked() {
+        let source = include_str!("procedure.rs");
+        let mut public: Vec<&str> = source
+            .lines()
+            .filter_map(|line| line.strip_prefix("pub fn "))
+            .filter_map(|rest| rest.split('(').next())
+            .filter(|name| *name != "unsaved_deletion")
+            .collect();
+        public.sort_unstable();
+        let mut walked: Vec<&str> = every_procedure().iter().map(|(name, _)| *name).collect();
+        walked.sort_unstable();
+        walked.dedup();
+        assert_eq!(
+            walked, public,
+            "a procedure is missing from every_procedure()"
+        );
+    }
+
+    #[test]
+    fn no_procedure_deletes_data_before_it_is_elsewhere() {
+        for (name, steps) in every_procedure() {
+            assert_eq!(unsaved_deletion(&steps), None, "{name}: {steps:#?}");
+        }
+    }
+
+    #[test]
+    fn the_rule_catches_a_deletion_before_the_dump() {
+        let steps = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let early = steps(&[
+            "kubectl -n paless delete pvc postgres-data-postgres-0   # only after checking paperless.sql",
+            "kubectl -n paless exec postgres-0 -c postgres -- pg_dump -U postgres paperless > paperless.sql",
+        ]);
+        assert_eq!(unsaved_deletion(&early), Some(&early[0]));
+        let cluster = steps(&["kubectl -n paless delete cluster postgres-cluster"]);
+        assert_eq!(unsaved_deletion(&cluster), Some(&cluster[0]));
+        let copies = steps(&["kubectl -n paless delete pvc postgres-data-postgres-replica-1"]);
+        assert_eq!(unsaved_deletion(&copies), None);
+    }
+
+    #[test]
+    fn the_migration_removes_the_old_data_last_after_a_verified_import_and_a_fresh_dump() {
+        let migration = Migration {
+            profile: "acme",
+            cluster: "postgres-cluster",
+            object_store: None,
+            apply: APPLY,
+        };
+        let steps = statefulset_to_cluster(&migration, &primary(), &[&replica()]);
+        let at = |needle: &str| {
+            steps
+                .iter()
+                .position(|s| s.contains(needle))
+                .unwrap_or_else(|| panic!("no step with {needle:?}: {steps:#?}"))
+        };
+        let import = at("palgen migrate --profile acme | kubectl apply -f -");
+        let verified = at("diff rows-statefulset.txt rows-cluster.txt");
+        let switched = at("give the application the password of Secret postgres-cluster-app");
+        let fresh_dump = at("LAST, separately");
+        assert!(
+            steps[fresh_dump].contains("pg_dump"),
+            "{}",
+            steps[fresh_dump]
+        );
+        let delete_sets = at("delete statefulset postgres postgres-replica");
+        let delete_claims = at(
+            "delete pvc postgres-data-postgres-0 postgres-data-postgres-replica-0 postgres-data-postgres-replica-1",
+        );
+        assert!(at("pg_dump") < import);
+        assert!(import < verified && verified < switched && switched < fresh_dump);
+        assert_eq!(
+            (delete_sets, delete_claims),
+            (steps.len() - 2, steps.len() - 1),
+            "{steps:#?}"
+        );
+        assert!(
+            steps[..delete_sets]
+                .iter()
+                .all(|s| !s.contains("delete pvc") && !s.contains("delete statefulset")),
+            "{steps:#?}"
+        );
+    }
 }
