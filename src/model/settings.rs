@@ -56,13 +56,22 @@ pub enum CertificateSource {
 impl CertificateSource {
     pub const NAMES: [&str; 3] = ["private-ca", "issuer", "secret"];
 
-    pub fn parse(text: &str) -> Option<CertificateSource> {
-        match text {
-            "private-ca" => Some(CertificateSource::PrivateCa),
-            "issuer" => Some(CertificateSource::Issuer),
-            "secret" => Some(CertificateSource::Secret),
-            _ => None,
+    pub fn name(self) -> &'static str {
+        match self {
+            CertificateSource::PrivateCa => Self::NAMES[0],
+            CertificateSource::Issuer => Self::NAMES[1],
+            CertificateSource::Secret => Self::NAMES[2],
         }
+    }
+
+    pub fn parse(text: &str) -> Option<CertificateSource> {
+        [
+            CertificateSource::PrivateCa,
+            CertificateSource::Issuer,
+            CertificateSource::Secret,
+        ]
+        .into_iter()
+        .find(|source| source.name() == text)
     }
 }
 

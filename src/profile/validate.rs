@@ -6,6 +6,7 @@ use super::blame::Blame;
 use super::error::SettingsError;
 use super::offsite;
 use super::postgres_limits;
+use super::together;
 use crate::contract;
 use crate::model::derived::Derived;
 use crate::model::quantity::Bytes;
@@ -56,7 +57,8 @@ pub(super) fn validate(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), S
     postgres_limits::validate_wal(s, r)?;
     postgres_limits::validate_ranges(s, d, r)?;
     postgres_limits::validate_memory(s, d, r)?;
-    validate_tls(s, r)
+    validate_tls(s, r)?;
+    together::validate(s, r)
 }
 
 /// Names Kubernetes accepts for the Secret and the issuer; an issuer kind
