@@ -19,7 +19,9 @@
 #   - .tools/schema: the pinned npm packages of scripts/schema (CloudNativePG,
 #     Barman Cloud and Prometheus Operator schemas, TypeScript);
 #   - the npm packages of tests/cert-manager/package-lock.json (cert-manager's
-#     CRD schemas).
+#     CRD schemas);
+#   - the Go modules of tests/cnpg-cron (robfig/cron v1 and v3; Go itself
+#     must be installed).
 # Each install step is skipped when it is already done, so a second run only
 # runs the checks: cargo fmt, cargo clippy, cargo test.
 set -euo pipefail
@@ -222,6 +224,14 @@ else
     echo "$cert_manager_sum" >"$cert_manager_stamp"
 fi
 echo "node $(node --version), @kubernetes-models/cert-manager $(node -p 'require("./'$cert_manager_dir'/node_modules/@kubernetes-models/cert-manager/package.json").version')"
+
+# ---------------------------------------------------------------------------
+section "Go modules of tests/cnpg-cron (robfig/cron, as Kubernetes and CloudNativePG parse schedules)"
+
+command -v go >/dev/null ||
+    die "go is not installed. tests/cnpg_engine.rs runs tests/cnpg-cron with it; install Go 1.26 and run this again."
+(cd tests/cnpg-cron && GOFLAGS=-buildvcs=false go mod download)
+go version
 
 # ---------------------------------------------------------------------------
 section "kubectl, rustfmt, clippy"

@@ -643,6 +643,9 @@ bad_inputs! {
     offsite_copy_without_backups:
         profile("extends: dev-large\nbackup:\n  offsite:\n    provider: s3\n    bucket: acme-backups\n    region: eu-west-1\n")
             .expect(&["profiles/a.yaml:4:", "backup.offsite.provider", "backup.enabled: true", "backup.enabled is false"]);
+    cnpg_backup_schedule_every:
+        profile("extends: aws-large\nengine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: s3://acme/postgres\nbackup:\n  schedule: \"@every 6h\"\n")
+            .expect(&["profiles/a.yaml:6:", "backup.schedule", "\"@every 6h\"", "engine cloudnative-pg"]);
     tls_source_unknown:
         profile("extends: aws-large\ntls:\n  source: letsencrypt\n")
             .expect(&["profiles/a.yaml:3:", "tls.source", "\"letsencrypt\"", "private-ca, issuer, secret"]);

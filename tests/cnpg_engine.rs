@@ -498,3 +498,101 @@ fn show_diff_and_the_overlay_readme_name_the_engine() {
         "{readme}"
     );
 }
+
+/// Every form of schedule Kubernetes accepts in a CronJob (and so in
+/// `backup.schedule`) but `@every`, which palgen refuses on this engine.
+const SCHEDULE_FORMS: [&str; 17] = [
+    "30 2 * * *",
+    "*/15 * * * *",
+    "0 0 1 jan,jul *",
+    "0 3 * * mon-fri",
+    "0 3 * * SUN",
+    "0 0 ? * ?",
+    "5/15 * * * *",
+    "0 0 29 2 *",
+    "0 0 30 2 1",
+    "0 1-5/2 * * *",
+    "@yearly",
+    "@annually",
+    "@monthly",
+    "@weekly",
+    "@daily",
+    "@midnight",
+    "@hourly",
+];
+
+/// The ScheduledBackup schedule palgen writes for each form, fed with the
+/// form itself to a Go program that parses the two as Kubernetes and
+/// CloudNativePG 1.30 do (robfig/cron v3's standard parser; v1's Parse and
+/// the webhook's six-field warning) and compares their next activations.
+#[test]
+fn every_kubernetes_schedule_form_is_a_six_field_cloudnative_pg_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pairs = String::new();
+    for (index, form) in SCHEDULE_FORMS.iter().enumerate() {
+        let name = format!("schedule-{index}");
+        std::fs::write(
+            dir.path().join(format!("{name}.yaml")),
+            format!(
+                "extends: aws-small\nengine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: s3://paless-backups/postgres\nbackup:\n  schedule: \"{form}\"\n"
+            ),
+        )
+        .unwrap();
+        let objects = build(dir.path(), &name);
+        let schedule = one(&objects, "ScheduledBackup")["spec"]["schedule"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        pairs.push_str(&format!("{form}\t{schedule}\n"));
+    }
+    let checked = go_schedule_check(&pairs);
+    assert!(
+        checked.status.success(),
+        "{}{}",
+        stdout(&checked),
+        stderr(&checked)
+    );
+    assert_eq!(
+        stdout(&checked)
+            .lines()
+            .filter(|l| l.ends_with("\tok"))
+            .count(),
+        SCHEDULE_FORMS.len(),
+        "{}",
+        stdout(&checked)
+    );
+}
+
+/// The checker refuses what CloudNativePG refuses or warns about, and a
+/// schedule that fires at other instants: the comparison can fail.
+#[test]
+fn the_schedule_check_catches_a_schedule_cloudnative_pg_misreads() {
+    let checked =
+        go_schedule_check("@daily\t0 @daily\n30 2 * * *\t30 2 * * *\n0 3 * * *\t0 0 3 * * 1\n");
+    assert!(!checked.status.success());
+    let report = stdout(&checked);
+    let lines: Vec<&str> = report.lines().collect();
+    assert!(lines[0].contains("FAIL CloudNativePG refuses"), "{report}");
+    assert!(lines[1].contains("FAIL CloudNativePG warns"), "{report}");
+    assert!(lines[2].contains("FAIL activation"), "{report}");
+}
+
+fn go_schedule_check(pairs: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(common::tool("go"))
+        .args(["run", "."])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cnpg-cron"))
+        .env("GOFLAGS", "-buildvcs=false")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("go runs; ./scripts/test.sh installs it");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(pairs.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}

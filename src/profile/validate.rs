@@ -391,6 +391,15 @@ fn validate_cloudnative_pg(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsEr
             ),
         ));
     }
+    if s.backup.enabled && cron::five_fields(&s.backup.schedule).is_none() {
+        return Err(r.invalid(
+            "backup.schedule",
+            format!(
+                "{:?} has no six-field form for CloudNativePG's ScheduledBackup (@every counts from when the operator started, and its webhook warns); with engine cloudnative-pg write five fields, e.g. \"0 */6 * * *\"",
+                s.backup.schedule
+            ),
+        ));
+    }
     if let Some(size) = c.wal_size
         && size < MIN_STORAGE
     {

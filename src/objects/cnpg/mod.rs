@@ -60,12 +60,6 @@ fn match_labels(key: &str, value: &str) -> LabelSelector {
     }
 }
 
-/// A cron schedule in the six fields CloudNativePG reads (seconds first)
-/// from the five of `backup.schedule`.
-pub fn six_field_schedule(five_fields: &str) -> String {
-    format!("0 {five_fields}")
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
     #[error(
