@@ -646,6 +646,15 @@ bad_inputs! {
     cnpg_backup_schedule_every:
         profile("extends: aws-large\nengine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: s3://acme/postgres\nbackup:\n  schedule: \"@every 6h\"\n")
             .expect(&["profiles/a.yaml:6:", "backup.schedule", "\"@every 6h\"", "engine cloudnative-pg"]);
+    cnpg_destination_of_another_platform:
+        profile("extends: aws-large\nengine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: gs://acme/postgres\n")
+            .expect(&["profiles/a.yaml:4:", "cloudnative_pg.backup_destination", "\"gs://acme/postgres\"", "Google Cloud Storage", "platform is aws", "Amazon S3"]);
+    cnpg_credentials_secret_on_google_storage:
+        profile("extends: gcp-large\nengine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: gs://acme/postgres\n  backup_credentials_secret: keys\n")
+            .expect(&["profiles/a.yaml:5:", "cloudnative_pg.backup_credentials_secret", "\"keys\"", "gs://acme/postgres", "not s3://"]);
+    cnpg_credentials_secret_and_identity:
+        profile("extends: aws-large\nengine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: s3://acme/postgres\n  backup_identity: arn:aws:iam::123456789012:role/b\n  backup_credentials_secret: keys\n")
+            .expect(&["profiles/a.yaml:6:", "cloudnative_pg.backup_credentials_secret", "cloudnative_pg.backup_identity", "set one"]);
     tls_source_unknown:
         profile("extends: aws-large\ntls:\n  source: letsencrypt\n")
             .expect(&["profiles/a.yaml:3:", "tls.source", "\"letsencrypt\"", "private-ca, issuer, secret"]);

@@ -5,7 +5,9 @@
 mod cnpg;
 mod common;
 
-use cnpg::{build, conf_settings, object_store_of, of_kind, one, profiles_dir, settings};
+use cnpg::{
+    MINIO_PROFILE, build, conf_settings, object_store_of, of_kind, one, profiles_dir, settings,
+};
 use common::{PROFILES, palgen, stderr, stdout};
 
 /// Parameters CloudNativePG's webhook rejects in `spec.postgresql.parameters`
@@ -595,4 +597,85 @@ fn go_schedule_check(pairs: &str) -> std::process::Output {
         .write_all(pairs.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
+}
+
+#[test]
+fn an_s3_compatible_store_takes_the_access_keys_of_a_secret() {
+    let dir = profiles_dir();
+    std::fs::write(dir.path().join("minio.yaml"), MINIO_PROFILE).unwrap();
+    let objects = build(dir.path(), "minio");
+    let configuration = &one(&objects, "ObjectStore")["spec"]["configuration"];
+    assert_eq!(configuration["endpointURL"], "http://minio.minio.svc:9000");
+    assert_eq!(
+        configuration["s3Credentials"],
+        serde_json::json!({
+            "accessKeyId": {"name": "minio-backup-credentials", "key": "access-key-id"},
+            "secretAccessKey": {"name": "minio-backup-credentials", "key": "secret-access-key"},
+        })
+    );
+    // No workload identity: no annotation on the instances' ServiceAccount.
+    assert!(
+        one(&objects, "Cluster")["spec"]["serviceAccountTemplate"].is_null(),
+        "{objects:?}"
+    );
+}
+
+/// Each `tls.source` maps to the Cluster's `certificates`: the Secret the
+/// profile's TLS settings make (cert-manager, with the names of the
+/// Cluster's and the Pooler's Services) or the user creates.
+#[test]
+fn tls_settings_become_the_clusters_certificates() {
+    let dir = profiles_dir();
+    for (name, tls, certificate_issuer) in [
+        ("private-ca", "", Some("postgres-ca")),
+        (
+            "issuer",
+            "  source: issuer\n  issuer:\n    name: letsencrypt\n",
+            Some("letsencrypt"),
+        ),
+        ("secret", "  source: secret\n  secret: acme-tls\n", None),
+    ] {
+        std::fs::write(
+            dir.path().join(format!("{name}.yaml")),
+            format!("extends: cnpg-aws-large\ntls:\n  enabled: true\n{tls}"),
+        )
+        .unwrap();
+        let objects = build(dir.path(), name);
+        let certificates = &one(&objects, "Cluster")["spec"]["certificates"];
+        let secret = certificates["serverTLSSecret"].as_str().unwrap();
+        assert_eq!(certificates["serverCASecret"], secret, "{name}");
+        let issued: Vec<&serde_json::Value> = of_kind(&objects, "Certificate")
+            .into_iter()
+            .filter(|c| c["spec"]["secretName"] == secret)
+            .collect();
+        match certificate_issuer {
+            Some(issuer) => {
+                let [certificate] = issued[..] else {
+                    panic!("{name}: {issued:?}")
+                };
+                assert_eq!(certificate["spec"]["issuerRef"]["name"], issuer, "{name}");
+                let dns_names = certificate["spec"]["dnsNames"].as_array().unwrap();
+                for host in [
+                    "postgres-cluster-rw.paless.svc",
+                    "postgres-cluster-ro.paless.svc",
+                    "postgres-cluster-r.paless.svc",
+                    "postgres.paless.svc",
+                ] {
+                    assert!(dns_names.iter().any(|n| n == host), "{name}: {host}");
+                }
+            }
+            None => {
+                assert_eq!(secret, "acme-tls");
+                assert!(of_kind(&objects, "Certificate").is_empty(), "{name}");
+            }
+        }
+    }
+    std::fs::write(
+        dir.path().join("plain.yaml"),
+        "extends: cnpg-aws-large\ntls:\n  enabled: false\n",
+    )
+    .unwrap();
+    let plain = build(dir.path(), "plain");
+    assert!(one(&plain, "Cluster")["spec"]["certificates"].is_null());
+    assert!(of_kind(&plain, "Certificate").is_empty());
 }

@@ -58,8 +58,10 @@ fn all_profiles() -> (tempfile::TempDir, Vec<String>) {
         "extends: cnpg-azure-large\nmonitoring:\n  service_monitor: true\n",
     )
     .unwrap();
+    std::fs::write(dir.path().join("minio.yaml"), cnpg::MINIO_PROFILE).unwrap();
     let mut names: Vec<String> = PROFILES.iter().map(|p| format!("cnpg-{p}")).collect();
     names.push("watched".to_owned());
+    names.push("minio".to_owned());
     (dir, names)
 }
 

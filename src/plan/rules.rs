@@ -1659,6 +1659,7 @@ mod tests {
             destination: "s3://acme-backups/postgres".to_owned(),
             endpoint: None,
             identity: None,
+            credentials_secret: None,
         });
     }
 

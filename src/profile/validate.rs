@@ -367,6 +367,47 @@ fn validate_replication(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError
     }
     Ok(())
 }
+/// The object store of each cloud platform: where its workload identity
+/// reaches.
+const PLATFORM_CLOUDS: [(&str, Cloud); 3] = [
+    ("aws", Cloud::S3),
+    ("gcp", Cloud::Google),
+    ("azure", Cloud::Azure),
+];
+
+/// A CloudNativePG object store on the cloud of the profile's platform (its
+/// built-in ancestor's): the pods' workload identity reaches no other.
+/// S3-compatible servers (an endpoint) and the dev platform take any.
+pub(super) fn platform(
+    s: &Settings,
+    platform: Option<&str>,
+    r: &Blame<'_>,
+) -> Result<(), SettingsError> {
+    let used = s.engine == Engine::CloudNativePg && s.backup.enabled;
+    let Some(store) = s.cloudnative_pg.object_store.as_ref().filter(|_| used) else {
+        return Ok(());
+    };
+    let expected = PLATFORM_CLOUDS
+        .iter()
+        .find(|(name, _)| Some(*name) == platform);
+    if let (Some((platform, expected)), Some(cloud), None) =
+        (expected, Cloud::of(&store.destination), &store.endpoint)
+        && cloud != *expected
+    {
+        return Err(r.invalid(
+            "cloudnative_pg.backup_destination",
+            format!(
+                "{:?} is {}, but the profile's platform is {platform}, whose object store is {}; \
+                 write a destination there, or set cloudnative_pg.backup_endpoint for an S3-compatible server",
+                store.destination,
+                cloud.describe(),
+                expected.describe()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The `cloudnative_pg` section, where the profile runs that engine.
 fn validate_cloudnative_pg(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
     let c = &s.cloudnative_pg;
@@ -455,6 +496,32 @@ fn validate_object_store(store: &ObjectStore, r: &Blame<'_>) -> Result<(), Setti
                 "cloudnative_pg.backup_identity",
                 format!("{identity:?} is not an identity (an IAM role ARN, a Google service account e-mail or an Azure client ID)"),
             ));
+    }
+    if let Some(secret) = &store.credentials_secret {
+        let key = "cloudnative_pg.backup_credentials_secret";
+        if cloud != Cloud::S3 {
+            return Err(r.invalid(
+                key,
+                format!(
+                    "{secret:?}: access keys are for S3 and S3-compatible servers; cloudnative_pg.backup_destination {:?} is not s3://",
+                    store.destination
+                ),
+            ));
+        }
+        if !is_dns_subdomain(secret) {
+            return Err(r.invalid(
+                key,
+                format!("{secret:?} is not a valid Secret name (lower-case letters, digits, '-' and '.')"),
+            ));
+        }
+        if store.identity.is_some() {
+            return Err(r.invalid(
+                key,
+                format!(
+                    "cloudnative_pg.backup_identity and {key} ({secret:?}) are two ways to the same bucket; set one"
+                ),
+            ));
+        }
     }
     Ok(())
 }
