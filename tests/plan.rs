@@ -476,3 +476,41 @@ fn an_engine_switch_is_a_data_migration_by_palgen_migrate_and_render_refuses_it(
         stderr(&refused)
     );
 }
+
+#[test]
+fn turning_cloudnative_pg_backups_off_is_destructive_and_render_refuses_it() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    fs::create_dir(dir.path().join("profiles")).unwrap();
+    set_profile(
+        dir.path(),
+        "aws-large",
+        "engine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: s3://acme-backups/postgres\n",
+    );
+    let rendered = palgen_in(dir.path(), &["render", "--profile", "acme", "--quiet"]);
+    assert!(rendered.status.success(), "{}", stderr(&rendered));
+    set_profile(
+        dir.path(),
+        "aws-large",
+        "engine: cloudnative-pg\nbackup:\n  enabled: false\n",
+    );
+    let output = plan(dir.path(), &[]);
+    assert_has(
+        &output,
+        "  DESTRUCTIVE        Cluster postgres-cluster: WAL archiving stops (the Barman Cloud plugin is no longer the WAL archiver): no point-in-time recovery past this apply",
+    );
+    assert_has(
+        &output,
+        "      2. kubectl -n paless wait backup/postgres-cluster-final --for=jsonpath='{.status.phase}'=completed --timeout=1h",
+    );
+    assert_has(
+        &output,
+        "  DESTRUCTIVE        ObjectStore postgres-backups: ObjectStore postgres-backups is no longer generated: WAL archiving and base backups to it stop once it is deleted; what the bucket holds stays",
+    );
+    let refused = palgen_in(dir.path(), &["render", "--profile", "acme"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
+    assert!(
+        stderr(&refused).contains("refusing to render k8s: 3 unsafe change(s) above"),
+        "{}",
+        stderr(&refused)
+    );
+}

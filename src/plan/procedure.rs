@@ -268,20 +268,79 @@ pub fn replace_object(
 /// A CloudNativePG major upgrade: the operator runs pg_upgrade when the
 /// image's major goes up; a backup is the only way back.
 pub fn cnpg_major_upgrade(namespace: &str, cluster: &str, apply: &str) -> Vec<String> {
-    vec![
-        format!(
-            "kubectl -n {namespace} apply -f - <<'EOF'\napiVersion: postgresql.cnpg.io/v1\nkind: Backup\nmetadata: {{name: {cluster}-before-upgrade}}\nspec: {{cluster: {{name: {cluster}}}, method: plugin, pluginConfiguration: {{name: barman-cloud.cloudnative-pg.io}}}}\nEOF"
-        ),
-        format!(
-            "kubectl -n {namespace} wait backup/{cluster}-before-upgrade --for=jsonpath='{{.status.phase}}'=completed --timeout=1h"
-        ),
+    let mut steps = cnpg_backup(namespace, cluster, "before-upgrade");
+    steps.extend([
         "stop the application (scale its web and worker pods to 0)".to_owned(),
         apply.to_owned(),
         format!(
             "kubectl -n {namespace} wait cluster/{cluster} --for=condition=Ready --timeout=1h   # the instances restart on the new major"
         ),
         "start the application again; should the upgrade fail, restore the backup into a new Cluster (bootstrap.recovery)".to_owned(),
+    ]);
+    steps
+}
+
+/// A base backup of the Cluster through the Barman Cloud plugin, named
+/// `<cluster>-<purpose>`, and the wait until it has completed.
+fn cnpg_backup(namespace: &str, cluster: &str, purpose: &str) -> Vec<String> {
+    let backup = format!("{cluster}-{purpose}");
+    vec![
+        format!(
+            "kubectl -n {namespace} apply -f - <<'EOF'\napiVersion: postgresql.cnpg.io/v1\nkind: Backup\nmetadata: {{name: {backup}}}\nspec: {{cluster: {{name: {cluster}}}, method: plugin, pluginConfiguration: {{name: barman-cloud.cloudnative-pg.io}}}}\nEOF"
+        ),
+        format!(
+            "kubectl -n {namespace} wait backup/{backup} --for=jsonpath='{{.status.phase}}'=completed --timeout=1h"
+        ),
     ]
+}
+
+/// WAL archiving or scheduled base backups stop (backups turned off, the
+/// ObjectStore or ScheduledBackup no longer generated): a last base backup
+/// first, so what the archive holds ends with the newest data; then the
+/// apply, and the objects `kubectl apply -k` leaves behind.
+pub fn cnpg_stop_backups(
+    namespace: &str,
+    cluster: &str,
+    leftover: Option<(&str, &str)>,
+    apply: &str,
+) -> Vec<String> {
+    let mut steps = cnpg_backup(namespace, cluster, "final");
+    steps.push(apply.to_owned());
+    if let Some((kind, name)) = leftover {
+        steps.push(format!(
+            "kubectl -n {namespace} delete {} {name}   # what the bucket holds stays",
+            kind.to_lowercase()
+        ));
+    }
+    steps
+}
+
+/// A shorter ObjectStore retention: after the apply the plugin deletes base
+/// backups older than the new policy, and the WAL they need.
+pub fn cnpg_shorter_retention(
+    namespace: &str,
+    cluster: &str,
+    destination: &str,
+    retention: &str,
+    apply: &str,
+) -> Vec<String> {
+    let mut steps = cnpg_backup(namespace, cluster, "final");
+    steps.extend([
+        format!(
+            "kubectl -n {namespace} get backups.postgresql.cnpg.io   # those older than {retention} go, with their WAL: copy them out of {destination} first if you keep them"
+        ),
+        apply.to_owned(),
+    ]);
+    steps
+}
+
+/// Archiving moves to another destination: the new one holds no base
+/// backup to recover from until one is taken there.
+pub fn cnpg_new_destination(namespace: &str, cluster: &str, apply: &str) -> Vec<String> {
+    let mut steps = cnpg_backup(namespace, cluster, "final");
+    steps.push(apply.to_owned());
+    steps.extend(cnpg_backup(namespace, cluster, "first"));
+    steps
 }
 
 /// A CloudNativePG Cluster as the procedures need it.
@@ -569,13 +628,45 @@ pub fn copy_off_claim(namespace: &str, name: &str) -> Vec<String> {
 }
 
 /// A CronJob no longer generated keeps running until deleted.
+/// palgen's only CronJob takes the dumps: a last one before it stops.
 pub fn stop_cron_job(namespace: &str, name: &str) -> Vec<String> {
+    let mut steps = vec![format!(
+        "`kubectl apply -k` leaves CronJob {name} running on its old schedule"
+    )];
+    steps.extend(run_cron_job_now(namespace, name));
+    steps.push(format!(
+        "kubectl -n {namespace} delete cronjob {name}   # only if you mean to stop it; what it wrote stays on its volume"
+    ));
+    steps
+}
+
+/// A run of the dump CronJob now, and the wait until it has completed.
+fn run_cron_job_now(namespace: &str, name: &str) -> Vec<String> {
     vec![
-        format!("`kubectl apply -k` leaves CronJob {name} running on its old schedule"),
+        format!("kubectl -n {namespace} create job {name}-final --from=cronjob/{name}"),
         format!(
-            "kubectl -n {namespace} delete cronjob {name}   # only if you mean to stop it; what it wrote stays on its volume"
+            "kubectl -n {namespace} wait job/{name}-final --for=condition=complete --timeout=1h"
         ),
     ]
+}
+
+/// A shorter dump retention: the next run deletes the dumps older than it,
+/// on the volume and off site.
+pub fn shorter_dump_retention(
+    namespace: &str,
+    name: &str,
+    claim: &str,
+    days: &str,
+    apply: &str,
+) -> Vec<String> {
+    let mut steps = run_cron_job_now(namespace, name);
+    steps.extend([
+        format!(
+            "copy off the dumps older than {days} days you keep: from PVC {claim} (a pod that mounts it, then `kubectl cp`) and from the off-site bucket; the next run deletes them"
+        ),
+        apply.to_owned(),
+    ]);
+    steps
 }
 
 /// A Secret no longer generated: pods still read it.
@@ -597,7 +688,8 @@ pub fn unsaved_deletion(steps: &[String]) -> Option<&String> {
         // What follows "   #" is a comment to the reader, not the command.
         let command = step.split("   #").next().unwrap_or(step);
         let dumps = command.contains("pg_dump") && command.contains(" > ");
-        let backs_up = command.contains("wait backup/") && command.contains("=completed");
+        let backs_up = (command.contains("wait backup/") && command.contains("=completed"))
+            || (command.contains("wait job/") && command.contains("condition=complete"));
         let copies = command.contains("copy off what you keep") || command.starts_with("copy ");
         let compares = command.starts_with("diff rows-");
         saved |= dumps || backs_up || copies || compares;
@@ -737,6 +829,27 @@ mod tests {
             ),
             ("stop_cron_job", stop_cron_job("paless", "postgres-backup")),
             ("keep_secret", keep_secret("paless", "postgres-credentials")),
+            (
+                "cnpg_stop_backups",
+                cnpg_stop_backups(
+                    "paless",
+                    "postgres-cluster",
+                    Some(("ObjectStore", "postgres-backups")),
+                    APPLY,
+                ),
+            ),
+            (
+                "cnpg_shorter_retention",
+                cnpg_shorter_retention("paless", "postgres-cluster", "s3://b/p", "7d", APPLY),
+            ),
+            (
+                "cnpg_new_destination",
+                cnpg_new_destination("paless", "postgres-cluster", APPLY),
+            ),
+            (
+                "shorter_dump_retention",
+                shorter_dump_retention("paless", "postgres-backup", "postgres-backups", "3", APPLY),
+            ),
         ]
     }
 

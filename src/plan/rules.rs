@@ -188,6 +188,8 @@ pub fn classify(old: Option<&Value>, new: Option<&Value>, cx: &Context) -> Vec<F
                 cnpg_cluster(old, new, cx)
             }
             "StorageClass" => storage_class(old, new, cx),
+            "CronJob" => cron_job(old, new, cx),
+            "ObjectStore" => object_store(old, new, cx),
             "ConfigMap" if cx.generated.contains_key(name(new)) => {
                 vec![Finding::InPlace(vec![generated_config_map(old, new)])]
             }
@@ -264,12 +266,131 @@ fn removed(old: &Value, cx: &Context) -> Vec<Finding> {
             procedure: procedure::keep_secret(namespace(old), name),
         },
         "StatefulSet" => removed_statefulset(old, cx),
+        "ObjectStore" | "ScheduledBackup" => Finding::Destructive {
+            change: format!(
+                "{kind} {name} is no longer generated: {} stop once it is deleted; what the bucket holds stays",
+                if kind == "ObjectStore" {
+                    "WAL archiving and base backups to it"
+                } else {
+                    "scheduled base backups"
+                }
+            ),
+            procedure: procedure::cnpg_stop_backups(
+                namespace(old),
+                &archived_cluster(cx.old).unwrap_or_default(),
+                Some((kind, name)),
+                cx.apply,
+            ),
+        },
         "Cluster" if is_cnpg_cluster(old) => removed_cluster(old, cx),
         _ => Finding::Removed {
             delete: format!("{kubectl} delete {} {name}", kind.to_lowercase()),
         },
     };
     vec![finding]
+}
+
+/// The name of the Cluster whose WAL the Barman Cloud plugin archives.
+fn archived_cluster(objects: &[Value]) -> Option<String> {
+    objects
+        .iter()
+        .find(|o| is_cnpg_cluster(o))
+        .map(|o| name(o).to_owned())
+}
+
+/// Whether a Cluster archives its WAL through a plugin.
+fn archives_wal(cluster: &Value) -> bool {
+    cluster["spec"]["plugins"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|plugin| plugin["isWALArchiver"] == true)
+}
+
+/// The dump CronJob: a shorter retention deletes older dumps on its next
+/// run; the rest of a change applies in place.
+fn cron_job(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let changes = differences(old, new, "");
+    if !changes.is_empty() {
+        findings.push(Finding::InPlace(changes));
+    }
+    let retention = |job: &Value| -> Option<u64> {
+        containers(&job["spec"]["jobTemplate"]["spec"]["template"])
+            .into_iter()
+            .flat_map(|c| c["env"].as_array().into_iter().flatten())
+            .find(|env| env["name"] == "BACKUP_RETENTION_DAYS")
+            .and_then(|env| text(&env["value"]).parse().ok())
+    };
+    if let (Some(from), Some(to)) = (retention(old), retention(new))
+        && to < from
+    {
+        let claim = old["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|v| v["persistentVolumeClaim"]["claimName"].as_str())
+            .unwrap_or_default();
+        findings.push(Finding::Destructive {
+            change: format!(
+                "backup retention {from} -> {to} days: the next run deletes the dumps older than {to} days, on the volume and off site"
+            ),
+            procedure: procedure::shorter_dump_retention(
+                namespace(new),
+                name(new),
+                claim,
+                &to.to_string(),
+                cx.apply,
+            ),
+        });
+    }
+    findings
+}
+
+/// The Barman Cloud ObjectStore: a shorter retention deletes older base
+/// backups and their WAL; another destination starts an empty archive.
+fn object_store(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let changes = differences(old, new, "");
+    if !changes.is_empty() {
+        findings.push(Finding::InPlace(changes));
+    }
+    let cluster = archived_cluster(cx.new).unwrap_or_default();
+    let days = |store: &Value| -> Option<u64> {
+        text(&store["spec"]["retentionPolicy"])
+            .strip_suffix('d')?
+            .parse()
+            .ok()
+    };
+    let destination =
+        |store: &Value| text(&store["spec"]["configuration"]["destinationPath"]).to_owned();
+    if let (Some(from), Some(to)) = (days(old), days(new))
+        && to < from
+    {
+        findings.push(Finding::Destructive {
+            change: format!(
+                "retention {from}d -> {to}d: the plugin deletes the base backups older than {to} days, and the WAL they need"
+            ),
+            procedure: procedure::cnpg_shorter_retention(
+                namespace(new),
+                &cluster,
+                &destination(old),
+                &format!("{to}d"),
+                cx.apply,
+            ),
+        });
+    }
+    if destination(old) != destination(new) {
+        findings.push(Finding::Destructive {
+            change: format!(
+                "destination {} -> {}: archiving starts over there, with no base backup to recover from until one is taken",
+                destination(old),
+                destination(new)
+            ),
+            procedure: procedure::cnpg_new_destination(namespace(new), &cluster, cx.apply),
+        });
+    }
+    findings
 }
 
 fn is_cnpg_cluster(object: &Value) -> bool {
@@ -924,6 +1045,12 @@ fn cnpg_cluster(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
                 change: format!("{change}: the operator refuses a lower major version"),
                 procedure: procedure::cnpg_new_cluster(namespace, cluster, cx.apply),
             }
+        });
+    }
+    if archives_wal(old) && !archives_wal(new) {
+        findings.push(Finding::Destructive {
+            change: "WAL archiving stops (the Barman Cloud plugin is no longer the WAL archiver): no point-in-time recovery past this apply".to_owned(),
+            procedure: procedure::cnpg_stop_backups(namespace, cluster, None, cx.apply),
         });
     }
     let mut handled = vec!["spec.imageName"];
@@ -1733,6 +1860,18 @@ mod tests {
             ),
             ("no backups", Box::new(|s| s.backup.enabled = false)),
             (
+                "shorter retention",
+                Box::new(|s| s.backup.retention_days = 1),
+            ),
+            (
+                "other destination",
+                Box::new(|s| {
+                    if let Some(store) = s.cloudnative_pg.object_store.as_mut() {
+                        store.destination = "s3://other/postgres".to_owned();
+                    }
+                }),
+            ),
+            (
                 "smaller backup volume",
                 Box::new(|s| s.backup.size = "1Gi".parse().unwrap()),
             ),
@@ -1814,6 +1953,85 @@ mod tests {
                 .unwrap()
                 .contains("delete cluster postgres-cluster"),
             "{procedure:#?}"
+        );
+    }
+
+    #[test]
+    fn losing_backups_is_destructive_with_a_final_backup_first_on_both_engines() {
+        use crate::model::settings::Engine;
+        // aws-large on the cloudnative-pg engine, archiving to a bucket.
+        let cnpg_plan_of = |change: &dyn Fn(&mut Settings)| {
+            let mut before = Catalog::builtin().unwrap().resolve("aws-large").unwrap();
+            with_engine(&mut before.settings, Engine::CloudNativePg);
+            before.derived = crate::model::derived::derive(&before.settings);
+            let mut after = before.clone();
+            change(&mut after.settings);
+            after.derived = crate::model::derived::derive(&after.settings);
+            profile_plan(
+                "aws-large",
+                OVERLAY,
+                &manifests(&before),
+                &manifests(&after),
+            )
+        };
+        let off = cnpg_plan_of(&|s| s.backup.enabled = false);
+        for (kind, name) in [
+            ("Cluster", "postgres-cluster"),
+            ("ObjectStore", "postgres-backups"),
+            ("ScheduledBackup", "postgres-backup"),
+        ] {
+            let found = only(findings(&off, kind, name), Class::Destructive);
+            let [finding] = found[..] else {
+                panic!("{kind}: {found:?}")
+            };
+            assert!(
+                finding.procedure()[0].contains("name: postgres-cluster-final"),
+                "{kind}: {finding:?}"
+            );
+            assert!(
+                finding.procedure()[1].contains("wait backup/postgres-cluster-final"),
+                "{kind}: {finding:?}"
+            );
+        }
+        let shorter = cnpg_plan_of(&|s| s.backup.retention_days = 3);
+        let store = only(
+            findings(&shorter, "ObjectStore", "postgres-backups"),
+            Class::Destructive,
+        );
+        assert!(
+            matches!(store[..], [Finding::Destructive { change, .. }] if change.starts_with("retention 7d -> 3d")),
+            "{store:?}"
+        );
+        let longer = cnpg_plan_of(&|s| s.backup.retention_days = 30);
+        assert!(
+            findings(&longer, "ObjectStore", "postgres-backups")
+                .iter()
+                .all(|f| !f.class().is_unsafe())
+        );
+
+        let dumps = plan("gcp-small", |s| s.backup.retention_days = 3);
+        let job = only(
+            findings(&dumps, "CronJob", "postgres-backup"),
+            Class::Destructive,
+        );
+        let [Finding::Destructive { change, procedure }] = job[..] else {
+            panic!("{job:?}")
+        };
+        assert!(
+            change.starts_with("backup retention 7 -> 3 days"),
+            "{change}"
+        );
+        assert_eq!(
+            procedure[0],
+            "kubectl -n paless create job postgres-backup-final --from=cronjob/postgres-backup"
+        );
+        let off = plan("gcp-small", |s| s.backup.enabled = false);
+        let stop = findings(&off, "CronJob", "postgres-backup")[0].procedure();
+        assert!(
+            stop.iter()
+                .position(|s| s.contains("create job postgres-backup-final"))
+                < stop.iter().position(|s| s.contains("delete cronjob")),
+            "{stop:?}"
         );
     }
 }
