@@ -298,6 +298,22 @@ fn archived_cluster(objects: &[Value]) -> Option<String> {
         .map(|o| name(o).to_owned())
 }
 
+/// The directory the WAL archiver writes under in the object store: the
+/// plugin's `serverName`, by default the Cluster's name.
+fn barman_server(cluster: &Value) -> Option<String> {
+    cluster["spec"]["plugins"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|plugin| plugin["isWALArchiver"] == true)
+        .map(|plugin| {
+            plugin["parameters"]["serverName"]
+                .as_str()
+                .unwrap_or(name(cluster))
+                .to_owned()
+        })
+}
+
 /// Whether a Cluster archives its WAL through a plugin.
 fn archives_wal(cluster: &Value) -> bool {
     cluster["spec"]["plugins"]
@@ -1045,6 +1061,16 @@ fn cnpg_cluster(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
                 change: format!("{change}: the operator refuses a lower major version"),
                 procedure: procedure::cnpg_new_cluster(namespace, cluster, cx.apply),
             }
+        });
+    }
+    if let (Some(from), Some(to)) = (barman_server(old), barman_server(new))
+        && from != to
+    {
+        findings.push(Finding::Destructive {
+            change: format!(
+                "Barman server name {from} -> {to}: archiving starts over in another directory of the object store, with no base backup to recover from until one is taken"
+            ),
+            procedure: procedure::cnpg_new_destination(namespace, cluster, cx.apply),
         });
     }
     if archives_wal(old) && !archives_wal(new) {
@@ -2032,6 +2058,28 @@ mod tests {
                 .position(|s| s.contains("create job postgres-backup-final"))
                 < stop.iter().position(|s| s.contains("delete cronjob")),
             "{stop:?}"
+        );
+    }
+
+    #[test]
+    fn another_barman_server_name_is_destructive() {
+        use crate::model::settings::Engine;
+        let plan = plan_edited("aws-large", "StatefulSet", "postgres", |_| {});
+        assert!(plan.changes.is_empty());
+        let mut profile = Catalog::builtin().unwrap().resolve("aws-large").unwrap();
+        with_engine(&mut profile.settings, Engine::CloudNativePg);
+        let old = manifests(&profile);
+        let mut new = old.clone();
+        let cluster = new.iter_mut().find(|o| o["kind"] == "Cluster").unwrap();
+        cluster["spec"]["plugins"][0]["parameters"]["serverName"] = "renamed".into();
+        let plan = profile_plan("aws-large", OVERLAY, &old, &new);
+        let found = only(
+            findings(&plan, "Cluster", "postgres-cluster"),
+            Class::Destructive,
+        );
+        assert!(
+            matches!(found[..], [Finding::Destructive { change, .. }] if change.starts_with("Barman server name aws-large -> renamed")),
+            "{found:?}"
         );
     }
 }

@@ -178,7 +178,7 @@ struct Plugin {
     name: &'static str,
     #[serde(rename = "isWALArchiver")]
     is_wal_archiver: bool,
-    parameters: BTreeMap<&'static str, &'static str>,
+    parameters: BTreeMap<&'static str, String>,
 }
 
 /// The external cluster a migration imports from.
@@ -271,7 +271,13 @@ pub fn build(profile: &Profile) -> Cluster {
                 .map(|_| Plugin {
                     name: BARMAN_PLUGIN,
                     is_wal_archiver: true,
-                    parameters: BTreeMap::from([("barmanObjectName", OBJECT_STORE)]),
+                    // The archive's directory under the destination: the
+                    // profile's name, so profiles that share a destination
+                    // (two extending one) never share an archive.
+                    parameters: BTreeMap::from([
+                        ("barmanObjectName", OBJECT_STORE.to_owned()),
+                        ("serverName", profile.name.clone()),
+                    ]),
                 })
                 .into_iter()
                 .collect(),
