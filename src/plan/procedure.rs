@@ -10,6 +10,8 @@ pub struct StatefulSet {
     pub name: String,
     /// The container that holds the database files.
     pub container: String,
+    /// Its pods, by ordinal.
+    pub pods: Vec<String>,
     /// The claims its pods own, `<template>-<statefulset>-<ordinal>`.
     pub claims: Vec<String>,
     /// Whether its pods clone their data from the primary (read replicas),
@@ -609,11 +611,74 @@ pub fn remove_primary(set: &StatefulSet) -> Vec<String> {
     steps
 }
 
-/// Read replicas no longer generated: their claims hold copies of the
-/// primary.
-pub fn remove_replicas(set: &StatefulSet) -> Vec<String> {
+/// The replication slot a replica pod holds on the primary: the bootstrap
+/// names it after the pod.
+fn slot_of(pod: &str) -> String {
+    pod.replace('-', "_")
+}
+
+/// Waits until `pods` are gone, then drops their slots on the primary (a
+/// slot of a stopped pod is inactive, so it can be dropped), so it stops
+/// keeping WAL for them.
+fn drop_slots(set: &StatefulSet, pods: &[String], primary: Option<&StatefulSet>) -> Vec<String> {
+    let mut steps = vec![format!(
+        "{} wait --for=delete pod/{} --timeout=5m",
+        set.kubectl(),
+        pods.join(" pod/")
+    )];
+    if let Some(primary) = primary {
+        let slots: Vec<String> = pods
+            .iter()
+            .map(|pod| format!("'{}'", slot_of(pod)))
+            .collect();
+        steps.push(format!(
+            "{} exec {} -c {} -- psql -U postgres -v ON_ERROR_STOP=1 -c \"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ({})\"   # the primary keeps WAL for a slot until it is dropped",
+            primary.kubectl(),
+            primary.first_pod(),
+            primary.container,
+            slots.join(", ")
+        ));
+    }
+    steps
+}
+
+/// Read replicas no longer generated: their pods stop, their slots on the
+/// primary are dropped, and their claims (copies of the primary) go.
+pub fn remove_replicas(set: &StatefulSet, primary: Option<&StatefulSet>) -> Vec<String> {
     let mut steps = vec![format!("{} delete statefulset {}", set.kubectl(), set.name)];
+    steps.extend(drop_slots(set, &set.pods, primary));
     steps.extend(set.delete_claims("a copy of the primary; claims outlive their StatefulSet"));
+    steps
+}
+
+/// Fewer read replicas: the apply stops the pods of the highest ordinals;
+/// their slots are dropped, and their claims too, so that a later scale-up
+/// clones afresh instead of starting on a copy whose slot is gone.
+pub fn scale_down_replicas(
+    set: &StatefulSet,
+    primary: Option<&StatefulSet>,
+    to: usize,
+    apply: &str,
+) -> Vec<String> {
+    let gone = &set.pods[to.min(set.pods.len())..];
+    let mut steps = vec![format!(
+        "{apply}   # StatefulSet {} scales to {to}",
+        set.name
+    )];
+    steps.extend(drop_slots(set, gone, primary));
+    for pod in gone {
+        steps.extend(
+            set.claims
+                .iter()
+                .filter(|claim| claim.ends_with(&format!("-{pod}")))
+                .map(|claim| {
+                    format!(
+                        "{} delete pvc {claim}   # a copy of the primary, cloned again on a later scale-up",
+                        set.kubectl()
+                    )
+                }),
+        );
+    }
     steps
 }
 
@@ -722,6 +787,7 @@ mod tests {
             namespace: "paless".to_owned(),
             name: "postgres".to_owned(),
             container: "postgres".to_owned(),
+            pods: vec!["postgres-0".to_owned()],
             claims: vec!["postgres-data-postgres-0".to_owned()],
             clones_primary: false,
         }
@@ -732,6 +798,10 @@ mod tests {
             namespace: "paless".to_owned(),
             name: "postgres-replica".to_owned(),
             container: "postgres".to_owned(),
+            pods: vec![
+                "postgres-replica-0".to_owned(),
+                "postgres-replica-1".to_owned(),
+            ],
             claims: vec![
                 "postgres-data-postgres-replica-0".to_owned(),
                 "postgres-data-postgres-replica-1".to_owned(),
@@ -822,7 +892,11 @@ mod tests {
             ),
             ("remove_cluster", remove_cluster(&cluster())),
             ("remove_primary", remove_primary(&primary)),
-            ("remove_replicas", remove_replicas(&replica)),
+            ("remove_replicas", remove_replicas(&replica, Some(&primary))),
+            (
+                "scale_down_replicas",
+                scale_down_replicas(&replica, Some(&primary), 1, APPLY),
+            ),
             (
                 "copy_off_claim",
                 copy_off_claim("paless", "postgres-backups"),

@@ -473,11 +473,11 @@ fn removed_statefulset(old: &Value, cx: &Context) -> Finding {
         }
         (None, _) if set.clones_primary => Finding::Destructive {
             change: format!(
-                "StatefulSet {} is no longer generated: its pods stop and claims {} (copies of the primary) are left or deleted",
+                "StatefulSet {} is no longer generated: its pods stop, their replication slots keep WAL on the primary until dropped, and claims {} (copies of the primary) are left or deleted",
                 set.name,
                 set.claims.join(", ")
             ),
-            procedure: procedure::remove_replicas(&set),
+            procedure: procedure::remove_replicas(&set, primary),
         },
         (None, _) => Finding::Destructive {
             change: format!(
@@ -613,6 +613,7 @@ fn statefulset(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
     }
     findings.extend(pod_template(old, new, &pods_of_statefulset(new), cx));
     findings.extend(data_directory(old, new, &set, cx));
+    findings.extend(fewer_replicas(old, new, &set, cx));
     let mut paths: Vec<String> = immutable.iter().map(|f| format!("spec.{f}")).collect();
     paths.push("spec.template".to_owned());
     let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
@@ -621,6 +622,32 @@ fn statefulset(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
         findings.push(Finding::InPlace(rest));
     }
     findings
+}
+
+/// Fewer pods of a replica StatefulSet: the slots of the stopped pods stay
+/// on the primary, keeping WAL, until dropped.
+fn fewer_replicas(old: &Value, new: &Value, set: &StatefulSet, cx: &Context) -> Vec<Finding> {
+    let (from, to) = (replicas(old), replicas(new));
+    if !set.clones_primary || to >= from {
+        return Vec::new();
+    }
+    let sets = database_statefulsets(cx.old);
+    let primary = sets.iter().find(|s| !s.clones_primary);
+    let gone = &set.pods[usize::try_from(to)
+        .unwrap_or(usize::MAX)
+        .min(set.pods.len())..];
+    vec![Finding::Destructive {
+        change: format!(
+            "replicas {from} -> {to}: pods {} stop; their replication slots keep WAL on the primary until dropped, and their claims stay",
+            gone.join(", ")
+        ),
+        procedure: procedure::scale_down_replicas(
+            set,
+            primary,
+            usize::try_from(to).unwrap_or(usize::MAX),
+            cx.apply,
+        ),
+    }]
 }
 
 fn replicas(statefulset: &Value) -> u64 {
@@ -661,6 +688,9 @@ fn statefulset_of(old: &Value, new: &Value) -> StatefulSet {
         namespace: namespace(old).to_owned(),
         name: name(old).to_owned(),
         container,
+        pods: (0..replicas(old))
+            .map(|i| format!("{}-{i}", name(old)))
+            .collect(),
         claims,
         clones_primary: text(&old["metadata"]["labels"]["app.kubernetes.io/component"])
             == labels::REPLICA.component,
@@ -1604,10 +1634,48 @@ mod tests {
             change.contains("postgres-data-postgres-replica-0, postgres-data-postgres-replica-1"),
             "{change}"
         );
+        assert_eq!(
+            procedure[..3],
+            [
+                "kubectl -n paless delete statefulset postgres-replica",
+                "kubectl -n paless wait --for=delete pod/postgres-replica-0 pod/postgres-replica-1 --timeout=5m",
+                "kubectl -n paless exec postgres-0 -c postgres -- psql -U postgres -v ON_ERROR_STOP=1 -c \"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('postgres_replica_0', 'postgres_replica_1')\"   # the primary keeps WAL for a slot until it is dropped",
+            ]
+        );
         assert!(
-            procedure[2]
+            procedure[4]
                 .starts_with("kubectl -n paless delete pvc postgres-data-postgres-replica-1")
         );
+    }
+
+    #[test]
+    fn fewer_read_replicas_drop_the_slots_of_the_stopped_pods() {
+        let plan = plan("aws-large", |s| s.replication.read_replicas = 1);
+        let found = only(
+            findings(&plan, "StatefulSet", "postgres-replica"),
+            Class::Destructive,
+        );
+        let [Finding::Destructive { change, procedure }] = found[..] else {
+            panic!("{found:?}")
+        };
+        assert!(
+            change.starts_with("replicas 2 -> 1: pods postgres-replica-1 stop"),
+            "{change}"
+        );
+        assert_eq!(
+            procedure[1],
+            "kubectl -n paless wait --for=delete pod/postgres-replica-1 --timeout=5m"
+        );
+        assert!(
+            procedure[2].contains("WHERE slot_name IN ('postgres_replica_1')"),
+            "{procedure:?}"
+        );
+        assert!(
+            procedure[3]
+                .starts_with("kubectl -n paless delete pvc postgres-data-postgres-replica-1"),
+            "{procedure:?}"
+        );
+        assert_eq!(procedure.len(), 4, "{procedure:?}");
     }
 
     #[test]

@@ -355,7 +355,8 @@ fn validate_replication(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError
             ),
         ));
     }
-    // Written only for a primary with replicas; a small volume without them is fine.
+    // Without replicas no slot should exist (the plan's procedures drop
+    // them): a small volume is fine there.
     if s.replication.read_replicas > 0 && s.replication.max_slot_wal_keep_size >= s.storage.size {
         return Err(r.invalid(
             "replication.max_slot_wal_keep_size",
