@@ -233,16 +233,19 @@ fn every_platform_and_size_builds_operator_objects_from_its_settings() {
             Some((destination, identity)) => {
                 let store = &one(&objects, "ObjectStore")["spec"];
                 assert_eq!(store["configuration"]["destinationPath"], destination);
-                let credentials = match platform {
-                    "aws" => "s3Credentials",
-                    "gcp" => "googleCredentials",
-                    _ => "azureCredentials",
+                // Workload identity: IRSA, GKE Workload Identity, Azure
+                // Workload Identity, each by its own annotation.
+                let (credentials, annotation) = match platform {
+                    "aws" => ("s3Credentials", "eks.amazonaws.com/role-arn"),
+                    "gcp" => ("googleCredentials", "iam.gke.io/gcp-service-account"),
+                    _ => ("azureCredentials", "azure.workload.identity/client-id"),
                 };
                 assert!(store["configuration"][credentials].is_object(), "{name}");
                 let annotations = cluster["serviceAccountTemplate"]["metadata"]["annotations"]
                     .as_object()
                     .unwrap();
-                assert_eq!(annotations.values().next().unwrap(), identity, "{name}");
+                assert_eq!(annotations.len(), 1, "{name}: {annotations:?}");
+                assert_eq!(annotations[annotation], identity, "{name}");
                 let plugin = &cluster["plugins"][0];
                 assert_eq!(plugin["isWALArchiver"], true);
                 assert_eq!(
