@@ -400,6 +400,7 @@ pub fn cnpg_new_cluster(namespace: &str, cluster: &str, apply: &str) -> Vec<Stri
             "{kubectl} delete cluster {}   # its instances and volumes go: only after checking {database}.sql",
             cluster.name
         ),
+        "with WAL archiving on, move the old archive (the destination's directory named after the profile) aside in the object store: a new Cluster refuses to archive into a non-empty one".to_owned(),
         format!(
             "{apply}   # a new, empty Cluster {} with the new settings",
             cluster.name
@@ -415,9 +416,7 @@ pub fn cnpg_new_cluster(namespace: &str, cluster: &str, apply: &str) -> Vec<Stri
             )
         ),
         cluster.row_counts("rows-after.txt"),
-        format!(
-            "diff rows-before.txt rows-after.txt   # must print nothing: every table has as many rows as before"
-        ),
+        "diff rows-before.txt rows-after.txt   # must print nothing: every table has as many rows as before".to_owned(),
         format!(
             "give the application the new password of Secret {}-app (key password), then start it again",
             cluster.name
@@ -451,9 +450,7 @@ pub fn statefulset_to_cluster(
         name: migration.cluster.to_owned(),
     };
     let mut steps = vec![
-        format!(
-            "install cert-manager, the CloudNativePG operator and the Barman Cloud plugin (README: CloudNativePG engine); do not apply the overlay before the step that says so"
-        ),
+        "install cert-manager, the CloudNativePG operator and the Barman Cloud plugin (README: CloudNativePG engine); do not apply the overlay before the step that says so".to_owned(),
         STOP_APPLICATION.to_owned(),
         format!(
             "{}   # a copy of the data before anything changes",
