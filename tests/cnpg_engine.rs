@@ -682,3 +682,54 @@ fn tls_settings_become_the_clusters_certificates() {
     assert!(one(&plain, "Cluster")["spec"]["certificates"].is_null());
     assert!(of_kind(&plain, "Certificate").is_empty());
 }
+
+/// The overlay README of a cloudnative-pg profile names what the profile
+/// still needs from its user: a key to set, or the Secrets to create.
+#[test]
+fn the_overlay_readme_names_what_the_profile_still_needs() {
+    let dir = profiles_dir();
+    std::fs::write(dir.path().join("minio.yaml"), MINIO_PROFILE).unwrap();
+    std::fs::write(
+        dir.path().join("no-identity.yaml"),
+        "extends: aws-large\nengine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: s3://acme/postgres\ntls:\n  source: secret\n  secret: acme-tls\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let rendered = palgen(&[
+        "--profiles-dir",
+        dir.path().to_str().unwrap(),
+        "render",
+        "--profile",
+        "minio",
+        "--profile",
+        "no-identity",
+        "--out",
+        out.path().to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(rendered.status.success(), "{}", stderr(&rendered));
+    let readme = |name: &str| {
+        std::fs::read_to_string(out.path().join(format!("overlays/{name}/README.md"))).unwrap()
+    };
+    let needs = |name: &str| {
+        readme(name)
+            .lines()
+            .find(|l| l.starts_with("| needs from you |"))
+            .unwrap_or_else(|| panic!("{name}: {}", readme(name)))
+            .to_owned()
+    };
+    assert!(
+        needs("minio").contains("Secret `minio-backup-credentials` with keys `access-key-id` and `secret-access-key` for `http://minio.minio.svc:9000`"),
+        "{}",
+        needs("minio")
+    );
+    let no_identity = needs("no-identity");
+    assert!(
+        no_identity.contains("**set `cloudnative_pg.backup_identity` in your profile**"),
+        "{no_identity}"
+    );
+    assert!(
+        no_identity.contains("Secret `acme-tls` with `tls.crt`, `tls.key` and `ca.crt`"),
+        "{no_identity}"
+    );
+}
