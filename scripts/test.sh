@@ -23,7 +23,8 @@
 #   - .tools/control-plane: a Kubernetes control plane built with Go from the
 #     modules pinned under tests/control-plane (scripts/control-plane.sh), and
 #     the operators' CRDs from their modules; it runs on loopback during
-#     cargo test.
+#     cargo test;
+#   - the Go modules of tests/cnpg-cron (robfig/cron v1 and v3).
 # Each install step is skipped when it is already done, so a second run only
 # runs the checks: cargo fmt, cargo clippy, cargo test.
 set -euo pipefail
@@ -235,7 +236,11 @@ section "Kubernetes control plane in .tools/control-plane (scripts/control-plane
 # binary), and the operators' CRDs from their modules.
 command -v go >/dev/null ||
     die "go is not installed: the test control plane is built from Go modules (Go 1.26 or newer)"
+go version
 ./scripts/control-plane.sh build
+
+section "Go modules of tests/cnpg-cron (robfig/cron, as Kubernetes and CloudNativePG parse schedules)"
+(cd tests/cnpg-cron && GOFLAGS=-buildvcs=false go mod download)
 
 # ---------------------------------------------------------------------------
 section "kubectl, rustfmt, clippy"

@@ -107,6 +107,19 @@ pub fn server_dns_names(read_replicas: u32, pgbouncer: bool) -> Vec<String> {
     names
 }
 
+/// Every name clients reach the CloudNativePG engine's servers by: the
+/// Cluster's Services (read-write, any instance, read-only) and the
+/// Pooler's, which serves the same clients with the Cluster's certificate.
+pub fn cnpg_server_dns_names() -> Vec<String> {
+    let mut names = Vec::new();
+    for suffix in ["rw", "r", "ro"] {
+        names.extend(service_names(&format!("{CNPG_CLUSTER}-{suffix}")));
+    }
+    names.extend(service_names(CNPG_POOLER));
+    names.push("localhost".to_owned());
+    names
+}
+
 /// The generated ConfigMaps and the files they hold.
 pub const CONFIG_MAP: &str = "postgres-config";
 pub const CONFIG_FILE: &str = "postgresql.conf";

@@ -625,6 +625,36 @@ bad_inputs! {
     wal_kept_for_replicas_not_below_the_data_volume:
         profile("extends: aws-large\nreplication:\n  max_slot_wal_keep_size: 100Gi\n")
             .expect(&["profiles/a.yaml:3:", "replication.max_slot_wal_keep_size", "100Gi", "below the data volume"]);
+    tls_issuer_without_source_issuer:
+        profile("extends: aws-large\ntls:\n  issuer:\n    name: letsencrypt\n")
+            .expect(&["profiles/a.yaml:4:", "tls.issuer.name", "tls.source: issuer", "tls.source is private-ca"]);
+    tls_secret_with_tls_off:
+        profile("extends: aws-large\ntls:\n  enabled: false\n  secret: my-tls\n")
+            .expect(&["profiles/a.yaml:4:", "tls.secret", "tls.enabled: true", "tls.enabled is false"]);
+    cnpg_destination_on_the_statefulset_engine:
+        profile("extends: aws-large\ncloudnative_pg:\n  backup_destination: s3://acme/postgres\n")
+            .expect(&["profiles/a.yaml:3:", "cloudnative_pg.backup_destination", "engine: cloudnative-pg", "engine is statefulset"]);
+    cnpg_endpoint_without_backups:
+        profile("extends: dev-large\nengine: cloudnative-pg\ncloudnative_pg:\n  backup_endpoint: http://minio.minio.svc:9000\n")
+            .expect(&["profiles/a.yaml:4:", "cloudnative_pg.backup_endpoint", "backup.enabled: true", "backup.enabled is false"]);
+    cnpg_destination_with_backups_off:
+        profile("extends: aws-large\nengine: cloudnative-pg\nbackup:\n  enabled: false\ncloudnative_pg:\n  backup_destination: s3://acme/postgres\n")
+            .expect(&["profiles/a.yaml:6:", "cloudnative_pg.backup_destination", "backup.enabled: true", "backup.enabled is false"]);
+    offsite_copy_without_backups:
+        profile("extends: dev-large\nbackup:\n  offsite:\n    provider: s3\n    bucket: acme-backups\n    region: eu-west-1\n")
+            .expect(&["profiles/a.yaml:4:", "backup.offsite.provider", "backup.enabled: true", "backup.enabled is false"]);
+    cnpg_backup_schedule_every:
+        profile("extends: aws-large\nengine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: s3://acme/postgres\nbackup:\n  schedule: \"@every 6h\"\n")
+            .expect(&["profiles/a.yaml:6:", "backup.schedule", "\"@every 6h\"", "engine cloudnative-pg"]);
+    cnpg_destination_of_another_platform:
+        profile("extends: aws-large\nengine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: gs://acme/postgres\n")
+            .expect(&["profiles/a.yaml:4:", "cloudnative_pg.backup_destination", "\"gs://acme/postgres\"", "Google Cloud Storage", "platform is aws", "Amazon S3"]);
+    cnpg_credentials_secret_on_google_storage:
+        profile("extends: gcp-large\nengine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: gs://acme/postgres\n  backup_credentials_secret: keys\n")
+            .expect(&["profiles/a.yaml:5:", "cloudnative_pg.backup_credentials_secret", "\"keys\"", "gs://acme/postgres", "not s3://"]);
+    cnpg_credentials_secret_and_identity:
+        profile("extends: aws-large\nengine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: s3://acme/postgres\n  backup_identity: arn:aws:iam::123456789012:role/b\n  backup_credentials_secret: keys\n")
+            .expect(&["profiles/a.yaml:6:", "cloudnative_pg.backup_credentials_secret", "cloudnative_pg.backup_identity", "set one"]);
     tls_source_unknown:
         profile("extends: aws-large\ntls:\n  source: letsencrypt\n")
             .expect(&["profiles/a.yaml:3:", "tls.source", "\"letsencrypt\"", "private-ca, issuer, secret"]);

@@ -5,7 +5,9 @@
 mod cnpg;
 mod common;
 
-use cnpg::{build, conf_settings, object_store_of, of_kind, one, profiles_dir, settings};
+use cnpg::{
+    MINIO_PROFILE, build, conf_settings, object_store_of, of_kind, one, profiles_dir, settings,
+};
 use common::{PROFILES, palgen, stderr, stdout};
 
 /// Parameters CloudNativePG's webhook rejects in `spec.postgresql.parameters`
@@ -231,16 +233,19 @@ fn every_platform_and_size_builds_operator_objects_from_its_settings() {
             Some((destination, identity)) => {
                 let store = &one(&objects, "ObjectStore")["spec"];
                 assert_eq!(store["configuration"]["destinationPath"], destination);
-                let credentials = match platform {
-                    "aws" => "s3Credentials",
-                    "gcp" => "googleCredentials",
-                    _ => "azureCredentials",
+                // Workload identity: IRSA, GKE Workload Identity, Azure
+                // Workload Identity, each by its own annotation.
+                let (credentials, annotation) = match platform {
+                    "aws" => ("s3Credentials", "eks.amazonaws.com/role-arn"),
+                    "gcp" => ("googleCredentials", "iam.gke.io/gcp-service-account"),
+                    _ => ("azureCredentials", "azure.workload.identity/client-id"),
                 };
                 assert!(store["configuration"][credentials].is_object(), "{name}");
                 let annotations = cluster["serviceAccountTemplate"]["metadata"]["annotations"]
                     .as_object()
                     .unwrap();
-                assert_eq!(annotations.values().next().unwrap(), identity, "{name}");
+                assert_eq!(annotations.len(), 1, "{name}: {annotations:?}");
+                assert_eq!(annotations[annotation], identity, "{name}");
                 let plugin = &cluster["plugins"][0];
                 assert_eq!(plugin["isWALArchiver"], true);
                 assert_eq!(
@@ -496,5 +501,235 @@ fn show_diff_and_the_overlay_readme_name_the_engine() {
     assert!(
         readme.contains("palgen migrate --profile cnpg-gcp-large"),
         "{readme}"
+    );
+}
+
+/// Every form of schedule Kubernetes accepts in a CronJob (and so in
+/// `backup.schedule`) but `@every`, which palgen refuses on this engine.
+const SCHEDULE_FORMS: [&str; 17] = [
+    "30 2 * * *",
+    "*/15 * * * *",
+    "0 0 1 jan,jul *",
+    "0 3 * * mon-fri",
+    "0 3 * * SUN",
+    "0 0 ? * ?",
+    "5/15 * * * *",
+    "0 0 29 2 *",
+    "0 0 30 2 1",
+    "0 1-5/2 * * *",
+    "@yearly",
+    "@annually",
+    "@monthly",
+    "@weekly",
+    "@daily",
+    "@midnight",
+    "@hourly",
+];
+
+/// The ScheduledBackup schedule palgen writes for each form, fed with the
+/// form itself to a Go program that parses the two as Kubernetes and
+/// CloudNativePG 1.30 do (robfig/cron v3's standard parser; v1's Parse and
+/// the webhook's six-field warning) and compares their next activations.
+#[test]
+fn every_kubernetes_schedule_form_is_a_six_field_cloudnative_pg_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pairs = String::new();
+    for (index, form) in SCHEDULE_FORMS.iter().enumerate() {
+        let name = format!("schedule-{index}");
+        std::fs::write(
+            dir.path().join(format!("{name}.yaml")),
+            format!(
+                "extends: aws-small\nengine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: s3://paless-backups/postgres\nbackup:\n  schedule: \"{form}\"\n"
+            ),
+        )
+        .unwrap();
+        let objects = build(dir.path(), &name);
+        let schedule = one(&objects, "ScheduledBackup")["spec"]["schedule"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        pairs.push_str(&format!("{form}\t{schedule}\n"));
+    }
+    let checked = go_schedule_check(&pairs);
+    assert!(
+        checked.status.success(),
+        "{}{}",
+        stdout(&checked),
+        stderr(&checked)
+    );
+    assert_eq!(
+        stdout(&checked)
+            .lines()
+            .filter(|l| l.ends_with("\tok"))
+            .count(),
+        SCHEDULE_FORMS.len(),
+        "{}",
+        stdout(&checked)
+    );
+}
+
+/// The checker refuses what CloudNativePG refuses or warns about, and a
+/// schedule that fires at other instants: the comparison can fail.
+#[test]
+fn the_schedule_check_catches_a_schedule_cloudnative_pg_misreads() {
+    let checked =
+        go_schedule_check("@daily\t0 @daily\n30 2 * * *\t30 2 * * *\n0 3 * * *\t0 0 3 * * 1\n");
+    assert!(!checked.status.success());
+    let report = stdout(&checked);
+    let lines: Vec<&str> = report.lines().collect();
+    assert!(lines[0].contains("FAIL CloudNativePG refuses"), "{report}");
+    assert!(lines[1].contains("FAIL CloudNativePG warns"), "{report}");
+    assert!(lines[2].contains("FAIL activation"), "{report}");
+}
+
+fn go_schedule_check(pairs: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(common::tool("go"))
+        .args(["run", "."])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cnpg-cron"))
+        .env("GOFLAGS", "-buildvcs=false")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("go runs; ./scripts/test.sh installs it");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(pairs.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn an_s3_compatible_store_takes_the_access_keys_of_a_secret() {
+    let dir = profiles_dir();
+    std::fs::write(dir.path().join("minio.yaml"), MINIO_PROFILE).unwrap();
+    let objects = build(dir.path(), "minio");
+    let configuration = &one(&objects, "ObjectStore")["spec"]["configuration"];
+    assert_eq!(configuration["endpointURL"], "http://minio.minio.svc:9000");
+    assert_eq!(
+        configuration["s3Credentials"],
+        serde_json::json!({
+            "accessKeyId": {"name": "minio-backup-credentials", "key": "access-key-id"},
+            "secretAccessKey": {"name": "minio-backup-credentials", "key": "secret-access-key"},
+        })
+    );
+    // No workload identity: no annotation on the instances' ServiceAccount.
+    assert!(
+        one(&objects, "Cluster")["spec"]["serviceAccountTemplate"].is_null(),
+        "{objects:?}"
+    );
+}
+
+/// Each `tls.source` maps to the Cluster's `certificates`: the Secret the
+/// profile's TLS settings make (cert-manager, with the names of the
+/// Cluster's and the Pooler's Services) or the user creates.
+#[test]
+fn tls_settings_become_the_clusters_certificates() {
+    let dir = profiles_dir();
+    for (name, tls, certificate_issuer) in [
+        ("private-ca", "", Some("postgres-ca")),
+        (
+            "issuer",
+            "  source: issuer\n  issuer:\n    name: letsencrypt\n",
+            Some("letsencrypt"),
+        ),
+        ("secret", "  source: secret\n  secret: acme-tls\n", None),
+    ] {
+        std::fs::write(
+            dir.path().join(format!("{name}.yaml")),
+            format!("extends: cnpg-aws-large\ntls:\n  enabled: true\n{tls}"),
+        )
+        .unwrap();
+        let objects = build(dir.path(), name);
+        let certificates = &one(&objects, "Cluster")["spec"]["certificates"];
+        let secret = certificates["serverTLSSecret"].as_str().unwrap();
+        assert_eq!(certificates["serverCASecret"], secret, "{name}");
+        let issued: Vec<&serde_json::Value> = of_kind(&objects, "Certificate")
+            .into_iter()
+            .filter(|c| c["spec"]["secretName"] == secret)
+            .collect();
+        match certificate_issuer {
+            Some(issuer) => {
+                let [certificate] = issued[..] else {
+                    panic!("{name}: {issued:?}")
+                };
+                assert_eq!(certificate["spec"]["issuerRef"]["name"], issuer, "{name}");
+                let dns_names = certificate["spec"]["dnsNames"].as_array().unwrap();
+                for host in [
+                    "postgres-cluster-rw.paless.svc",
+                    "postgres-cluster-ro.paless.svc",
+                    "postgres-cluster-r.paless.svc",
+                    "postgres.paless.svc",
+                ] {
+                    assert!(dns_names.iter().any(|n| n == host), "{name}: {host}");
+                }
+            }
+            None => {
+                assert_eq!(secret, "acme-tls");
+                assert!(of_kind(&objects, "Certificate").is_empty(), "{name}");
+            }
+        }
+    }
+    std::fs::write(
+        dir.path().join("plain.yaml"),
+        "extends: cnpg-aws-large\ntls:\n  enabled: false\n",
+    )
+    .unwrap();
+    let plain = build(dir.path(), "plain");
+    assert!(one(&plain, "Cluster")["spec"]["certificates"].is_null());
+    assert!(of_kind(&plain, "Certificate").is_empty());
+}
+
+/// The overlay README of a cloudnative-pg profile names what the profile
+/// still needs from its user: a key to set, or the Secrets to create.
+#[test]
+fn the_overlay_readme_names_what_the_profile_still_needs() {
+    let dir = profiles_dir();
+    std::fs::write(dir.path().join("minio.yaml"), MINIO_PROFILE).unwrap();
+    std::fs::write(
+        dir.path().join("no-identity.yaml"),
+        "extends: aws-large\nengine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: s3://acme/postgres\ntls:\n  source: secret\n  secret: acme-tls\n",
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let rendered = palgen(&[
+        "--profiles-dir",
+        dir.path().to_str().unwrap(),
+        "render",
+        "--profile",
+        "minio",
+        "--profile",
+        "no-identity",
+        "--out",
+        out.path().to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(rendered.status.success(), "{}", stderr(&rendered));
+    let readme = |name: &str| {
+        std::fs::read_to_string(out.path().join(format!("overlays/{name}/README.md"))).unwrap()
+    };
+    let needs = |name: &str| {
+        readme(name)
+            .lines()
+            .find(|l| l.starts_with("| needs from you |"))
+            .unwrap_or_else(|| panic!("{name}: {}", readme(name)))
+            .to_owned()
+    };
+    assert!(
+        needs("minio").contains("Secret `minio-backup-credentials` with keys `access-key-id` and `secret-access-key` for `http://minio.minio.svc:9000`"),
+        "{}",
+        needs("minio")
+    );
+    let no_identity = needs("no-identity");
+    assert!(
+        no_identity.contains("**set `cloudnative_pg.backup_identity` in your profile**"),
+        "{no_identity}"
+    );
+    assert!(
+        no_identity.contains("Secret `acme-tls` with `tls.crt`, `tls.key` and `ca.crt`"),
+        "{no_identity}"
     );
 }

@@ -15,7 +15,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 use cnpg::{build, profiles_dir};
-use common::{PROFILES, palgen, repo_root, stderr, stdout, tool};
+use common::{PROFILES, palgen, repo_root, stderr, stdout, tool, validate_cert_manager};
 
 const CORE_API_VERSIONS: [&str; 3] = ["v1", "storage.k8s.io/v1", "networking.k8s.io/v1"];
 
@@ -58,8 +58,10 @@ fn all_profiles() -> (tempfile::TempDir, Vec<String>) {
         "extends: cnpg-azure-large\nmonitoring:\n  service_monitor: true\n",
     )
     .unwrap();
+    std::fs::write(dir.path().join("minio.yaml"), cnpg::MINIO_PROFILE).unwrap();
     let mut names: Vec<String> = PROFILES.iter().map(|p| format!("cnpg-{p}")).collect();
     names.push("watched".to_owned());
+    names.push("minio".to_owned());
     (dir, names)
 }
 
@@ -85,6 +87,16 @@ fn every_custom_resource_passes_cloudnative_pg_schemas() {
         ]);
         assert!(migrated.status.success(), "{}", stderr(&migrated));
         objects.push(serde_saphyr::from_str(&stdout(&migrated)).unwrap());
+    }
+    // The server certificate's objects are cert-manager's: its own schemas.
+    let (cert_manager, objects): (Vec<Value>, Vec<Value>) = objects.into_iter().partition(|o| {
+        o["apiVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("cert-manager.io/"))
+    });
+    assert!(!cert_manager.is_empty());
+    if let Err(report) = validate_cert_manager(&cert_manager) {
+        panic!("{report}");
     }
     let kinds: std::collections::BTreeSet<String> = objects
         .iter()

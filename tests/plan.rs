@@ -431,3 +431,86 @@ fn render_repairs_a_committed_overlay_that_does_not_build_and_says_it_was_not_pl
     );
     assert!(plan(dir.path(), &[]).ends_with("safe to apply\n"));
 }
+
+#[test]
+fn an_engine_switch_is_a_data_migration_by_palgen_migrate_and_render_refuses_it() {
+    let dir = committed("aws-large");
+    set_profile(
+        dir.path(),
+        "aws-large",
+        "engine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: s3://acme-backups/postgres\n",
+    );
+    let output = plan(dir.path(), &[]);
+    assert_has(
+        &output,
+        "  DATA MIGRATION     StatefulSet postgres: StatefulSet postgres is no longer generated: the engine becomes cloudnative-pg, whose Cluster postgres-cluster starts empty unless it imports the data held by claims postgres-data-postgres-0",
+    );
+    assert_has(
+        &output,
+        "      3. kubectl -n paless exec postgres-0 -c postgres -- pg_dump -U postgres --clean --if-exists paperless > paperless.sql   # a copy of the data before anything changes",
+    );
+    assert_has(
+        &output,
+        "      5. palgen migrate --profile acme | kubectl apply -f -   # a new Cluster postgres-cluster that imports paperless from the running StatefulSet postgres",
+    );
+    assert_has(
+        &output,
+        "      15. kubectl -n paless delete pvc postgres-data-postgres-0 postgres-data-postgres-replica-0 postgres-data-postgres-replica-1   # the old data: only after the verified import and the final dump",
+    );
+    // No step deletes the old data before that last one.
+    let before_last: Vec<&str> = output
+        .lines()
+        .take_while(|l| !l.starts_with("      15. "))
+        .collect();
+    assert!(
+        !before_last
+            .iter()
+            .any(|l| l.contains("delete pvc postgres-data")),
+        "{output}"
+    );
+    let refused = palgen_in(dir.path(), &["render", "--profile", "acme"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
+    assert!(
+        stderr(&refused).contains("  DATA MIGRATION     StatefulSet postgres:"),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+#[test]
+fn turning_cloudnative_pg_backups_off_is_destructive_and_render_refuses_it() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    fs::create_dir(dir.path().join("profiles")).unwrap();
+    set_profile(
+        dir.path(),
+        "aws-large",
+        "engine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: s3://acme-backups/postgres\n",
+    );
+    let rendered = palgen_in(dir.path(), &["render", "--profile", "acme", "--quiet"]);
+    assert!(rendered.status.success(), "{}", stderr(&rendered));
+    set_profile(
+        dir.path(),
+        "aws-large",
+        "engine: cloudnative-pg\nbackup:\n  enabled: false\n",
+    );
+    let output = plan(dir.path(), &[]);
+    assert_has(
+        &output,
+        "  DESTRUCTIVE        Cluster postgres-cluster: WAL archiving stops (the Barman Cloud plugin is no longer the WAL archiver): no point-in-time recovery past this apply",
+    );
+    assert_has(
+        &output,
+        "      2. kubectl -n paless wait backup/postgres-cluster-final --for=jsonpath='{.status.phase}'=completed --timeout=1h",
+    );
+    assert_has(
+        &output,
+        "  DESTRUCTIVE        ObjectStore postgres-backups: ObjectStore postgres-backups is no longer generated: WAL archiving and base backups to it stop once it is deleted; what the bucket holds stays",
+    );
+    let refused = palgen_in(dir.path(), &["render", "--profile", "acme"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
+    assert!(
+        stderr(&refused).contains("refusing to render k8s: 3 unsafe change(s) above"),
+        "{}",
+        stderr(&refused)
+    );
+}

@@ -22,7 +22,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{stderr, stdout};
+use common::{palgen_in, stderr, stdout};
 use pg::{
     APP_PASSWORD, Generated, POSTGRES_PASSWORD, REPLICATION_PASSWORD, Sandbox, Server, ServerSpec,
     TlsFiles, WAIT, describe, exit_ok, initdb, pg_program, require_peer_admits_postgres, run,
@@ -889,5 +889,164 @@ fn only_the_replication_role_may_connect_for_replication() {
             )
             .unwrap_or_else(|e| panic!("{e}")),
         "postgres"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Removing replicas.
+
+/// The procedure `palgen plan` prints for StatefulSet postgres-replica when
+/// a user profile extending aws-large goes to `read_replicas: 0`, and the
+/// postgresql.conf the primary then gets.
+fn plan_without_replicas() -> (Vec<String>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("profiles")).unwrap();
+    let profile = dir.path().join("profiles/acme.yaml");
+    fs::write(&profile, "extends: aws-large\n").unwrap();
+    let rendered = palgen_in(dir.path(), &["render", "--profile", "acme", "-q"]);
+    assert!(rendered.status.success(), "{}", stderr(&rendered));
+    fs::write(
+        &profile,
+        "extends: aws-large\nreplication:\n  read_replicas: 0\n",
+    )
+    .unwrap();
+    let planned = palgen_in(dir.path(), &["plan"]);
+    assert!(planned.status.success(), "{}", stderr(&planned));
+    let report = stdout(&planned);
+    let steps: Vec<String> = report
+        .lines()
+        .skip_while(|l| !l.starts_with("  DESTRUCTIVE        StatefulSet postgres-replica:"))
+        .skip(2)
+        .take_while(|l| l.starts_with("      "))
+        .map(|l| l.trim_start().split_once(". ").unwrap().1.to_owned())
+        .collect();
+    assert!(
+        !steps.is_empty(),
+        "no procedure for the replicas:\n{report}"
+    );
+    let accepted = palgen_in(
+        dir.path(),
+        &["render", "--profile", "acme", "--accept-unsafe", "-q"],
+    );
+    assert!(accepted.status.success(), "{}", stderr(&accepted));
+    let conf = fs::read_to_string(dir.path().join("k8s/overlays/acme/postgresql.conf"))
+        .or_else(|_| fs::read_to_string(dir.path().join("k8s/base/postgresql.conf")))
+        .unwrap();
+    (steps, conf)
+}
+
+/// The oldest WAL segment file in the primary's pg_wal.
+fn oldest_wal_segment(primary: &Server) -> String {
+    primary.sql(
+        "postgres",
+        "SELECT min(name) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'",
+    )
+}
+
+/// Writes and switches WAL segments, then checkpoints, so the primary
+/// removes or recycles every segment nothing keeps.
+fn churn_wal(primary: &Server) {
+    for round in 0..4 {
+        primary.sql(
+            "postgres",
+            &format!(
+                "CREATE TABLE IF NOT EXISTS churn (n int); INSERT INTO churn VALUES ({round}); \
+                 SELECT pg_switch_wal()"
+            ),
+        );
+    }
+    primary.sql("postgres", "CHECKPOINT");
+    primary.sql("postgres", "CHECKPOINT");
+}
+
+/// Removing the replicas as `palgen plan` says: once the pod is gone, the
+/// plan's own command (what it runs in the primary's container, after
+/// `kubectl exec ... --`) drops the slot the replica held, and the primary
+/// recycles the WAL the slot kept. Without replicas, postgresql.conf still
+/// bounds what a slot may keep.
+#[test]
+fn removing_a_replica_as_the_plan_says_drops_its_slot_and_recycles_wal() {
+    let (steps, conf) = plan_without_replicas();
+    assert!(
+        conf.lines()
+            .any(|l| l.starts_with("max_slot_wal_keep_size = ")),
+        "without replicas, retained WAL must stay bounded:\n{conf}"
+    );
+    assert_eq!(
+        steps[0],
+        "kubectl -n paless delete statefulset postgres-replica"
+    );
+    assert!(
+        steps[1].starts_with("kubectl -n paless wait --for=delete pod/postgres-replica-0 "),
+        "{steps:?}"
+    );
+    let drop_slots = steps[2]
+        .strip_prefix("kubectl -n paless exec postgres-0 -c postgres -- ")
+        .unwrap_or_else(|| panic!("step 3 runs in the primary's container: {steps:?}"))
+        .split("   #")
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let site = Site::new();
+    let (primary, replica) = start_pair(&site, Volume::Empty);
+    create_documents(&primary, 100);
+    let slot_wal = |primary: &Server| {
+        primary.sql(
+            "postgres",
+            &format!(
+                // The segment that holds restart_lsn (pg_walfile_name names
+                // the one before it when the LSN is on a boundary).
+                "SELECT pg_walfile_name(restart_lsn + 1) \
+                 FROM pg_replication_slots WHERE slot_name = '{SLOT}'"
+            ),
+        )
+    };
+    // Steps 1 and 2: the StatefulSet is deleted and its pod is gone.
+    drop(replica);
+    wait_until(WAIT, || {
+        match primary.sql(
+            "postgres",
+            &format!("SELECT active FROM pg_replication_slots WHERE slot_name = '{SLOT}'"),
+        ) {
+            active if active == "f" => Ok(()),
+            active => Err(format!("slot active: {active:?}")),
+        }
+    })
+    .unwrap_or_else(|why| panic!("{why}\n{}", primary.log()));
+    let held = slot_wal(&primary);
+    churn_wal(&primary);
+    assert!(
+        oldest_wal_segment(&primary) <= held,
+        "the inactive slot keeps WAL from {held}: {}",
+        oldest_wal_segment(&primary)
+    );
+
+    // Step 3, as written.
+    let output = site.sandbox.run_script(
+        "drop-slots.sh",
+        &drop_slots,
+        &[],
+        &[
+            ("PGHOST", &primary.sockets().display().to_string()),
+            ("PGPORT", &primary.port().to_string()),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{drop_slots}: {}\n{}",
+        describe(&output),
+        primary.log()
+    );
+    assert_eq!(
+        primary.sql("postgres", "SELECT count(*) FROM pg_replication_slots"),
+        "0",
+        "the plan's command must drop the replica's slot"
+    );
+    churn_wal(&primary);
+    assert!(
+        oldest_wal_segment(&primary) > held,
+        "with the slot dropped the primary recycles the WAL it kept ({held}): oldest is {}",
+        oldest_wal_segment(&primary)
     );
 }

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{PROFILES, palgen, stderr, stdout, tool};
+use common::{PROFILES, palgen, stderr, stdout, tool, validate_cert_manager};
 use serde_json::{Value, json};
 
 /// The oldest Kubernetes version palgen targets (its k8s-openapi feature).
@@ -506,49 +506,6 @@ fn unknown_kinds_and_empty_files_are_no_pass() {
 
 // ---------------------------------------------------------------------------
 // cert-manager's kinds, which kubernetes-validate has no schema for.
-
-/// Validates cert-manager objects with `tests/cert-manager/validate.mjs`:
-/// cert-manager's CRD schemas as the npm package
-/// `@kubernetes-models/cert-manager` (pinned in `tests/cert-manager`,
-/// installed by ./scripts/test.sh) compiles them. It checks types, enums,
-/// required fields and patterns; those schemas do not forbid unknown
-/// fields. Ok(output) when every object printed a PASS line, Err otherwise.
-fn validate_cert_manager(objects: &[Value]) -> Result<String, String> {
-    let dir = common::repo_root().join("tests/cert-manager");
-    assert!(
-        dir.join("node_modules/@kubernetes-models/cert-manager")
-            .is_dir(),
-        "@kubernetes-models/cert-manager is not installed in {}; run ./scripts/test.sh, which installs it",
-        dir.display()
-    );
-    let mut child = Command::new(tool("node"))
-        .arg("validate.mjs")
-        .current_dir(&dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    {
-        use std::io::Write as _;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin
-            .write_all(&serde_json::to_vec(objects).expect("JSON"))
-            .expect("write the objects");
-    }
-    let output = child.wait_with_output().expect("node finishes");
-    let printed = stdout(&output);
-    let passed = printed.lines().filter(|l| l.starts_with("PASS ")).count();
-    if output.status.success() && passed == objects.len() {
-        Ok(printed)
-    } else {
-        Err(format!(
-            "validate.mjs: {}\n--- stdout\n{printed}--- stderr\n{}",
-            output.status,
-            stderr(&output)
-        ))
-    }
-}
 
 fn cert_manager_objects(yaml: &str) -> Vec<Value> {
     let documents: Vec<Value> = serde_saphyr::from_multiple(yaml).expect("valid YAML");

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::cli::RenderArgs;
 use crate::plan;
-use crate::profile::Catalog;
+use crate::profile::{Catalog, shared_bucket};
 use crate::tree::{generate::Tree, output_dir, scan, write};
 
 pub fn run(
@@ -28,6 +28,11 @@ pub fn run(
         }
         names
     };
+    let profiles = names
+        .iter()
+        .map(|name| catalog.resolve(name))
+        .collect::<Result<Vec<_>, _>>()?;
+    shared_bucket::refuse_shared_places(&profiles)?;
     let out = &args.out.out;
     let _lock = output_dir::lock_for_writing(out)?;
     // With every profile rendered, an overlay of none is left over from a

@@ -149,6 +149,30 @@ fn descriptor_list() -> String {
     names.join(", ")
 }
 
+/// The five fields a valid schedule stands for: itself, or its
+/// descriptor's expansion. `@every` has none: it counts from when the
+/// scheduler started, not from the clock.
+pub fn five_fields(schedule: &str) -> Option<&str> {
+    if !schedule.starts_with('@') {
+        return Some(schedule);
+    }
+    DESCRIPTORS
+        .iter()
+        .find(|(name, _)| *name == schedule)
+        .map(|(_, spec)| *spec)
+}
+
+/// A valid schedule in the six fields, seconds first, that CloudNativePG's
+/// ScheduledBackup reads (robfig/cron v1's parser), firing at the same
+/// instants. `@every` has no such form; CloudNativePG parses it as it is
+/// (and warns that it is not six fields).
+pub fn with_seconds(schedule: &str) -> String {
+    match five_fields(schedule) {
+        Some(fields) => format!("0 {fields}"),
+        None => schedule.to_owned(),
+    }
+}
+
 /// Checks a schedule as Kubernetes would, and that it fires at least once.
 pub fn check(schedule: &str) -> Result<(), CronError> {
     if schedule.contains("TZ") {
@@ -161,15 +185,7 @@ pub fn check(schedule: &str) -> Result<(), CronError> {
             Err(CronError::Descriptor(schedule.to_owned()))
         };
     }
-    let spec = if schedule.starts_with('@') {
-        DESCRIPTORS
-            .iter()
-            .find(|(name, _)| *name == schedule)
-            .map(|(_, spec)| *spec)
-            .ok_or_else(|| CronError::Descriptor(schedule.to_owned()))?
-    } else {
-        schedule
-    };
+    let spec = five_fields(schedule).ok_or_else(|| CronError::Descriptor(schedule.to_owned()))?;
     let fields: Vec<&str> = spec.split_whitespace().collect();
     if fields.len() != FIELDS.len() {
         return Err(CronError::FieldCount(fields.len()));
@@ -327,6 +343,14 @@ fn days_in_month(year: u32, month: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptors_get_six_fields_with_seconds() {
+        assert_eq!(with_seconds("30 2 * * *"), "0 30 2 * * *");
+        assert_eq!(with_seconds("@daily"), "0 0 0 * * *");
+        assert_eq!(with_seconds("@hourly"), "0 0 * * * *");
+        assert_eq!(with_seconds("@every 6h"), "@every 6h");
+    }
 
     #[test]
     fn accepts_what_kubernetes_accepts() {

@@ -56,13 +56,22 @@ pub enum CertificateSource {
 impl CertificateSource {
     pub const NAMES: [&str; 3] = ["private-ca", "issuer", "secret"];
 
-    pub fn parse(text: &str) -> Option<CertificateSource> {
-        match text {
-            "private-ca" => Some(CertificateSource::PrivateCa),
-            "issuer" => Some(CertificateSource::Issuer),
-            "secret" => Some(CertificateSource::Secret),
-            _ => None,
+    pub fn name(self) -> &'static str {
+        match self {
+            CertificateSource::PrivateCa => Self::NAMES[0],
+            CertificateSource::Issuer => Self::NAMES[1],
+            CertificateSource::Secret => Self::NAMES[2],
         }
+    }
+
+    pub fn parse(text: &str) -> Option<CertificateSource> {
+        [
+            CertificateSource::PrivateCa,
+            CertificateSource::Issuer,
+            CertificateSource::Secret,
+        ]
+        .into_iter()
+        .find(|source| source.name() == text)
     }
 }
 
@@ -108,6 +117,9 @@ pub struct ObjectStore {
     /// The cloud identity the database pods assume by workload identity:
     /// an IAM role ARN, a Google service account, an Azure client ID.
     pub identity: Option<String>,
+    /// A Secret with the access keys of an S3-compatible server (MinIO on
+    /// k3s), where no workload identity exists.
+    pub credentials_secret: Option<String>,
 }
 
 /// The cloud an object-store destination belongs to, from its URL.
@@ -119,6 +131,17 @@ pub enum Cloud {
 }
 
 impl Cloud {
+    /// The object store, and the form of its URLs.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Cloud::S3 => "Amazon S3 (s3://BUCKET/PREFIX)",
+            Cloud::Google => "Google Cloud Storage (gs://BUCKET/PREFIX)",
+            Cloud::Azure => {
+                "Azure Blob Storage (https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX)"
+            }
+        }
+    }
+
     pub fn of(destination: &str) -> Option<Cloud> {
         let bucket_and_path = |rest: &str| rest.split('/').next().is_some_and(|b| !b.is_empty());
         if let Some(rest) = destination.strip_prefix("s3://") {

@@ -11,7 +11,6 @@ use super::custom_resource::CustomResource;
 use serde::Serialize;
 
 use super::labels::DATABASE;
-use crate::contract;
 use crate::model::settings::{CertificateSource, IssuerRef, Settings};
 
 const API_VERSION: &str = "cert-manager.io/v1";
@@ -95,7 +94,7 @@ fn local_issuer(name: &str) -> IssuerReference {
 
 /// The certificate of the database pods (and of PgBouncer, which serves the
 /// same clients): every name clients connect by.
-pub fn server(settings: &Settings, uses_pgbouncer: bool) -> Certificate {
+pub fn server(settings: &Settings, dns_names: Vec<String>) -> Certificate {
     let issuer_ref = match (&settings.tls.source, &settings.tls.issuer) {
         (
             CertificateSource::Issuer,
@@ -118,10 +117,7 @@ pub fn server(settings: &Settings, uses_pgbouncer: bool) -> Certificate {
         spec: CertificateSpec {
             secret_name: settings.tls.secret.clone(),
             common_name: None,
-            dns_names: contract::server_dns_names(
-                settings.replication.read_replicas,
-                uses_pgbouncer,
-            ),
+            dns_names,
             is_ca: false,
             duration: SERVER_DURATION,
             renew_before: Some(SERVER_RENEW_BEFORE),

@@ -28,7 +28,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::model::settings::{CertificateSource, Engine};
+use crate::contract;
+use crate::model::settings::{CertificateSource, Engine, Settings};
 use crate::profile::Profile;
 
 /// An optional part of the deployment. The objects only a feature adds are
@@ -215,19 +216,27 @@ pub fn build(profile: &Profile) -> ObjectSet {
     }
 }
 
-/// The cert-manager objects that make the TLS Secret, as the profile's
-/// certificate source asks: none when the user provides it.
+/// The cert-manager objects that make the TLS Secret of the statefulset
+/// engine's servers.
 fn server_certificate(profile: &Profile) -> Vec<Value> {
     let settings = &profile.settings;
+    certificate_objects(
+        settings,
+        contract::server_dns_names(
+            settings.replication.read_replicas,
+            profile.derived.connection_budget.uses_pgbouncer(),
+        ),
+    )
+}
+
+/// The cert-manager objects that make the TLS Secret for servers known by
+/// `dns_names`, as the profile's certificate source asks: none when the
+/// user provides it.
+fn certificate_objects(settings: &Settings, dns_names: Vec<String>) -> Vec<Value> {
     if !settings.tls.enabled {
         return Vec::new();
     }
-    let server = || {
-        to_value(&certificate::server(
-            settings,
-            profile.derived.connection_budget.uses_pgbouncer(),
-        ))
-    };
+    let server = || to_value(&certificate::server(settings, dns_names.clone()));
     match settings.tls.source {
         CertificateSource::PrivateCa => vec![
             to_value(&certificate::self_signed_issuer()),

@@ -133,6 +133,7 @@ impl ProfilePlan {
         let classes = [
             Class::NotApplicable,
             Class::DataIncompatible,
+            Class::DataMigration,
             Class::Destructive,
             Class::RollsPods,
             Class::InPlace,
@@ -177,7 +178,6 @@ fn plan_each(
     names.sort();
     let plan_one = |name: &String| -> Result<ProfilePlan> {
         let overlay = out.join(OVERLAYS_DIR).join(name);
-        let apply = format!("kubectl apply -k {}", overlay.display());
         let committed = tree.root.join(OVERLAYS_DIR).join(name);
         let old = if kustomize::read::is_kustomization(&committed) {
             kustomize::read::build(&committed).with_context(|| {
@@ -187,7 +187,12 @@ fn plan_each(
             Vec::new()
         };
         let new = kustomize::build::final_manifests(&objects::build(&catalog.resolve(name)?));
-        Ok(profile_plan(name, &apply, &old, &new))
+        Ok(profile_plan(
+            name,
+            &overlay.display().to_string(),
+            &old,
+            &new,
+        ))
     };
     // Profiles are independent: planned on all cores, kept in name order.
     let threads = thread::available_parallelism()
@@ -229,7 +234,9 @@ fn key(object: &Value) -> (String, String, String) {
     )
 }
 
-fn profile_plan(profile: &str, apply: &str, old: &[Value], new: &[Value]) -> ProfilePlan {
+/// `overlay` is the directory `kubectl apply -k` applies.
+fn profile_plan(profile: &str, overlay: &str, old: &[Value], new: &[Value]) -> ProfilePlan {
+    let apply = format!("kubectl apply -k {overlay}");
     let generated: BTreeMap<String, String> = old
         .iter()
         .chain(new)
@@ -241,7 +248,9 @@ fn profile_plan(profile: &str, apply: &str, old: &[Value], new: &[Value]) -> Pro
         })
         .collect();
     let context = Context {
-        apply,
+        profile,
+        overlay,
+        apply: &apply,
         old,
         new,
         generated: &generated,

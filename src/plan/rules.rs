@@ -20,6 +20,8 @@ pub enum Class {
     RollsPods,
     NotApplicable,
     DataIncompatible,
+    /// The data moves to another engine: a procedure that copies it first.
+    DataMigration,
     Destructive,
 }
 
@@ -35,6 +37,7 @@ impl Class {
             Class::RollsPods => "rolls pods",
             Class::NotApplicable => "CANNOT BE APPLIED",
             Class::DataIncompatible => "DATA-INCOMPATIBLE",
+            Class::DataMigration => "DATA MIGRATION",
             Class::Destructive => "DESTRUCTIVE",
         }
     }
@@ -85,6 +88,10 @@ pub enum Finding {
         change: String,
         procedure: Vec<String>,
     },
+    DataMigration {
+        change: String,
+        procedure: Vec<String>,
+    },
     Destructive {
         change: String,
         procedure: Vec<String>,
@@ -98,6 +105,7 @@ impl Finding {
             Finding::RollsPods { .. } => Class::RollsPods,
             Finding::NotApplicable { .. } => Class::NotApplicable,
             Finding::DataIncompatible { .. } => Class::DataIncompatible,
+            Finding::DataMigration { .. } => Class::DataMigration,
             Finding::Destructive { .. } => Class::Destructive,
         }
     }
@@ -119,9 +127,9 @@ impl Finding {
             Finding::NotApplicable { field, change, .. } => {
                 format!("{field} is immutable: {change}")
             }
-            Finding::DataIncompatible { change, .. } | Finding::Destructive { change, .. } => {
-                change.clone()
-            }
+            Finding::DataIncompatible { change, .. }
+            | Finding::DataMigration { change, .. }
+            | Finding::Destructive { change, .. } => change.clone(),
         }
     }
 
@@ -129,6 +137,7 @@ impl Finding {
         match self {
             Finding::NotApplicable { procedure, .. }
             | Finding::DataIncompatible { procedure, .. }
+            | Finding::DataMigration { procedure, .. }
             | Finding::Destructive { procedure, .. } => procedure,
             _ => &[],
         }
@@ -138,6 +147,10 @@ impl Finding {
 /// What the rules see besides the object: both object sets, for storage
 /// classes and replicas, and how to apply the overlay.
 pub struct Context<'a> {
+    /// The profile planned, as `palgen migrate --profile` names it.
+    pub profile: &'a str,
+    /// The overlay directory, and the command that applies it.
+    pub overlay: &'a str,
     pub apply: &'a str,
     pub old: &'a [Value],
     pub new: &'a [Value],
@@ -152,7 +165,7 @@ pub fn classify(old: Option<&Value>, new: Option<&Value>, cx: &Context) -> Vec<F
     match (old, new) {
         (None, None) => Vec::new(),
         (None, Some(_)) => vec![Finding::Created],
-        (Some(old), None) => removed(old),
+        (Some(old), None) => removed(old, cx),
         (Some(old), Some(new)) if old == new => Vec::new(),
         (Some(old), Some(new)) => match text(&new["kind"]) {
             "StatefulSet" => statefulset(old, new, cx),
@@ -175,6 +188,8 @@ pub fn classify(old: Option<&Value>, new: Option<&Value>, cx: &Context) -> Vec<F
                 cnpg_cluster(old, new, cx)
             }
             "StorageClass" => storage_class(old, new, cx),
+            "CronJob" => cron_job(old, new, cx),
+            "ObjectStore" => object_store(old, new, cx),
             "ConfigMap" if cx.generated.contains_key(name(new)) => {
                 vec![Finding::InPlace(vec![generated_config_map(old, new)])]
             }
@@ -230,57 +245,285 @@ fn kubectl(object: &Value) -> String {
     }
 }
 
-fn removed(old: &Value) -> Vec<Finding> {
+fn removed(old: &Value, cx: &Context) -> Vec<Finding> {
     let kind = text(&old["kind"]);
     let (kubectl, name) = (kubectl(old), name(old));
     let finding = match kind {
         "PersistentVolumeClaim" => Finding::Destructive {
             change: format!("PVC {name} is no longer generated: its data goes once it is deleted"),
-            procedure: vec![
-                format!(
-                    "`kubectl apply -k` leaves PVC {name} and its data in place; copy off what you keep (a pod that mounts it, then `kubectl cp`)"
-                ),
-                format!("{kubectl} delete pvc {name}"),
-            ],
+            procedure: procedure::copy_off_claim(namespace(old), name),
         },
         "CronJob" => Finding::Destructive {
             change: format!(
                 "CronJob {name} is no longer generated: its scheduled runs stop once it is deleted"
             ),
-            procedure: vec![
-                format!("`kubectl apply -k` leaves CronJob {name} running on its old schedule"),
-                format!(
-                    "{kubectl} delete cronjob {name}   # only if you mean to stop it; what it wrote stays on its volume"
-                ),
-            ],
+            procedure: procedure::stop_cron_job(namespace(old), name),
         },
         "Secret" => Finding::Destructive {
             change: format!(
                 "Secret {name} is no longer generated: pods that read it cannot start without it"
             ),
-            procedure: vec![format!(
-                "{kubectl} get secret {name}   # `kubectl apply -k` leaves it in place; create it by hand before you ever delete it (README: Applying)"
-            )],
+            procedure: procedure::keep_secret(namespace(old), name),
         },
-        "StatefulSet" => {
-            let set = statefulset_of(old, old);
-            let mut procedure = vec![format!("{kubectl} delete statefulset {name}")];
-            procedure.extend(set.claims.iter().map(|claim| {
-                format!("{kubectl} delete pvc {claim}   # claims outlive their StatefulSet; deleting one drops its data")
-            }));
-            Finding::Destructive {
-                change: format!(
-                    "StatefulSet {name} is no longer generated: its pods stop and claims {} are left or deleted",
-                    set.claims.join(", ")
-                ),
-                procedure,
-            }
-        }
+        "StatefulSet" => removed_statefulset(old, cx),
+        "ObjectStore" | "ScheduledBackup" => Finding::Destructive {
+            change: format!(
+                "{kind} {name} is no longer generated: {} stop once it is deleted; what the bucket holds stays",
+                if kind == "ObjectStore" {
+                    "WAL archiving and base backups to it"
+                } else {
+                    "scheduled base backups"
+                }
+            ),
+            procedure: procedure::cnpg_stop_backups(
+                namespace(old),
+                &archived_cluster(cx.old).unwrap_or_default(),
+                Some((kind, name)),
+                cx.apply,
+            ),
+        },
+        "Cluster" if is_cnpg_cluster(old) => removed_cluster(old, cx),
         _ => Finding::Removed {
             delete: format!("{kubectl} delete {} {name}", kind.to_lowercase()),
         },
     };
     vec![finding]
+}
+
+/// The name of the Cluster whose WAL the Barman Cloud plugin archives.
+fn archived_cluster(objects: &[Value]) -> Option<String> {
+    objects
+        .iter()
+        .find(|o| is_cnpg_cluster(o))
+        .map(|o| name(o).to_owned())
+}
+
+/// The directory the WAL archiver writes under in the object store: the
+/// plugin's `serverName`, by default the Cluster's name.
+fn barman_server(cluster: &Value) -> Option<String> {
+    cluster["spec"]["plugins"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|plugin| plugin["isWALArchiver"] == true)
+        .map(|plugin| {
+            plugin["parameters"]["serverName"]
+                .as_str()
+                .unwrap_or(name(cluster))
+                .to_owned()
+        })
+}
+
+/// Whether a Cluster archives its WAL through a plugin.
+fn archives_wal(cluster: &Value) -> bool {
+    cluster["spec"]["plugins"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|plugin| plugin["isWALArchiver"] == true)
+}
+
+/// The dump CronJob: a shorter retention deletes older dumps on its next
+/// run; the rest of a change applies in place.
+fn cron_job(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let changes = differences(old, new, "");
+    if !changes.is_empty() {
+        findings.push(Finding::InPlace(changes));
+    }
+    let retention = |job: &Value| -> Option<u64> {
+        containers(&job["spec"]["jobTemplate"]["spec"]["template"])
+            .into_iter()
+            .flat_map(|c| c["env"].as_array().into_iter().flatten())
+            .find(|env| env["name"] == "BACKUP_RETENTION_DAYS")
+            .and_then(|env| text(&env["value"]).parse().ok())
+    };
+    if let (Some(from), Some(to)) = (retention(old), retention(new))
+        && to < from
+    {
+        let claim = old["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|v| v["persistentVolumeClaim"]["claimName"].as_str())
+            .unwrap_or_default();
+        findings.push(Finding::Destructive {
+            change: format!(
+                "backup retention {from} -> {to} days: the next run deletes the dumps older than {to} days, on the volume and off site"
+            ),
+            procedure: procedure::shorter_dump_retention(
+                namespace(new),
+                name(new),
+                claim,
+                &to.to_string(),
+                cx.apply,
+            ),
+        });
+    }
+    findings
+}
+
+/// The Barman Cloud ObjectStore: a shorter retention deletes older base
+/// backups and their WAL; another destination starts an empty archive.
+fn object_store(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let changes = differences(old, new, "");
+    if !changes.is_empty() {
+        findings.push(Finding::InPlace(changes));
+    }
+    let cluster = archived_cluster(cx.new).unwrap_or_default();
+    let days = |store: &Value| -> Option<u64> {
+        text(&store["spec"]["retentionPolicy"])
+            .strip_suffix('d')?
+            .parse()
+            .ok()
+    };
+    let destination =
+        |store: &Value| text(&store["spec"]["configuration"]["destinationPath"]).to_owned();
+    if let (Some(from), Some(to)) = (days(old), days(new))
+        && to < from
+    {
+        findings.push(Finding::Destructive {
+            change: format!(
+                "retention {from}d -> {to}d: the plugin deletes the base backups older than {to} days, and the WAL they need"
+            ),
+            procedure: procedure::cnpg_shorter_retention(
+                namespace(new),
+                &cluster,
+                &destination(old),
+                &format!("{to}d"),
+                cx.apply,
+            ),
+        });
+    }
+    if destination(old) != destination(new) {
+        findings.push(Finding::Destructive {
+            change: format!(
+                "destination {} -> {}: archiving starts over there, with no base backup to recover from until one is taken",
+                destination(old),
+                destination(new)
+            ),
+            procedure: procedure::cnpg_new_destination(namespace(new), &cluster, cx.apply),
+        });
+    }
+    findings
+}
+
+fn is_cnpg_cluster(object: &Value) -> bool {
+    text(&object["kind"]) == "Cluster"
+        && text(&object["apiVersion"]).starts_with("postgresql.cnpg.io/")
+}
+
+/// The database StatefulSets of one side, primary first.
+fn database_statefulsets(objects: &[Value]) -> Vec<StatefulSet> {
+    let mut sets: Vec<StatefulSet> = objects
+        .iter()
+        .filter(|o| text(&o["kind"]) == "StatefulSet" && !claim_template_names(o).is_empty())
+        .map(|o| statefulset_of(o, o))
+        .collect();
+    sets.sort_by_key(|set| set.clones_primary);
+    sets
+}
+
+/// A StatefulSet no longer generated. With a CloudNativePG Cluster in its
+/// place the engine changes: its data moves by `palgen migrate`.
+fn removed_statefulset(old: &Value, cx: &Context) -> Finding {
+    let set = statefulset_of(old, old);
+    let cluster = cx.new.iter().find(|o| is_cnpg_cluster(o));
+    let sets = database_statefulsets(cx.old);
+    let primary = sets.iter().find(|s| !s.clones_primary);
+    match (cluster, primary) {
+        (Some(_), Some(primary)) if set.clones_primary => Finding::DataMigration {
+            change: format!(
+                "StatefulSet {} is no longer generated: the engine becomes cloudnative-pg; claims {} are copies of StatefulSet {}",
+                set.name,
+                set.claims.join(", "),
+                primary.name
+            ),
+            procedure: vec![format!(
+                "follow the data migration procedure of StatefulSet {}: its last steps delete this StatefulSet and its claims",
+                primary.name
+            )],
+        },
+        (Some(cluster), _) => {
+            let replicas: Vec<&StatefulSet> = sets.iter().filter(|s| s.clones_primary).collect();
+            let object_store = cx
+                .new
+                .iter()
+                .find(|o| text(&o["kind"]) == "ObjectStore")
+                .map(|o| format!("{}/objectstore-{}.yaml", cx.overlay, name(o)));
+            Finding::DataMigration {
+                change: format!(
+                    "StatefulSet {} is no longer generated: the engine becomes cloudnative-pg, whose Cluster {} starts empty unless it imports the data held by claims {}",
+                    set.name,
+                    name(cluster),
+                    set.claims.join(", ")
+                ),
+                procedure: procedure::statefulset_to_cluster(
+                    &procedure::Migration {
+                        profile: cx.profile,
+                        cluster: name(cluster),
+                        object_store,
+                        apply: cx.apply,
+                    },
+                    &set,
+                    &replicas,
+                ),
+            }
+        }
+        (None, _) if set.clones_primary => Finding::Destructive {
+            change: format!(
+                "StatefulSet {} is no longer generated: its pods stop, their replication slots keep WAL on the primary until dropped, and claims {} (copies of the primary) are left or deleted",
+                set.name,
+                set.claims.join(", ")
+            ),
+            procedure: procedure::remove_replicas(&set, primary),
+        },
+        (None, _) => Finding::Destructive {
+            change: format!(
+                "StatefulSet {} is no longer generated: its pods stop and claims {} are left or deleted",
+                set.name,
+                set.claims.join(", ")
+            ),
+            procedure: procedure::remove_primary(&set),
+        },
+    }
+}
+
+/// A CloudNativePG Cluster no longer generated: deleting it deletes its
+/// instances' volumes. With palgen's StatefulSet in its place the engine
+/// changes back: the data is dumped from the Cluster and restored into it.
+fn removed_cluster(old: &Value, cx: &Context) -> Finding {
+    let pooler = cx
+        .old
+        .iter()
+        .find(|o| text(&o["kind"]) == "Pooler")
+        .map(|o| name(o).to_owned());
+    let cluster = procedure::CnpgCluster {
+        namespace: namespace(old).to_owned(),
+        name: name(old).to_owned(),
+    };
+    match database_statefulsets(cx.new).first() {
+        Some(primary) if !primary.clones_primary => Finding::DataMigration {
+            change: format!(
+                "Cluster {} is no longer generated: the engine becomes statefulset, whose StatefulSet {} starts empty; deleting the Cluster deletes its volumes",
+                cluster.name, primary.name
+            ),
+            procedure: procedure::cluster_to_statefulset(
+                &cluster,
+                pooler.as_deref(),
+                primary,
+                cx.apply,
+            ),
+        },
+        _ => Finding::Destructive {
+            change: format!(
+                "Cluster {} is no longer generated: deleting it deletes its instances and their volumes",
+                cluster.name
+            ),
+            procedure: procedure::remove_cluster(&cluster),
+        },
+    }
 }
 
 /// A copy of `object` without the given dotted paths.
@@ -370,6 +613,7 @@ fn statefulset(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
     }
     findings.extend(pod_template(old, new, &pods_of_statefulset(new), cx));
     findings.extend(data_directory(old, new, &set, cx));
+    findings.extend(fewer_replicas(old, new, &set, cx));
     let mut paths: Vec<String> = immutable.iter().map(|f| format!("spec.{f}")).collect();
     paths.push("spec.template".to_owned());
     let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
@@ -378,6 +622,32 @@ fn statefulset(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
         findings.push(Finding::InPlace(rest));
     }
     findings
+}
+
+/// Fewer pods of a replica StatefulSet: the slots of the stopped pods stay
+/// on the primary, keeping WAL, until dropped.
+fn fewer_replicas(old: &Value, new: &Value, set: &StatefulSet, cx: &Context) -> Vec<Finding> {
+    let (from, to) = (replicas(old), replicas(new));
+    if !set.clones_primary || to >= from {
+        return Vec::new();
+    }
+    let sets = database_statefulsets(cx.old);
+    let primary = sets.iter().find(|s| !s.clones_primary);
+    let gone = &set.pods[usize::try_from(to)
+        .unwrap_or(usize::MAX)
+        .min(set.pods.len())..];
+    vec![Finding::Destructive {
+        change: format!(
+            "replicas {from} -> {to}: pods {} stop; their replication slots keep WAL on the primary until dropped, and their claims stay",
+            gone.join(", ")
+        ),
+        procedure: procedure::scale_down_replicas(
+            set,
+            primary,
+            usize::try_from(to).unwrap_or(usize::MAX),
+            cx.apply,
+        ),
+    }]
 }
 
 fn replicas(statefulset: &Value) -> u64 {
@@ -418,6 +688,9 @@ fn statefulset_of(old: &Value, new: &Value) -> StatefulSet {
         namespace: namespace(old).to_owned(),
         name: name(old).to_owned(),
         container,
+        pods: (0..replicas(old))
+            .map(|i| format!("{}-{i}", name(old)))
+            .collect(),
         claims,
         clones_primary: text(&old["metadata"]["labels"]["app.kubernetes.io/component"])
             == labels::REPLICA.component,
@@ -820,6 +1093,22 @@ fn cnpg_cluster(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
             }
         });
     }
+    if let (Some(from), Some(to)) = (barman_server(old), barman_server(new))
+        && from != to
+    {
+        findings.push(Finding::Destructive {
+            change: format!(
+                "Barman server name {from} -> {to}: archiving starts over in another directory of the object store, with no base backup to recover from until one is taken"
+            ),
+            procedure: procedure::cnpg_new_destination(namespace, cluster, cx.apply),
+        });
+    }
+    if archives_wal(old) && !archives_wal(new) {
+        findings.push(Finding::Destructive {
+            change: "WAL archiving stops (the Barman Cloud plugin is no longer the WAL archiver): no point-in-time recovery past this apply".to_owned(),
+            procedure: procedure::cnpg_stop_backups(namespace, cluster, None, cx.apply),
+        });
+    }
     let mut handled = vec!["spec.imageName"];
     for (volume, path) in [
         ("storage", "spec.storage.size"),
@@ -1010,6 +1299,7 @@ mod tests {
     use crate::profile::Catalog;
     use crate::{kustomize, objects};
 
+    const OVERLAY: &str = "k8s/overlays/acme";
     const APPLY: &str = "kubectl apply -k k8s/overlays/acme";
 
     fn manifests(profile: &crate::profile::Profile) -> Vec<Value> {
@@ -1024,7 +1314,7 @@ mod tests {
         change(&mut after.settings);
         // What is derived from the settings follows them, as resolving does.
         after.derived = crate::model::derived::derive(&after.settings);
-        profile_plan(profile, APPLY, &manifests(&before), &manifests(&after))
+        profile_plan(profile, OVERLAY, &manifests(&before), &manifests(&after))
     }
 
     /// The same, with the generated objects edited where no setting reaches.
@@ -1041,7 +1331,7 @@ mod tests {
             .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
             .unwrap_or_else(|| panic!("{profile} has no {kind} {name}"));
         edit(object);
-        profile_plan(profile, APPLY, &old, &new)
+        profile_plan(profile, OVERLAY, &old, &new)
     }
 
     fn findings<'a>(plan: &'a ProfilePlan, kind: &str, name: &str) -> &'a [Finding] {
@@ -1078,7 +1368,7 @@ mod tests {
         let mut after = before.clone();
         change(&mut after.settings);
         after.derived = crate::model::derived::derive(&after.settings);
-        profile_plan(profile, APPLY, &manifests(&before), &manifests(&after))
+        profile_plan(profile, OVERLAY, &manifests(&before), &manifests(&after))
     }
 
     #[test]
@@ -1143,7 +1433,7 @@ mod tests {
     #[test]
     fn a_first_render_creates_everything() {
         let new = manifests(&Catalog::builtin().unwrap().resolve("gcp-small").unwrap());
-        let plan = profile_plan("gcp-small", APPLY, &[], &new);
+        let plan = profile_plan("gcp-small", OVERLAY, &[], &new);
         assert_eq!(plan.changes.len(), new.len());
         assert!(
             plan.changes
@@ -1344,10 +1634,48 @@ mod tests {
             change.contains("postgres-data-postgres-replica-0, postgres-data-postgres-replica-1"),
             "{change}"
         );
+        assert_eq!(
+            procedure[..3],
+            [
+                "kubectl -n paless delete statefulset postgres-replica",
+                "kubectl -n paless wait --for=delete pod/postgres-replica-0 pod/postgres-replica-1 --timeout=5m",
+                "kubectl -n paless exec postgres-0 -c postgres -- psql -U postgres -v ON_ERROR_STOP=1 -c \"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ('postgres_replica_0', 'postgres_replica_1')\"   # the primary keeps WAL for a slot until it is dropped",
+            ]
+        );
         assert!(
-            procedure[2]
+            procedure[4]
                 .starts_with("kubectl -n paless delete pvc postgres-data-postgres-replica-1")
         );
+    }
+
+    #[test]
+    fn fewer_read_replicas_drop_the_slots_of_the_stopped_pods() {
+        let plan = plan("aws-large", |s| s.replication.read_replicas = 1);
+        let found = only(
+            findings(&plan, "StatefulSet", "postgres-replica"),
+            Class::Destructive,
+        );
+        let [Finding::Destructive { change, procedure }] = found[..] else {
+            panic!("{found:?}")
+        };
+        assert!(
+            change.starts_with("replicas 2 -> 1: pods postgres-replica-1 stop"),
+            "{change}"
+        );
+        assert_eq!(
+            procedure[1],
+            "kubectl -n paless wait --for=delete pod/postgres-replica-1 --timeout=5m"
+        );
+        assert!(
+            procedure[2].contains("WHERE slot_name IN ('postgres_replica_1')"),
+            "{procedure:?}"
+        );
+        assert!(
+            procedure[3]
+                .starts_with("kubectl -n paless delete pvc postgres-data-postgres-replica-1"),
+            "{procedure:?}"
+        );
+        assert_eq!(procedure.len(), 4, "{procedure:?}");
     }
 
     #[test]
@@ -1543,6 +1871,283 @@ mod tests {
         assert!(
             why.iter().any(|w| matches!(w, Roll::OtherPodTemplateField(paths) if paths.iter().any(|p| p.contains("sizeLimit")))),
             "{why:?}"
+        );
+    }
+
+    fn with_engine(settings: &mut Settings, engine: crate::model::settings::Engine) {
+        settings.engine = engine;
+        settings.cloudnative_pg.object_store = Some(crate::model::settings::ObjectStore {
+            destination: "s3://acme-backups/postgres".to_owned(),
+            endpoint: None,
+            identity: None,
+            credentials_secret: None,
+        });
+    }
+
+    /// A change to a profile's settings, by its name.
+    type Change = Box<dyn Fn(&mut Settings)>;
+
+    /// The plan of `change` on every built-in profile, run by either engine.
+    fn plans_of(change: &dyn Fn(&mut Settings)) -> Vec<ProfilePlan> {
+        use crate::model::settings::Engine;
+        let catalog = Catalog::builtin().unwrap();
+        let mut plans = Vec::new();
+        for name in catalog.names() {
+            for engine in [Engine::StatefulSet, Engine::CloudNativePg] {
+                let mut before = catalog.resolve(&name).unwrap();
+                with_engine(&mut before.settings, engine);
+                before.derived = crate::model::derived::derive(&before.settings);
+                let mut after = before.clone();
+                change(&mut after.settings);
+                after.derived = crate::model::derived::derive(&after.settings);
+                plans.push(profile_plan(
+                    &name,
+                    OVERLAY,
+                    &manifests(&before),
+                    &manifests(&after),
+                ));
+            }
+        }
+        plans
+    }
+
+    #[test]
+    fn no_printed_procedure_deletes_data_before_it_is_elsewhere() {
+        use crate::model::settings::Engine;
+        let changes: Vec<(&str, Change)> = vec![
+            (
+                "bigger disk",
+                Box::new(|s| s.storage.size = "900Gi".parse().unwrap()),
+            ),
+            (
+                "smaller disk",
+                Box::new(|s| s.storage.size = "2Gi".parse().unwrap()),
+            ),
+            (
+                "other class",
+                Box::new(|s| s.storage.class = "other".to_owned()),
+            ),
+            (
+                "older major",
+                Box::new(|s| {
+                    s.image = "postgres:17".parse().unwrap();
+                    s.cloudnative_pg.image =
+                        "ghcr.io/cloudnative-pg/postgresql:17.6-standard-trixie"
+                            .parse()
+                            .unwrap();
+                }),
+            ),
+            (
+                "newer major",
+                Box::new(|s| {
+                    s.image = "postgres:19".parse().unwrap();
+                    s.cloudnative_pg.image =
+                        "ghcr.io/cloudnative-pg/postgresql:19.0-standard-trixie"
+                            .parse()
+                            .unwrap();
+                }),
+            ),
+            ("no replicas", Box::new(|s| s.replication.read_replicas = 0)),
+            (
+                "more replicas",
+                Box::new(|s| s.replication.read_replicas = 3),
+            ),
+            ("no backups", Box::new(|s| s.backup.enabled = false)),
+            (
+                "shorter retention",
+                Box::new(|s| s.backup.retention_days = 1),
+            ),
+            (
+                "other destination",
+                Box::new(|s| {
+                    if let Some(store) = s.cloudnative_pg.object_store.as_mut() {
+                        store.destination = "s3://other/postgres".to_owned();
+                    }
+                }),
+            ),
+            (
+                "smaller backup volume",
+                Box::new(|s| s.backup.size = "1Gi".parse().unwrap()),
+            ),
+            ("no dev secret", Box::new(|s| s.dev_credentials = false)),
+            (
+                "statefulset engine",
+                Box::new(|s| with_engine(s, Engine::StatefulSet)),
+            ),
+            (
+                "cloudnative-pg engine",
+                Box::new(|s| with_engine(s, Engine::CloudNativePg)),
+            ),
+        ];
+        let mut walked = 0;
+        for (what, change) in &changes {
+            for plan in plans_of(change.as_ref()) {
+                for object in &plan.changes {
+                    for finding in &object.findings {
+                        walked += usize::from(!finding.procedure().is_empty());
+                        assert_eq!(
+                            procedure::unsaved_deletion(finding.procedure()),
+                            None,
+                            "{what} on {}: {} {}: {finding:#?}",
+                            plan.profile,
+                            object.kind,
+                            object.name
+                        );
+                    }
+                }
+            }
+        }
+        assert!(walked > 100, "only {walked} procedures walked");
+    }
+
+    #[test]
+    fn an_engine_switch_is_a_data_migration_by_palgen_migrate() {
+        use crate::model::settings::Engine;
+        let to_cnpg = plan("aws-large", |s| with_engine(s, Engine::CloudNativePg));
+        let primary = findings(&to_cnpg, "StatefulSet", "postgres");
+        let [Finding::DataMigration { change, procedure }] = primary else {
+            panic!("{primary:?}")
+        };
+        assert!(
+            change.contains("the engine becomes cloudnative-pg"),
+            "{change}"
+        );
+        assert!(
+            procedure
+                .iter()
+                .any(|s| s.starts_with("palgen migrate --profile aws-large | kubectl apply -f -")),
+            "{procedure:#?}"
+        );
+        assert!(
+            procedure.iter().any(|s| s.starts_with(
+                "kubectl apply -f k8s/overlays/acme/objectstore-postgres-backups.yaml"
+            )),
+            "{procedure:#?}"
+        );
+        let replica = findings(&to_cnpg, "StatefulSet", "postgres-replica");
+        assert!(
+            matches!(replica, [Finding::DataMigration { .. }]),
+            "{replica:?}"
+        );
+
+        let back = cnpg_plan("aws-large", |s| s.engine = Engine::StatefulSet);
+        let cluster = findings(&back, "Cluster", "postgres-cluster");
+        let [Finding::DataMigration { procedure, .. }] = cluster else {
+            panic!("{cluster:?}")
+        };
+        assert!(
+            procedure
+                .iter()
+                .any(|s| s.contains("delete pooler postgres")),
+            "{procedure:#?}"
+        );
+        assert!(
+            procedure
+                .last()
+                .unwrap()
+                .contains("delete cluster postgres-cluster"),
+            "{procedure:#?}"
+        );
+    }
+
+    #[test]
+    fn losing_backups_is_destructive_with_a_final_backup_first_on_both_engines() {
+        use crate::model::settings::Engine;
+        // aws-large on the cloudnative-pg engine, archiving to a bucket.
+        let cnpg_plan_of = |change: &dyn Fn(&mut Settings)| {
+            let mut before = Catalog::builtin().unwrap().resolve("aws-large").unwrap();
+            with_engine(&mut before.settings, Engine::CloudNativePg);
+            before.derived = crate::model::derived::derive(&before.settings);
+            let mut after = before.clone();
+            change(&mut after.settings);
+            after.derived = crate::model::derived::derive(&after.settings);
+            profile_plan(
+                "aws-large",
+                OVERLAY,
+                &manifests(&before),
+                &manifests(&after),
+            )
+        };
+        let off = cnpg_plan_of(&|s| s.backup.enabled = false);
+        for (kind, name) in [
+            ("Cluster", "postgres-cluster"),
+            ("ObjectStore", "postgres-backups"),
+            ("ScheduledBackup", "postgres-backup"),
+        ] {
+            let found = only(findings(&off, kind, name), Class::Destructive);
+            let [finding] = found[..] else {
+                panic!("{kind}: {found:?}")
+            };
+            assert!(
+                finding.procedure()[0].contains("name: postgres-cluster-final"),
+                "{kind}: {finding:?}"
+            );
+            assert!(
+                finding.procedure()[1].contains("wait backup/postgres-cluster-final"),
+                "{kind}: {finding:?}"
+            );
+        }
+        let shorter = cnpg_plan_of(&|s| s.backup.retention_days = 3);
+        let store = only(
+            findings(&shorter, "ObjectStore", "postgres-backups"),
+            Class::Destructive,
+        );
+        assert!(
+            matches!(store[..], [Finding::Destructive { change, .. }] if change.starts_with("retention 7d -> 3d")),
+            "{store:?}"
+        );
+        let longer = cnpg_plan_of(&|s| s.backup.retention_days = 30);
+        assert!(
+            findings(&longer, "ObjectStore", "postgres-backups")
+                .iter()
+                .all(|f| !f.class().is_unsafe())
+        );
+
+        let dumps = plan("gcp-small", |s| s.backup.retention_days = 3);
+        let job = only(
+            findings(&dumps, "CronJob", "postgres-backup"),
+            Class::Destructive,
+        );
+        let [Finding::Destructive { change, procedure }] = job[..] else {
+            panic!("{job:?}")
+        };
+        assert!(
+            change.starts_with("backup retention 7 -> 3 days"),
+            "{change}"
+        );
+        assert_eq!(
+            procedure[0],
+            "kubectl -n paless create job postgres-backup-final --from=cronjob/postgres-backup"
+        );
+        let off = plan("gcp-small", |s| s.backup.enabled = false);
+        let stop = findings(&off, "CronJob", "postgres-backup")[0].procedure();
+        assert!(
+            stop.iter()
+                .position(|s| s.contains("create job postgres-backup-final"))
+                < stop.iter().position(|s| s.contains("delete cronjob")),
+            "{stop:?}"
+        );
+    }
+
+    #[test]
+    fn another_barman_server_name_is_destructive() {
+        use crate::model::settings::Engine;
+        let plan = plan_edited("aws-large", "StatefulSet", "postgres", |_| {});
+        assert!(plan.changes.is_empty());
+        let mut profile = Catalog::builtin().unwrap().resolve("aws-large").unwrap();
+        with_engine(&mut profile.settings, Engine::CloudNativePg);
+        let old = manifests(&profile);
+        let mut new = old.clone();
+        let cluster = new.iter_mut().find(|o| o["kind"] == "Cluster").unwrap();
+        cluster["spec"]["plugins"][0]["parameters"]["serverName"] = "renamed".into();
+        let plan = profile_plan("aws-large", OVERLAY, &old, &new);
+        let found = only(
+            findings(&plan, "Cluster", "postgres-cluster"),
+            Class::Destructive,
+        );
+        assert!(
+            matches!(found[..], [Finding::Destructive { change, .. }] if change.starts_with("Barman server name aws-large -> renamed")),
+            "{found:?}"
         );
     }
 }

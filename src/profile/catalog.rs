@@ -5,9 +5,11 @@
 use std::fs;
 use std::path::Path;
 
+use super::blame::Blame;
 use super::error::{self, ProfileError};
 use super::layer::Layer;
 use super::resolve::{self, SourcedLayer};
+use super::validate;
 use super::yaml_error;
 use super::{BASE_NAME, DEFAULT_SIZE, PLATFORMS, Profile, SIZES};
 
@@ -289,6 +291,13 @@ fn resolve_layers(name: String, files: &[&ParsedFile]) -> Result<Profile, Profil
         })
         .collect();
     let (mut settings, derived, origins) = resolve::resolve(&layers)?;
+    // A built-in profile's second layer is its platform's file.
+    let platform = PLATFORMS
+        .iter()
+        .zip(PLATFORM_FILES)
+        .find(|(_, (path, _))| files.get(1).is_some_and(|file| file.path == *path))
+        .map(|(platform, _)| *platform);
+    validate::platform(&settings, platform, &Blame { origins: &origins })?;
     let prefix = &mut settings.backup.offsite.prefix;
     if prefix.is_empty() {
         prefix.clone_from(&name);

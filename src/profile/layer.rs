@@ -72,6 +72,7 @@ pub struct CloudNativePgLayer {
     pub backup_destination: Option<Spanned<String>>,
     pub backup_endpoint: Option<Spanned<String>>,
     pub backup_identity: Option<Spanned<String>>,
+    pub backup_credentials_secret: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

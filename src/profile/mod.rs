@@ -8,6 +8,8 @@ pub mod layer;
 mod offsite;
 mod postgres_limits;
 mod resolve;
+pub mod shared_bucket;
+mod together;
 mod validate;
 mod yaml_error;
 

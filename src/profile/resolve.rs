@@ -93,6 +93,9 @@ fn resolve_cloudnative_pg(r: &mut Resolver<'_>) -> Result<CloudNativePg, Setting
     let identity = r.take_optional("cloudnative_pg.backup_identity", |l| {
         l.cloudnative_pg.backup_identity.as_ref()
     });
+    let credentials_secret = r.take_optional("cloudnative_pg.backup_credentials_secret", |l| {
+        l.cloudnative_pg.backup_credentials_secret.as_ref()
+    });
     Ok(CloudNativePg {
         image,
         operator_namespace: r.take("cloudnative_pg.operator_namespace", |l| {
@@ -105,6 +108,7 @@ fn resolve_cloudnative_pg(r: &mut Resolver<'_>) -> Result<CloudNativePg, Setting
             destination,
             endpoint,
             identity,
+            credentials_secret,
         }),
     })
 }

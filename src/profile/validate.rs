@@ -6,6 +6,7 @@ use super::blame::Blame;
 use super::error::SettingsError;
 use super::offsite;
 use super::postgres_limits;
+use super::together;
 use crate::contract;
 use crate::model::derived::Derived;
 use crate::model::quantity::Bytes;
@@ -56,7 +57,8 @@ pub(super) fn validate(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), S
     postgres_limits::validate_wal(s, r)?;
     postgres_limits::validate_ranges(s, d, r)?;
     postgres_limits::validate_memory(s, d, r)?;
-    validate_tls(s, r)
+    validate_tls(s, r)?;
+    together::validate(s, r)
 }
 
 /// Names Kubernetes accepts for the Secret and the issuer; an issuer kind
@@ -353,7 +355,8 @@ fn validate_replication(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError
             ),
         ));
     }
-    // Written only for a primary with replicas; a small volume without them is fine.
+    // Without replicas no slot should exist (the plan's procedures drop
+    // them): a small volume is fine there.
     if s.replication.read_replicas > 0 && s.replication.max_slot_wal_keep_size >= s.storage.size {
         return Err(r.invalid(
             "replication.max_slot_wal_keep_size",
@@ -365,6 +368,47 @@ fn validate_replication(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError
     }
     Ok(())
 }
+/// The object store of each cloud platform: where its workload identity
+/// reaches.
+const PLATFORM_CLOUDS: [(&str, Cloud); 3] = [
+    ("aws", Cloud::S3),
+    ("gcp", Cloud::Google),
+    ("azure", Cloud::Azure),
+];
+
+/// A CloudNativePG object store on the cloud of the profile's platform (its
+/// built-in ancestor's): the pods' workload identity reaches no other.
+/// S3-compatible servers (an endpoint) and the dev platform take any.
+pub(super) fn platform(
+    s: &Settings,
+    platform: Option<&str>,
+    r: &Blame<'_>,
+) -> Result<(), SettingsError> {
+    let used = s.engine == Engine::CloudNativePg && s.backup.enabled;
+    let Some(store) = s.cloudnative_pg.object_store.as_ref().filter(|_| used) else {
+        return Ok(());
+    };
+    let expected = PLATFORM_CLOUDS
+        .iter()
+        .find(|(name, _)| Some(*name) == platform);
+    if let (Some((platform, expected)), Some(cloud), None) =
+        (expected, Cloud::of(&store.destination), &store.endpoint)
+        && cloud != *expected
+    {
+        return Err(r.invalid(
+            "cloudnative_pg.backup_destination",
+            format!(
+                "{:?} is {}, but the profile's platform is {platform}, whose object store is {}; \
+                 write a destination there, or set cloudnative_pg.backup_endpoint for an S3-compatible server",
+                store.destination,
+                cloud.describe(),
+                expected.describe()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The `cloudnative_pg` section, where the profile runs that engine.
 fn validate_cloudnative_pg(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
     let c = &s.cloudnative_pg;
@@ -386,6 +430,15 @@ fn validate_cloudnative_pg(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsEr
                 c.image.major(),
                 s.image,
                 s.image.major()
+            ),
+        ));
+    }
+    if s.backup.enabled && cron::five_fields(&s.backup.schedule).is_none() {
+        return Err(r.invalid(
+            "backup.schedule",
+            format!(
+                "{:?} has no six-field form for CloudNativePG's ScheduledBackup (@every counts from when the operator started, and its webhook warns); with engine cloudnative-pg write five fields, e.g. \"0 */6 * * *\"",
+                s.backup.schedule
             ),
         ));
     }
@@ -444,6 +497,32 @@ fn validate_object_store(store: &ObjectStore, r: &Blame<'_>) -> Result<(), Setti
                 "cloudnative_pg.backup_identity",
                 format!("{identity:?} is not an identity (an IAM role ARN, a Google service account e-mail or an Azure client ID)"),
             ));
+    }
+    if let Some(secret) = &store.credentials_secret {
+        let key = "cloudnative_pg.backup_credentials_secret";
+        if cloud != Cloud::S3 {
+            return Err(r.invalid(
+                key,
+                format!(
+                    "{secret:?}: access keys are for S3 and S3-compatible servers; cloudnative_pg.backup_destination {:?} is not s3://",
+                    store.destination
+                ),
+            ));
+        }
+        if !is_dns_subdomain(secret) {
+            return Err(r.invalid(
+                key,
+                format!("{secret:?} is not a valid Secret name (lower-case letters, digits, '-' and '.')"),
+            ));
+        }
+        if store.identity.is_some() {
+            return Err(r.invalid(
+                key,
+                format!(
+                    "cloudnative_pg.backup_identity and {key} ({secret:?}) are two ways to the same bucket; set one"
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -30,6 +30,17 @@ pub fn object_store_of(platform: &str) -> Option<(&'static str, &'static str)> {
     }
 }
 
+/// k3s with MinIO: an S3-compatible server, reached with the access keys
+/// of a Secret. Extends `cnpg-dev-small` of [`write_profiles`].
+pub const MINIO_PROFILE: &str = "extends: cnpg-dev-small
+backup:
+  enabled: true
+cloudnative_pg:
+  backup_destination: s3://paless-backups/postgres
+  backup_endpoint: http://minio.minio.svc:9000
+  backup_credentials_secret: minio-backup-credentials
+";
+
 /// `cnpg-<platform>-<size>.yaml` for every built-in profile.
 pub fn write_profiles(dir: &Path) {
     for parent in PROFILES {

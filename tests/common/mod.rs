@@ -199,3 +199,46 @@ pub fn readme_table(readme: &str, heading: &str, first_column: &str) -> Vec<Vec<
         .map(|line| cells(line))
         .collect()
 }
+
+/// Validates cert-manager objects with `tests/cert-manager/validate.mjs`:
+/// cert-manager's CRD schemas as the npm package
+/// `@kubernetes-models/cert-manager` (pinned in `tests/cert-manager`,
+/// installed by ./scripts/test.sh) compiles them. It checks types, enums,
+/// required fields and patterns; those schemas do not forbid unknown
+/// fields. Ok(output) when every object printed a PASS line, Err otherwise.
+pub fn validate_cert_manager(objects: &[Value]) -> Result<String, String> {
+    let dir = repo_root().join("tests/cert-manager");
+    assert!(
+        dir.join("node_modules/@kubernetes-models/cert-manager")
+            .is_dir(),
+        "@kubernetes-models/cert-manager is not installed in {}; run ./scripts/test.sh, which installs it",
+        dir.display()
+    );
+    let mut child = Command::new(tool("node"))
+        .arg("validate.mjs")
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(&serde_json::to_vec(objects).expect("JSON"))
+            .expect("write the objects");
+    }
+    let output = child.wait_with_output().expect("node finishes");
+    let printed = stdout(&output);
+    let passed = printed.lines().filter(|l| l.starts_with("PASS ")).count();
+    if output.status.success() && passed == objects.len() {
+        Ok(printed)
+    } else {
+        Err(format!(
+            "validate.mjs: {}\n--- stdout\n{printed}--- stderr\n{}",
+            output.status,
+            stderr(&output)
+        ))
+    }
+}

@@ -46,6 +46,20 @@ pub struct Spec {
     topology_spread_constraints: Option<Vec<TopologySpreadConstraint>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     plugins: Vec<Plugin>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificates: Option<Certificates>,
+}
+
+/// The server certificate: the TLS Secret the profile's `tls` settings make
+/// (cert-manager, from the private CA or an issuer) or the user creates.
+/// Its `ca.crt` is the CA clients verify the server with.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Certificates {
+    #[serde(rename = "serverCASecret")]
+    server_ca_secret: String,
+    #[serde(rename = "serverTLSSecret")]
+    server_tls_secret: String,
 }
 
 /// A reference to an object of the same namespace by name.
@@ -164,7 +178,7 @@ struct Plugin {
     name: &'static str,
     #[serde(rename = "isWALArchiver")]
     is_wal_archiver: bool,
-    parameters: BTreeMap<&'static str, &'static str>,
+    parameters: BTreeMap<&'static str, String>,
 }
 
 /// The external cluster a migration imports from.
@@ -257,10 +271,20 @@ pub fn build(profile: &Profile) -> Cluster {
                 .map(|_| Plugin {
                     name: BARMAN_PLUGIN,
                     is_wal_archiver: true,
-                    parameters: BTreeMap::from([("barmanObjectName", OBJECT_STORE)]),
+                    // The archive's directory under the destination: the
+                    // profile's name, so profiles that share a destination
+                    // (two extending one) never share an archive.
+                    parameters: BTreeMap::from([
+                        ("barmanObjectName", OBJECT_STORE.to_owned()),
+                        ("serverName", profile.name.clone()),
+                    ]),
                 })
                 .into_iter()
                 .collect(),
+            certificates: settings.tls.enabled.then(|| Certificates {
+                server_ca_secret: settings.tls.secret.clone(),
+                server_tls_secret: settings.tls.secret.clone(),
+            }),
         },
     }
 }

@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{Feature, ObjectSet, Resource, namespace, storage_class, to_value};
+use super::{
+    Feature, ObjectSet, Resource, certificate_objects, namespace, storage_class, to_value,
+};
 use crate::contract;
 use crate::model::settings::Engine;
 use crate::profile::Profile;
@@ -58,12 +60,6 @@ fn match_labels(key: &str, value: &str) -> LabelSelector {
         match_labels: Some(BTreeMap::from([(key.to_owned(), value.to_owned())])),
         ..Default::default()
     }
-}
-
-/// A cron schedule in the six fields CloudNativePG reads (seconds first)
-/// from the five of `backup.schedule`.
-pub fn six_field_schedule(five_fields: &str) -> String {
-    format!("0 {five_fields}")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +109,11 @@ pub fn build(profile: &Profile) -> ObjectSet {
         engine(to_value(&network_policy::instances(settings))),
         engine(to_value(&network_policy::pooler(settings))),
     ];
+    resources.extend(
+        certificate_objects(settings, contract::cnpg_server_dns_names())
+            .into_iter()
+            .map(engine),
+    );
     if let Some(class) = &settings.storage.provision {
         resources.push(Resource {
             feature: Some(Feature::StorageClass),

@@ -1,12 +1,14 @@
 //! The Barman Cloud plugin's ObjectStore (`barmancloud.cnpg.io/v1`): where
 //! the plugin archives WAL and base backups, and with which credentials.
 //! Credentials come from the pod's cloud identity (workload identity), so no
-//! key is stored in the cluster.
+//! key is stored in the cluster; an S3-compatible server takes the access
+//! keys of a Secret the user creates.
 
 use super::super::custom_resource::CustomResource;
 use serde::Serialize;
 
 use super::OBJECT_STORE;
+use crate::model::offsite;
 use crate::model::settings::{Cloud, ObjectStore as Target, Settings};
 use crate::objects::labels::BACKUP;
 
@@ -37,10 +39,26 @@ pub struct Configuration {
     pub data: Data,
 }
 
+/// The pod's IAM role, or the access keys of a Secret (S3-compatible
+/// servers, which have no workload identity).
 #[derive(Serialize)]
-struct S3Credentials {
-    #[serde(rename = "inheritFromIAMRole")]
-    inherit_from_iam_role: bool,
+#[serde(untagged)]
+enum S3Credentials {
+    Role {
+        #[serde(rename = "inheritFromIAMRole")]
+        inherit_from_iam_role: bool,
+    },
+    #[serde(rename_all = "camelCase")]
+    Keys {
+        access_key_id: SecretKey,
+        secret_access_key: SecretKey,
+    },
+}
+
+#[derive(Serialize)]
+struct SecretKey {
+    name: String,
+    key: &'static str,
 }
 
 #[derive(Serialize)]
@@ -77,8 +95,20 @@ pub fn configuration(target: &Target) -> Configuration {
     Configuration {
         destination_path: target.destination.clone(),
         endpoint_url: target.endpoint.clone(),
-        s3_credentials: (cloud == Some(Cloud::S3)).then_some(S3Credentials {
-            inherit_from_iam_role: true,
+        s3_credentials: (cloud == Some(Cloud::S3)).then(|| match &target.credentials_secret {
+            Some(secret) => S3Credentials::Keys {
+                access_key_id: SecretKey {
+                    name: secret.clone(),
+                    key: offsite::ACCESS_KEY_ID_KEY,
+                },
+                secret_access_key: SecretKey {
+                    name: secret.clone(),
+                    key: offsite::SECRET_ACCESS_KEY_KEY,
+                },
+            },
+            None => S3Credentials::Role {
+                inherit_from_iam_role: true,
+            },
         }),
         google_credentials: (cloud == Some(Cloud::Google)).then_some(GoogleCredentials {
             gke_environment: true,

@@ -4,7 +4,8 @@
 use super::super::custom_resource::CustomResource;
 use serde::Serialize;
 
-use super::{BARMAN_PLUGIN, CLUSTER, six_field_schedule};
+use super::{BARMAN_PLUGIN, CLUSTER};
+use crate::model::cron;
 use crate::model::settings::Settings;
 use crate::objects::labels::BACKUP;
 
@@ -34,7 +35,7 @@ pub fn build(settings: &Settings) -> ScheduledBackup {
         kind: "ScheduledBackup",
         metadata: BACKUP.metadata(BACKUP.app),
         spec: Spec {
-            schedule: six_field_schedule(&settings.backup.schedule),
+            schedule: cron::with_seconds(&settings.backup.schedule),
             cluster: super::cluster::LocalRef::to(CLUSTER),
             method: "plugin",
             plugin_configuration: PluginRef {
