@@ -150,10 +150,13 @@ pub struct PlanArgs {
     pub against: Option<String>,
 }
 
+/// Where the tree is written when `--out` is not given.
+pub const DEFAULT_OUT: &str = "k8s";
+
 #[derive(Debug, Args)]
 pub struct OutArgs {
     /// Directory holding base/ and overlays/
-    #[arg(long, value_name = "DIR", default_value = "k8s")]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_OUT)]
     pub out: PathBuf,
 }
 
