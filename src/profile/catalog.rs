@@ -217,6 +217,30 @@ impl Catalog {
         resolve_layers(name, &files)
     }
 
+    /// The profiles `name` extends, nearest first, down to a built-in one
+    /// (empty for a built-in profile). A broken chain ends where it breaks:
+    /// resolving the profile reports it.
+    pub fn extended_by(&self, name: &str) -> Vec<String> {
+        let mut chain: Vec<String> = Vec::new();
+        let mut current = name.to_owned();
+        while let Some((_, file)) = self.custom.iter().find(|(n, _)| *n == current) {
+            let Some(parent) = file
+                .layer
+                .extends
+                .as_ref()
+                .and_then(|extends| self.canonical_name(&extends.value).ok())
+            else {
+                break;
+            };
+            if parent == name || chain.contains(&parent) {
+                break;
+            }
+            chain.push(parent.clone());
+            current = parent;
+        }
+        chain
+    }
+
     /// The files of a profile, most specific first: a user profile's own
     /// file, then those of the profile it extends, down to the base.
     fn layers_of<'c>(

@@ -94,7 +94,7 @@ impl Drift {
 pub fn check(out: &Path, catalog: &Catalog, tree: &Tree<'_>) -> Result<Drift> {
     if !out.is_dir() {
         bail!(
-            "{} does not exist; run `palgen render --all --out {}` first",
+            "{} does not exist; run `palgen render --profile NAME --out {}` first",
             out.display(),
             out.display()
         );

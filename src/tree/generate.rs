@@ -12,7 +12,27 @@ use crate::kustomize::component::{self, Components};
 use crate::kustomize::{self, BASE_DIR, COMPONENTS_DIR, OVERLAYS_DIR, overlay};
 use crate::objects::{self, ObjectSet};
 use crate::profile::Catalog;
-use crate::templates;
+use crate::{fingerprint, templates};
+
+/// An overlay's files with `palgen render --profile NAME` in their headers.
+/// Files a configMapGenerator carries into a ConfigMap (all but YAML and
+/// the README) keep the header `palgen build` puts in that ConfigMap, so
+/// both build to the same objects.
+fn regenerated_by_profile(files: kustomize::Directory, name: &str) -> kustomize::Directory {
+    let command = format!("palgen render --profile {name}");
+    files
+        .into_iter()
+        .map(|(file, text)| {
+            let carried_into_config_map = !(file.ends_with(".yaml") || file.ends_with(".md"));
+            if carried_into_config_map {
+                (file, text)
+            } else {
+                let text = fingerprint::regenerate_with(&text, &command);
+                (file, text)
+            }
+        })
+        .collect()
+}
 
 /// One generated directory: its path relative to the output directory and
 /// its files by name.
@@ -123,6 +143,6 @@ impl<'c> Tree<'c> {
             "README.md".to_owned(),
             templates::overlay_readme(&profile, &objects.inventory(), &components),
         );
-        Ok(overlay)
+        Ok(regenerated_by_profile(overlay, name))
     }
 }

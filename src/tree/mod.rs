@@ -4,5 +4,6 @@
 pub mod drift;
 pub mod generate;
 pub mod output_dir;
+pub mod root;
 pub mod scan;
 pub mod write;
