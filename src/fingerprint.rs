@@ -86,6 +86,18 @@ pub fn ownership(bytes: &[u8]) -> Ownership {
     }
 }
 
+/// Whether two files differ at most in their header lines: a hand edit that
+/// made the file what palgen now generates, which is no conflict.
+pub fn same_body(old: &[u8], new: &[u8]) -> bool {
+    let body = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|end| bytes[end + 1..].to_vec())
+    };
+    body(old).is_some() && body(old) == body(new)
+}
+
 /// `text` (stamped) with `command` as what regenerates it in its header
 /// line. The body, and so the fingerprint, stay as they are.
 pub fn regenerate_with(text: &str, command: &str) -> String {
@@ -173,6 +185,16 @@ mod tests {
         );
         assert_eq!(ownership(hinted.as_bytes()), Ownership::Intact);
         assert!(hinted.ends_with("\nkey: value\n"));
+    }
+
+    #[test]
+    fn only_the_bodies_of_two_files_are_compared() {
+        let generated = stamp(&format!("# {HEADER}\nkey: new\n"));
+        let old = stamp(&format!("# {HEADER}\nkey: old\n"));
+        let edited = old.replace("key: old", "key: new");
+        assert!(same_body(edited.as_bytes(), generated.as_bytes()));
+        assert!(!same_body(old.as_bytes(), generated.as_bytes()));
+        assert!(!same_body(b"key: new", b"key: new"));
     }
 
     #[test]

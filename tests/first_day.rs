@@ -195,6 +195,49 @@ fn rendering_a_profile_re_renders_the_user_profiles_that_extend_it() {
     succeeds(dir.path(), &["check", "-q"]);
 }
 
+#[test]
+fn a_hand_edit_moved_into_the_profile_is_accepted_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    write_profile(dir.path(), "acme", "extends: aws-small\n");
+    succeeds(dir.path(), &["render", "--profile", "acme", "-q"]);
+    let conf = dir.path().join("k8s/overlays/acme/postgresql.conf");
+    let generated = fs::read_to_string(&conf).unwrap();
+    let edited = generated.replace(
+        "log_min_duration_statement = 1000",
+        "log_min_duration_statement = 250",
+    );
+    assert_ne!(edited, generated);
+    fs::write(&conf, &edited).unwrap();
+    let message = refused(dir.path(), &["render", "--profile", "acme"]);
+    assert!(message.contains("edited by hand"), "{message}");
+
+    // The fix the refusal asks for: the change moves into the profile.
+    write_profile(
+        dir.path(),
+        "acme",
+        "extends: aws-small\npostgres:\n  slow_query_ms: 250\n",
+    );
+    let check = palgen_in(dir.path(), &["check"]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(
+        !stdout(&check).contains("edited by hand"),
+        "{}",
+        stdout(&check)
+    );
+    let output = succeeds(dir.path(), &["render", "--profile", "acme"]);
+    assert!(
+        output.contains("wrote k8s/overlays/acme/postgresql.conf"),
+        "{output}"
+    );
+    let restored = fs::read_to_string(&conf).unwrap();
+    assert_ne!(restored, edited, "the header's fingerprint is restored");
+    assert_eq!(
+        restored.split_once('\n').unwrap().1,
+        edited.split_once('\n').unwrap().1
+    );
+    succeeds(dir.path(), &["check", "-q"]);
+}
+
 fn git(dir: &Path, args: &[&str]) {
     let output = Command::new(tool("git"))
         .current_dir(dir)

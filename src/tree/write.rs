@@ -164,7 +164,8 @@ enum Target {
     Unchanged,
     /// Missing, or palgen's file with other content: written.
     Outdated,
-    /// palgen's file, changed by hand since: written only when forced.
+    /// palgen's file, changed by hand since: written only when forced,
+    /// unless the edit made it what palgen generates now.
     Edited,
 }
 
@@ -192,6 +193,9 @@ fn check_target(out: &Path, relative: &Path, text: &str) -> Result<Target> {
             path.display()
         ),
         Ownership::Intact => Ok(Target::Outdated),
+        // The hand edit is what the profile now says (the change was moved
+        // into it): only the header's fingerprint is restored.
+        Ownership::Edited if fingerprint::same_body(&old, text.as_bytes()) => Ok(Target::Outdated),
         Ownership::Edited => Ok(Target::Edited),
     }
 }
