@@ -153,9 +153,6 @@ pub struct PlanArgs {
     pub against: Option<String>,
 }
 
-/// Where the tree is written when `--out` is not given.
-pub const DEFAULT_OUT: &str = "k8s";
-
 #[derive(Debug, Args)]
 pub struct OutArgs {
     /// Directory holding base/ and overlays/ [default: k8s, in the working

@@ -238,6 +238,49 @@ fn a_hand_edit_moved_into_the_profile_is_accepted_without_force() {
     succeeds(dir.path(), &["check", "-q"]);
 }
 
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn only_the_components_the_overlays_present_list_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let components = dir.path().join("k8s/components");
+    succeeds(dir.path(), &["render", "--profile", "aws-medium", "-q"]);
+    assert_eq!(
+        listing(&components),
+        ["backup", "ebs-storageclass", "pgbouncer"],
+        "no published dev passwords in a cloud-only repository"
+    );
+    write_profile(dir.path(), "laptop", "extends: dev-large\n");
+    succeeds(dir.path(), &["render", "--profile", "laptop", "-q"]);
+    assert_eq!(
+        listing(&components),
+        [
+            "backup",
+            "dev-credentials",
+            "ebs-storageclass",
+            "pgbouncer",
+            "read-replicas"
+        ]
+    );
+    succeeds(dir.path(), &["check", "-q"]);
+    // The profile goes: a bare render removes its overlay and the
+    // components only it listed.
+    fs::remove_file(dir.path().join("profiles/laptop.yaml")).unwrap();
+    succeeds(dir.path(), &["render", "-q"]);
+    assert_eq!(
+        listing(&components),
+        ["backup", "ebs-storageclass", "pgbouncer"]
+    );
+    succeeds(dir.path(), &["check", "-q"]);
+}
+
 fn git(dir: &Path, args: &[&str]) {
     let output = Command::new(tool("git"))
         .current_dir(dir)

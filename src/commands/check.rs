@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::plan;
 use crate::profile::Catalog;
-use crate::tree::{drift, generate::Tree};
+use crate::tree::{drift, generate::Tree, scan};
 use std::path::Path;
 
 /// Exit status for drift found by `check`.
@@ -19,7 +19,8 @@ pub fn run(
     quiet: bool,
     stdout: &mut impl Write,
 ) -> Result<ExitCode> {
-    let tree = Tree::new(catalog)?;
+    let present = scan::overlays_on_disk(out, catalog)?.0;
+    let tree = Tree::new(catalog, &present, &[])?;
     let drift = drift::check(out, catalog, &tree)?;
     if !drift.is_clean() {
         // The exit status is the verdict: a reader that stops early

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::cli::DEFAULT_OUT;
+use crate::tree::DEFAULT_OUT;
 
 /// The steps for one overlay, given the procedures of its unsafe findings
 /// in report order; empty when none has a procedure.

@@ -12,7 +12,7 @@ use anyhow::{Result, bail};
 use super::generate::Tree;
 use super::{output_dir, scan};
 use crate::fingerprint::{self, Ownership};
-use crate::kustomize::OVERLAYS_DIR;
+use crate::kustomize::{COMPONENTS_DIR, OVERLAYS_DIR};
 use crate::profile::Catalog;
 use crate::textdiff;
 
@@ -104,6 +104,12 @@ pub fn check(out: &Path, catalog: &Catalog, tree: &Tree<'_>) -> Result<Drift> {
     // rather than skip it.
     for name in catalog.names() {
         output_dir::check_directory(out, &Path::new(OVERLAYS_DIR).join(name))?;
+    }
+    // So is a linked component, generated or not.
+    if let Ok(entries) = std::fs::read_dir(out.join(COMPONENTS_DIR)) {
+        for entry in entries.flatten() {
+            output_dir::check_directory(out, &Path::new(COMPONENTS_DIR).join(entry.file_name()))?;
+        }
     }
     let (profiles, orphans) = scan::overlays_on_disk(out, catalog)?;
     let found = Mutex::new((Drift::default(), BTreeSet::new()));

@@ -2,6 +2,7 @@
 //! directory at a time. Writing them (`write`) and comparing them (`drift`)
 //! consume the directories as they come.
 
+use std::collections::BTreeSet;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::thread;
@@ -50,17 +51,29 @@ pub struct Tree<'c> {
 }
 
 impl<'c> Tree<'c> {
-    pub fn new(catalog: &'c Catalog) -> Result<Tree<'c>> {
+    /// The tree of the overlays of `overlays` (canonical profile names):
+    /// only the components they list, and those named in `kept`, are
+    /// generated, so a repository that renders only cloud profiles gets no
+    /// dev-credentials component.
+    pub fn new(catalog: &'c Catalog, overlays: &[String], kept: &[String]) -> Result<Tree<'c>> {
         let base = objects::build(&catalog.base()?);
         let builtin = catalog
             .builtin_names()
             .iter()
             .map(|name| Ok(objects::build(&catalog.resolve(name)?)))
             .collect::<Result<Vec<_>>>()?;
+        let mut components = component::from_profiles(&builtin);
+        let mut used = BTreeSet::new();
+        for name in overlays {
+            used.extend(objects::build(&catalog.resolve(name)?).features());
+        }
+        components.retain(|feature, _| {
+            used.contains(feature) || kept.iter().any(|name| name == feature.name())
+        });
         Ok(Tree {
             catalog,
             base,
-            components: component::from_profiles(&builtin),
+            components,
         })
     }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
-use crate::cli::DEFAULT_OUT;
+use super::DEFAULT_OUT;
 use crate::fingerprint::{self, Ownership};
 use crate::kustomize::BASE_DIR;
 

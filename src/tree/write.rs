@@ -123,9 +123,11 @@ pub fn write(
         let path = out.join(relative);
         fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
     }
-    // A directory left empty by that (the overlay of a removed profile) goes
-    // too; one that still holds someone's file stays.
-    for dir in also_owned {
+    // A directory left empty by that (the overlay of a removed profile, a
+    // component no overlay lists any more) goes too; one that still holds
+    // someone's file stays.
+    let emptied: BTreeSet<&Path> = removed.iter().filter_map(|path| path.parent()).collect();
+    for dir in emptied {
         let _ = fs::remove_dir(out.join(dir));
     }
     removed.sort();
