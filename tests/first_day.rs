@@ -281,9 +281,58 @@ fn only_the_components_the_overlays_present_list_are_written() {
     succeeds(dir.path(), &["check", "-q"]);
 }
 
+/// The lines of the fenced block under `heading` in an overlay README.
+fn readme_commands(readme: &str, heading: &str) -> Vec<String> {
+    readme
+        .lines()
+        .skip_while(|line| *line != heading)
+        .skip_while(|line| !line.starts_with("```"))
+        .skip(1)
+        .take_while(|line| !line.starts_with("```"))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn kustomize(dir: &Path, overlay: &str) -> String {
+    let output = Command::new(tool("kubectl"))
+        .current_dir(dir)
+        .args(["kustomize", overlay])
+        .output()
+        .expect("kubectl runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output)
+}
+
+#[test]
+fn the_overlay_readme_rollback_restores_the_components_too() {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "--quiet"]);
+    succeeds(dir.path(), &["render", "--profile", "aws-medium", "-q"]);
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "--quiet", "-m", "first"]);
+    let before = kustomize(dir.path(), "k8s/overlays/aws-medium");
+    // A later palgen changes a component (a template fix), committed.
+    let script = dir.path().join("k8s/components/backup/backup.sh");
+    let text = fs::read_to_string(&script).unwrap();
+    fs::write(&script, format!("{text}# changed by a later palgen\n")).unwrap();
+    git(dir.path(), &["commit", "--quiet", "-am", "second"]);
+    assert_ne!(kustomize(dir.path(), "k8s/overlays/aws-medium"), before);
+
+    let readme = fs::read_to_string(dir.path().join("k8s/overlays/aws-medium/README.md")).unwrap();
+    let commands = readme_commands(&readme, "## Roll back");
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    let checkout: Vec<&str> = commands[0].split_whitespace().collect();
+    assert_eq!(checkout[0], "git", "{checkout:?}");
+    git(dir.path(), &checkout[1..]);
+    assert_eq!(commands[1], "kubectl apply -k k8s/overlays/aws-medium");
+    // What that apply sends is the first commit's objects.
+    assert_eq!(kustomize(dir.path(), "k8s/overlays/aws-medium"), before);
+}
+
 fn git(dir: &Path, args: &[&str]) {
     let output = Command::new(tool("git"))
         .current_dir(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
         .args(args)
         .output()
         .expect("git runs");
