@@ -642,8 +642,8 @@ fn check_shows_a_unified_diff_for_an_edited_file() {
     let lines: Vec<&str> = stdout.lines().collect();
     // The diff goes from the file on disk to what palgen would write.
     for expected in [
-        format!("--- a/{name}"),
-        format!("+++ b/{name}"),
+        format!("--- committed/{name}"),
+        format!("+++ generated/{name}"),
         "-shared_buffers = 2GB".to_string(),
         "+shared_buffers = 1GB".to_string(),
     ] {
@@ -736,7 +736,7 @@ fn check_reports_every_kind_of_drift_at_once_and_writes_nothing() {
     let r = run(&["check", "--out", path_str(&out)]);
     r.expect_code(EXIT_DRIFT);
     let stdout = r.stdout();
-    assert!(stdout.contains("--- a/base/service-postgres.yaml"), "{r}");
+    assert!(stdout.contains("--- committed/base/service-postgres.yaml"), "{r}");
     assert!(
         stdout.contains("components/dev-credentials/secret-postgres-credentials.yaml"),
         "{r}"

@@ -253,7 +253,7 @@ fn check_prints_the_plan_summary_after_the_diff() {
     assert_eq!(checked.status.code(), Some(1), "{}", stderr(&checked));
     let output = stdout(&checked);
     let diff_at = output
-        .find("+++ b/overlays/acme/patch-statefulset-postgres.yaml")
+        .find("+++ generated/overlays/acme/patch-statefulset-postgres.yaml")
         .expect("a diff");
     let plan_at = output
         .find("plan (applying the generated tree):\n")

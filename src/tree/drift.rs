@@ -184,8 +184,9 @@ fn compare(out: &Path, relative: &Path, expected: &str) -> Result<Difference> {
         diff: textdiff::unified(
             &actual,
             expected,
-            &format!("a/{name}"),
-            &format!("b/{name}"),
+            // Which side is which, in place of git's a/ and b/.
+            &format!("committed/{name}"),
+            &format!("generated/{name}"),
         ),
         // A hand edit that equals the generated body is what `render`
         // accepts without --force.
