@@ -736,7 +736,10 @@ fn check_reports_every_kind_of_drift_at_once_and_writes_nothing() {
     let r = run(&["check", "--out", path_str(&out)]);
     r.expect_code(EXIT_DRIFT);
     let stdout = r.stdout();
-    assert!(stdout.contains("--- committed/base/service-postgres.yaml"), "{r}");
+    assert!(
+        stdout.contains("--- committed/base/service-postgres.yaml"),
+        "{r}"
+    );
     assert!(
         stdout.contains("components/dev-credentials/secret-postgres-credentials.yaml"),
         "{r}"
