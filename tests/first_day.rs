@@ -329,6 +329,47 @@ fn the_overlay_readme_rollback_restores_the_components_too() {
     assert_eq!(kustomize(dir.path(), "k8s/overlays/aws-medium"), before);
 }
 
+#[test]
+fn unknown_profiles_keys_and_commands_get_a_did_you_mean() {
+    let dir = tempfile::tempdir().unwrap();
+    let message = refused(dir.path(), &["build", "--profile", "aws-lage"]);
+    assert!(
+        message.starts_with(
+            "palgen: error: unknown profile \"aws-lage\" (did you mean \"aws-large\"?); known profiles: "
+        ),
+        "{message}"
+    );
+    write_profile(dir.path(), "acme", "extends: gcp-mediun\n");
+    let message = refused(dir.path(), &["build", "--profile", "acme"]);
+    assert!(
+        message.starts_with(
+            "palgen: error: profiles/acme.yaml:1: extends: unknown profile \"gcp-mediun\" (did you mean \"gcp-medium\"?); "
+        ),
+        "{message}"
+    );
+    write_profile(
+        dir.path(),
+        "acme",
+        "extends: gcp-medium\nstorge:\n  size: 5Gi\n",
+    );
+    let message = refused(dir.path(), &["build", "--profile", "acme"]);
+    assert!(
+        message.starts_with(
+            "palgen: error: profiles/acme.yaml:2:1: unknown key `storge` (did you mean `storage`?); the keys accepted here are "
+        ),
+        "{message}"
+    );
+    // Nothing close: no guess.
+    write_profile(dir.path(), "acme", "extends: gcp-medium\n");
+    let message = refused(dir.path(), &["build", "--profile", "kubernetes"]);
+    assert!(!message.contains("did you mean"), "{message}");
+    let message = refused(dir.path(), &["rendr"]);
+    assert!(
+        message.contains("tip: a similar subcommand exists: 'render'"),
+        "{message}"
+    );
+}
+
 fn git(dir: &Path, args: &[&str]) {
     let output = Command::new(tool("git"))
         .current_dir(dir)

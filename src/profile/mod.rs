@@ -8,6 +8,7 @@ pub mod layer;
 mod offsite;
 mod postgres_limits;
 mod resolve;
+mod suggest;
 mod validate;
 mod yaml_error;
 
