@@ -811,13 +811,13 @@ bad_inputs! {
             .file("profiles.txt", "extends: aws-large\n")
             .expect(&["profiles.txt", "profiles directory", "Not a directory|not a directory"]);
     default_profiles_dir_is_read:
-        Case::new(&["show", "--profile", "aws"])
+        Case::new(&["show", "--profile", "a"])
             .file("profiles/a.yaml", "extends: aws-large\nstorage:\n  size: 10GB\n")
             .expect(&["profiles/a.yaml:3:", "size", "\"10GB\""]);
-    bad_profile_stops_check:
+    bad_profile_stops_check_of_its_overlay:
         Case::new(&["--profiles-dir", "profiles", "check", "--out", "k8s"])
             .file("profiles/a.yaml", "extends: aws-large\nstorage:\n  size: 10GB\n")
-            .dir("k8s/overlays")
+            .dir("k8s/overlays/a")
             .expect(&["profiles/a.yaml:3:", "size", "\"10GB\""]);
     bad_profile_shown:
         Case::new(&["--profiles-dir", "profiles", "show", "--profile", "a", "--format", "json"])

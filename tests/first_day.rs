@@ -370,6 +370,76 @@ fn unknown_profiles_keys_and_commands_get_a_did_you_mean() {
     );
 }
 
+#[test]
+fn a_broken_profile_file_stops_only_the_commands_that_need_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_profile(dir.path(), "good", "extends: aws-small\n");
+    write_profile(dir.path(), "broken", "extends: aws-small\nstorge: 1\n");
+    let complaint = "profiles/broken.yaml:2:1: unknown key `storge`";
+    succeeds(dir.path(), &["build", "--profile", "good"]);
+    succeeds(dir.path(), &["render", "--profile", "good", "-q"]);
+    succeeds(dir.path(), &["check", "-q"]);
+    let message = refused(dir.path(), &["build", "--profile", "broken"]);
+    assert!(message.contains(complaint), "{message}");
+    let message = refused(dir.path(), &["render", "--all"]);
+    assert!(message.contains(complaint), "{message}");
+    // Its overlay present, check needs it too; render of another profile does not.
+    fs::write(
+        dir.path().join("profiles/broken.yaml"),
+        "extends: aws-small\n",
+    )
+    .unwrap();
+    succeeds(dir.path(), &["render", "--profile", "broken", "-q"]);
+    write_profile(dir.path(), "broken", "extends: aws-small\nstorge: 1\n");
+    let message = refused(dir.path(), &["check"]);
+    assert!(message.contains(complaint), "{message}");
+    succeeds(dir.path(), &["render", "--profile", "good", "-q"]);
+}
+
+/// What bash completes for the words of a command line, with the script
+/// `palgen completions bash` prints for `dir`; bash calls the function with
+/// the command, the word and the word before it.
+fn bash_completions(dir: &Path, words: &str) -> Vec<String> {
+    let script = succeeds(dir, &["completions", "bash"]);
+    fs::write(dir.join("palgen.bash"), script).unwrap();
+    let words_count = words.split_whitespace().count();
+    let program = format!(
+        "source ./palgen.bash; COMP_WORDS=({words}); COMP_CWORD={}; _palgen palgen \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        words_count - 1
+    );
+    let output = Command::new(tool("bash"))
+        .current_dir(dir)
+        .args(["-c", &program])
+        .output()
+        .expect("bash runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn bash_completes_profile_names_built_in_and_user_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    write_profile(dir.path(), "acme-prod", "extends: aws-large\n");
+    let offered = bash_completions(dir.path(), "palgen render --profile a");
+    assert_eq!(
+        offered,
+        [
+            "aws-small",
+            "aws-medium",
+            "aws-large",
+            "azure-small",
+            "azure-medium",
+            "azure-large",
+            "acme-prod"
+        ]
+    );
+    // Both of diff's profiles complete (clap lists the names once for each).
+    let mut offered = bash_completions(dir.path(), "palgen diff gcp-small g");
+    offered.sort();
+    offered.dedup();
+    assert_eq!(offered, ["gcp-large", "gcp-medium", "gcp-small"]);
+}
+
 fn git(dir: &Path, args: &[&str]) {
     let output = Command::new(tool("git"))
         .current_dir(dir)

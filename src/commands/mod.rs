@@ -37,12 +37,19 @@ fn catalog(profiles_dir: Option<&Path>, root: &Root) -> Result<Catalog> {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     // Styles are stripped when stdout is not a terminal or NO_COLOR is set.
     let mut stdout = anstream::stdout().lock();
-    if let Command::Completions(args) = &cli.command {
-        return completions::run(args, &mut stdout);
-    }
     let working_dir = std::env::current_dir()?;
     let root = Root::find(&working_dir);
-    let catalog = catalog(cli.profiles_dir.as_deref(), &root)?;
+    let catalog = catalog(cli.profiles_dir.as_deref(), &root);
+    if let Command::Completions(args) = &cli.command {
+        // A profiles directory palgen cannot use still leaves the
+        // built-in names to complete.
+        let names = match &catalog {
+            Ok(catalog) => catalog.names(),
+            Err(_) => Catalog::builtin()?.builtin_names(),
+        };
+        return completions::run(args, &names, &mut stdout);
+    }
+    let catalog = catalog?;
     let quiet = cli.quiet;
     match cli.command {
         Command::Render(args) => {

@@ -49,19 +49,16 @@ pub fn run(
     } else {
         Vec::new()
     };
-    // The components of every overlay there after the render. An overlay
-    // this render leaves alone lists what it was rendered with: its
-    // components stay until a render of every overlay present.
-    let mut overlays = scan::overlays_on_disk(out, catalog)?.0;
-    overlays.extend(names.iter().cloned());
-    overlays.sort();
-    overlays.dedup();
+    // The components of the rendered overlays. An overlay this render
+    // leaves alone lists what it was rendered with (and its profile is not
+    // read: it may be broken): the components on disk stay until a render
+    // of every overlay present.
     let kept = if args.selection.all || present {
         Vec::new()
     } else {
         scan::components_on_disk(out)?
     };
-    let tree = Tree::new(catalog, &overlays, &kept)?;
+    let tree = Tree::new(catalog, &names, &kept)?;
     let summary = write::write(out, &tree, &names, &orphans, args.force, |changing| {
         if args.accept_unsafe {
             Ok(())

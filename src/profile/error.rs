@@ -61,6 +61,10 @@ pub enum ProfileError {
     Directory { dir: String, reason: String },
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    /// A user profile file that could not be read, reported when a
+    /// command needs the profile.
+    #[error("{0}")]
+    Broken(String),
 }
 
 /// One line naming the file, position, key and what is wrong, in the terms
