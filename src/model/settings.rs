@@ -142,6 +142,62 @@ pub struct Replication {
 #[derive(Debug, Clone, Serialize)]
 pub struct Scheduling {
     pub spread_zones: bool,
+    /// Node labels the database, PgBouncer and backup pods require (a
+    /// dedicated node pool).
+    pub node_selector: BTreeMap<String, String>,
+    /// Taints those pods tolerate.
+    pub tolerations: Vec<Toleration>,
+    /// Their PriorityClass; empty for the cluster's default.
+    pub priority_class_name: String,
+}
+
+/// A taint a pod tolerates, as Kubernetes writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Toleration {
+    /// Empty with `Exists`: every taint.
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub operator: TolerationOperator,
+    #[serde(default)]
+    pub value: String,
+    /// None: every effect.
+    #[serde(default)]
+    pub effect: Option<TaintEffect>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub enum TolerationOperator {
+    #[default]
+    Equal,
+    Exists,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub enum TaintEffect {
+    NoSchedule,
+    PreferNoSchedule,
+    NoExecute,
+}
+
+impl fmt::Display for TolerationOperator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TolerationOperator::Equal => "Equal",
+            TolerationOperator::Exists => "Exists",
+        })
+    }
+}
+
+impl fmt::Display for TaintEffect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TaintEffect::NoSchedule => "NoSchedule",
+            TaintEffect::PreferNoSchedule => "PreferNoSchedule",
+            TaintEffect::NoExecute => "NoExecute",
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
