@@ -440,6 +440,47 @@ fn bash_completes_profile_names_built_in_and_user_ones() {
     assert_eq!(offered, ["gcp-large", "gcp-medium", "gcp-small"]);
 }
 
+/// JSON without its null members: a key `show` prints as null is one a
+/// profile leaves unset.
+fn without_nulls(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k.clone(), without_nulls(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn show_prints_keys_as_a_profile_writes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    write_profile(
+        dir.path(),
+        "cnpg",
+        "extends: aws-large\nengine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: s3://acme-paless/wal\n  backup_endpoint: https://minio.example.org\n  backup_identity: arn:aws:iam::123456789012:role/paless-wal\n",
+    );
+    for profile in ["cnpg", "aws-large", "dev-small", "azure-medium"] {
+        let shown: serde_json::Value = serde_json::from_str(&succeeds(
+            dir.path(),
+            &["show", "--profile", profile, "--format", "json"],
+        ))
+        .unwrap();
+        // Every key show prints, with its value, as a profile of its own.
+        let mut settings = without_nulls(&shown["settings"]);
+        settings["extends"] = serde_json::json!(profile);
+        let copy = format!("copy-of-{profile}");
+        write_profile(dir.path(), &copy, &settings.to_string());
+        assert_eq!(
+            succeeds(dir.path(), &["build", "--profile", &copy]),
+            succeeds(dir.path(), &["build", "--profile", profile]),
+            "{profile}"
+        );
+    }
+}
+
 fn git(dir: &Path, args: &[&str]) {
     let output = Command::new(tool("git"))
         .current_dir(dir)

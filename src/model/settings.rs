@@ -94,6 +94,8 @@ pub struct CloudNativePg {
     pub operator_namespace: String,
     /// A separate WAL volume; absent keeps WAL on the data volume.
     pub wal_size: Option<Bytes>,
+    /// Shown as the profile keys that set it (`backup_destination`, ...).
+    #[serde(flatten)]
     pub object_store: Option<ObjectStore>,
 }
 
@@ -102,11 +104,14 @@ pub struct CloudNativePg {
 pub struct ObjectStore {
     /// `s3://bucket/prefix`, `gs://bucket/prefix` or
     /// `https://<account>.blob.core.windows.net/<container>/prefix`.
+    #[serde(rename = "backup_destination")]
     pub destination: String,
     /// An S3-compatible server instead of AWS itself.
+    #[serde(rename = "backup_endpoint")]
     pub endpoint: Option<String>,
     /// The cloud identity the database pods assume by workload identity:
     /// an IAM role ARN, a Google service account, an Azure client ID.
+    #[serde(rename = "backup_identity")]
     pub identity: Option<String>,
 }
 
