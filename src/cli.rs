@@ -22,7 +22,8 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
     /// Directory of user profiles (`NAME.yaml` files with `extends: <profile>`
-    /// and overrides), merged with the built-in ones [default: ./profiles when it exists]
+    /// and overrides), merged with the built-in ones [default: profiles/ next to
+    /// the tree's k8s/ when it exists]
     #[arg(long, value_name = "DIR", global = true)]
     pub profiles_dir: Option<PathBuf>,
     /// Print nothing on success (errors and drift are still reported)
@@ -32,9 +33,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Write DIR/base and DIR/overlays/<profile> for the chosen profiles
+    /// Write DIR/base and DIR/overlays/<profile> for the chosen profiles (default: those present)
     #[command(
-        long_about = "Write DIR/base and DIR/overlays/<profile> for the chosen profiles.\n\n\
+        long_about = "Write DIR/base and DIR/overlays/<profile> for the chosen profiles; without \
+--profile or --all, for every overlay present under DIR, removing those of profiles that are gone.\n\n\
 Files are written atomically and only when their content changes. palgen never overwrites or \
 deletes a file it did not generate (it stops and names the file); files it generated earlier \
 that are no longer generated are removed. A generated file edited by hand (its content no longer \
@@ -110,9 +112,10 @@ pub struct CompletionsArgs {
 }
 
 #[derive(Debug, Args)]
-#[group(required = true, multiple = false, id = "selection")]
+#[group(required = false, multiple = false, id = "selection")]
 pub struct Selection {
     /// Profile to render (repeatable); a bare platform name means its small size
+    /// [default: every overlay present under DIR]
     #[arg(long = "profile", value_name = "NAME")]
     pub profiles: Vec<String>,
     /// Render every known profile
@@ -152,9 +155,10 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct OutArgs {
-    /// Directory holding base/ and overlays/
-    #[arg(long, value_name = "DIR", default_value = "k8s")]
-    pub out: PathBuf,
+    /// Directory holding base/ and overlays/ [default: k8s, in the working
+    /// directory or the parent that holds a rendered one, as git finds its root]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,8 @@
 //! YAML text as palgen writes it: serde-saphyr (which quotes YAML 1.1
 //! booleans and timestamps such as `on` or `12:30`) behind a header line.
 
+mod kubectl_style;
+
 use serde::Serialize;
 
 use crate::fingerprint::{self, HEADER};
@@ -23,11 +25,13 @@ pub fn document<T: Serialize>(value: &T) -> String {
     }
 }
 
-/// A multi-document stream, as `kubectl kustomize` prints it.
+/// A multi-document stream, as `kubectl kustomize` prints it, formatting
+/// included.
 pub fn stream<T: Serialize>(values: &[T]) -> String {
-    values
+    let text = values
         .iter()
         .map(document)
         .collect::<Vec<_>>()
-        .join("---\n")
+        .join("---\n");
+    kubectl_style::restyle(&text)
 }

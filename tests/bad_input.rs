@@ -841,14 +841,30 @@ bad_inputs! {
             .file("profiles.txt", "extends: aws-large\n")
             .expect(&["profiles.txt", "profiles directory", "Not a directory|not a directory"]);
     default_profiles_dir_is_read:
-        Case::new(&["show", "--profile", "aws"])
+        Case::new(&["show", "--profile", "a"])
             .file("profiles/a.yaml", "extends: aws-large\nstorage:\n  size: 10GB\n")
             .expect(&["profiles/a.yaml:3:", "size", "\"10GB\""]);
-    bad_profile_stops_check:
+    bad_profile_stops_check_of_its_overlay:
         Case::new(&["--profiles-dir", "profiles", "check", "--out", "k8s"])
             .file("profiles/a.yaml", "extends: aws-large\nstorage:\n  size: 10GB\n")
-            .dir("k8s/overlays")
+            .dir("k8s/overlays/a")
             .expect(&["profiles/a.yaml:3:", "size", "\"10GB\""]);
+    scheduling_node_selector_key:
+        Case::new(&["--profiles-dir", "profiles", "build", "--profile", "a"])
+            .file("profiles/a.yaml", "extends: aws-large\nscheduling:\n  node_selector:\n    \"node pool\": db\n")
+            .expect(&["profiles/a.yaml:4:", "scheduling.node_selector", "\"node pool\"", "label key"]);
+    scheduling_exists_with_value:
+        Case::new(&["--profiles-dir", "profiles", "build", "--profile", "a"])
+            .file("profiles/a.yaml", "extends: aws-large\nscheduling:\n  tolerations:\n  - key: spot\n    operator: Exists\n    value: yes-please\n")
+            .expect(&["profiles/a.yaml:4:", "scheduling.tolerations", "Exists", "yes-please"]);
+    scheduling_priority_class:
+        Case::new(&["--profiles-dir", "profiles", "build", "--profile", "a"])
+            .file("profiles/a.yaml", "extends: aws-large\nscheduling:\n  priority_class_name: Database_Critical\n")
+            .expect(&["profiles/a.yaml:3:", "scheduling.priority_class_name", "Database_Critical"]);
+    scheduling_with_cloudnative_pg:
+        Case::new(&["--profiles-dir", "profiles", "build", "--profile", "a"])
+            .file("profiles/a.yaml", "extends: dev-small\nengine: cloudnative-pg\nscheduling:\n  priority_class_name: database\n")
+            .expect(&["profiles/a.yaml:4:", "scheduling.priority_class_name", "cloudnative-pg"]);
     bad_profile_shown:
         Case::new(&["--profiles-dir", "profiles", "show", "--profile", "a", "--format", "json"])
             .file("profiles/a.yaml", "extends: aws-large\nresources:\n  limits:\n    cpu: 500m\n")

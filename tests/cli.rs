@@ -511,11 +511,10 @@ fn render_into_a_path_under_a_regular_file_is_a_one_line_error() {
 }
 
 #[test]
-fn render_needs_exactly_one_of_profile_and_all() {
+fn render_takes_at_most_one_of_profile_and_all() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("k8s");
     for args in [
-        vec!["render", "--out", path_str(&out)],
         vec![
             "render",
             "--profile",
@@ -643,8 +642,8 @@ fn check_shows_a_unified_diff_for_an_edited_file() {
     let lines: Vec<&str> = stdout.lines().collect();
     // The diff goes from the file on disk to what palgen would write.
     for expected in [
-        format!("--- a/{name}"),
-        format!("+++ b/{name}"),
+        format!("--- committed/{name}"),
+        format!("+++ generated/{name}"),
         "-shared_buffers = 2GB".to_string(),
         "+shared_buffers = 1GB".to_string(),
     ] {
@@ -737,7 +736,10 @@ fn check_reports_every_kind_of_drift_at_once_and_writes_nothing() {
     let r = run(&["check", "--out", path_str(&out)]);
     r.expect_code(EXIT_DRIFT);
     let stdout = r.stdout();
-    assert!(stdout.contains("--- a/base/service-postgres.yaml"), "{r}");
+    assert!(
+        stdout.contains("--- committed/base/service-postgres.yaml"),
+        "{r}"
+    );
     assert!(
         stdout.contains("components/dev-credentials/secret-postgres-credentials.yaml"),
         "{r}"

@@ -67,9 +67,21 @@ fn applied() -> &'static (Cluster, Vec<Applied>) {
         let rendered = palgen(&render);
         assert!(rendered.status.success(), "render: {}", stderr(&rendered));
 
+        // Three at a time: the server, not kubectl, is the bottleneck.
         let applied = names
-            .iter()
-            .map(|profile| apply_overlay(&cluster, &dir, profile))
+            .chunks(3)
+            .flat_map(|chunk| {
+                std::thread::scope(|scope| {
+                    let running: Vec<_> = chunk
+                        .iter()
+                        .map(|profile| scope.spawn(|| apply_overlay(&cluster, &dir, profile)))
+                        .collect();
+                    running
+                        .into_iter()
+                        .map(|handle| handle.join().expect("apply thread"))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
         (cluster, applied)
     })

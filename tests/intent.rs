@@ -293,6 +293,97 @@ fn the_container_rule_reports_missing_limits_writable_root_and_latest() {
     ));
 }
 
+// ---- Scheduling -----------------------------------------------------------
+
+/// The profile's tolerations as Kubernetes writes them.
+fn expected_tolerations(settings: &Value) -> Option<Value> {
+    let tolerations = array(&settings["scheduling"]["tolerations"]);
+    if tolerations.is_empty() {
+        return None;
+    }
+    let written = tolerations
+        .iter()
+        .map(|t| {
+            let mut k8s = serde_json::Map::new();
+            if t["key"] != "" {
+                k8s.insert("key".to_owned(), t["key"].clone());
+            }
+            k8s.insert("operator".to_owned(), t["operator"].clone());
+            if t["operator"] == "Equal" {
+                k8s.insert("value".to_owned(), t["value"].clone());
+            }
+            if !t["effect"].is_null() {
+                k8s.insert("effect".to_owned(), t["effect"].clone());
+            }
+            Value::Object(k8s)
+        })
+        .collect();
+    Some(Value::Array(written))
+}
+
+/// Every pod (database, replicas, PgBouncer, backup) has the profile's node
+/// selector, tolerations and PriorityClass, and none other.
+fn check_scheduling(build: &Build) -> Vec<String> {
+    let scheduling = &build.settings["scheduling"];
+    let selector = &scheduling["node_selector"];
+    let expected_selector =
+        (selector.as_object().is_some_and(|m| !m.is_empty())).then(|| selector.clone());
+    let class = &scheduling["priority_class_name"];
+    let expected_class = (class != "").then(|| class.clone());
+    let expected_tolerations = expected_tolerations(&build.settings);
+    let mut violations = Vec::new();
+    for (identity, template, path) in pod_templates(build) {
+        let spec = &template["spec"];
+        for (field, expected) in [
+            ("nodeSelector", &expected_selector),
+            ("tolerations", &expected_tolerations),
+            ("priorityClassName", &expected_class),
+        ] {
+            let found = spec.get(field).cloned();
+            if found != *expected {
+                violations.push(format!(
+                    "{}: {identity}: {path}.spec.{field} is {found:?}, the profile says {expected:?}",
+                    build.profile
+                ));
+            }
+        }
+    }
+    violations
+}
+
+#[test]
+fn every_pod_runs_where_the_profile_schedules_it() {
+    assert_rule(check_scheduling);
+    // The pool profile reaches all three kinds of pod.
+    let pool = user_build("dedicated-pool");
+    let kinds: Vec<&str> = pod_templates(pool)
+        .iter()
+        .filter(|(_, template, _)| !template["spec"]["nodeSelector"].is_null())
+        .map(|(identity, _, _)| identity.split('/').next().unwrap())
+        .collect();
+    for kind in ["StatefulSet", "Deployment", "CronJob"] {
+        assert!(kinds.contains(&kind), "{kind} not scheduled: {kinds:?}");
+    }
+}
+
+#[test]
+fn the_scheduling_rule_reports_a_pod_off_the_pool() {
+    let broken = mutated("dedicated-pool", "Deployment/paless/pgbouncer", |o| {
+        o["spec"]["template"]["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("tolerations");
+    });
+    assert_reports(
+        check_scheduling,
+        &broken,
+        &[
+            "Deployment/paless/pgbouncer",
+            "spec.template.spec.tolerations",
+        ],
+    );
+}
+
 // ---- Volumes --------------------------------------------------------------
 
 /// The credentials Secret the README tells the user to create.

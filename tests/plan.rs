@@ -100,12 +100,21 @@ fn a_bigger_disk_cannot_be_applied_and_prints_the_grow_procedure() {
     let output = plan(dir.path(), &[]);
     let expected = "\
   CANNOT BE APPLIED  StatefulSet postgres: spec.volumeClaimTemplates is immutable: spec.volumeClaimTemplates[postgres-data].spec.resources.requests.storage: 100Gi -> 500Gi
-    procedure:
-      1. kubectl -n paless patch pvc postgres-data-postgres-0 -p '{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"500Gi\"}}}}'
-      2. kubectl -n paless get pvc postgres-data-postgres-0 -o jsonpath='{.status.capacity.storage}'   # repeat until it prints 500Gi
-      3. kubectl -n paless delete statefulset postgres --cascade=orphan   # the pods and their volumes keep running
-      4. kubectl apply -k k8s/overlays/acme   # recreates StatefulSet postgres with volumeClaimTemplate postgres-data at 500Gi
-      5. kubectl -n paless rollout status statefulset/postgres
+  CANNOT BE APPLIED  StatefulSet postgres-replica: spec.volumeClaimTemplates is immutable: spec.volumeClaimTemplates[postgres-data].spec.resources.requests.storage: 100Gi -> 500Gi
+  procedure for acme, every step in this order:
+    1. palgen render --profile acme --accept-unsafe   # writes the new overlay; nothing reaches the cluster yet
+    2. git diff -- k8s   # review the change, then commit it; after the commit `palgen plan --against HEAD~1` prints this procedure again
+    3. kubectl -n paless patch pvc postgres-data-postgres-0 -p '{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"500Gi\"}}}}'
+    4. kubectl -n paless get pvc postgres-data-postgres-0 -o jsonpath='{.status.capacity.storage}'   # repeat until it prints 500Gi
+    5. kubectl -n paless delete statefulset postgres --cascade=orphan   # the pods and their volumes keep running
+    6. kubectl -n paless patch pvc postgres-data-postgres-replica-0 -p '{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"500Gi\"}}}}'
+    7. kubectl -n paless patch pvc postgres-data-postgres-replica-1 -p '{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"500Gi\"}}}}'
+    8. kubectl -n paless get pvc postgres-data-postgres-replica-0 -o jsonpath='{.status.capacity.storage}'   # repeat until it prints 500Gi
+    9. kubectl -n paless get pvc postgres-data-postgres-replica-1 -o jsonpath='{.status.capacity.storage}'   # repeat until it prints 500Gi
+    10. kubectl -n paless delete statefulset postgres-replica --cascade=orphan   # the pods and their volumes keep running
+    11. kubectl apply -k k8s/overlays/acme   # recreates StatefulSet postgres with volumeClaimTemplate postgres-data at 500Gi; recreates StatefulSet postgres-replica with volumeClaimTemplate postgres-data at 500Gi
+    12. kubectl -n paless rollout status statefulset/postgres
+    13. kubectl -n paless rollout status statefulset/postgres-replica
 ";
     assert!(output.contains(expected), "{output}");
     assert_has(&output, "acme: 2 cannot be applied, 26 unchanged");
@@ -126,11 +135,11 @@ fn another_major_version_is_data_incompatible() {
     );
     assert_has(
         &output,
-        "      2. kubectl -n paless exec postgres-0 -c postgres -- pg_dump -U postgres --clean --if-exists paperless > paperless.sql",
+        "    4. kubectl -n paless exec postgres-0 -c postgres -- pg_dump -U postgres --clean --if-exists paperless > paperless.sql",
     );
     assert_has(
         &output,
-        "      7. kubectl -n paless exec -i postgres-0 -c postgres -- psql -U postgres -v ON_ERROR_STOP=1 --single-transaction -d paperless < paperless.sql",
+        "    9. kubectl -n paless exec -i postgres-0 -c postgres -- psql -U postgres -v ON_ERROR_STOP=1 --single-transaction -d paperless < paperless.sql",
     );
 }
 
@@ -149,7 +158,7 @@ fn disabling_backups_is_destructive() {
     );
     assert_has(
         &output,
-        "      2. kubectl -n paless delete pvc postgres-backups",
+        "    7. kubectl -n paless delete pvc postgres-backups",
     );
 }
 
@@ -205,11 +214,11 @@ fn render_refuses_an_unsafe_change_before_writing_and_accepts_it_when_told() {
         "{message}"
     );
     assert!(
-        message.contains("      1. kubectl -n paless patch pvc postgres-data-postgres-0"),
+        message.contains("    3. kubectl -n paless patch pvc postgres-data-postgres-0"),
         "{message}"
     );
     assert!(
-        message.ends_with("palgen: error: refusing to render k8s: 2 unsafe change(s) above; follow their procedures, then render again with --accept-unsafe\n"),
+        message.ends_with("palgen: error: refusing to render k8s: 2 unsafe change(s) above; follow the procedure printed for each overlay, step by step: it renders with --accept-unsafe, has you review and commit the change, then runs the manual steps with one `kubectl apply -k` at its place\n"),
         "{message}"
     );
     assert_eq!(
@@ -244,7 +253,7 @@ fn check_prints_the_plan_summary_after_the_diff() {
     assert_eq!(checked.status.code(), Some(1), "{}", stderr(&checked));
     let output = stdout(&checked);
     let diff_at = output
-        .find("+++ b/overlays/acme/patch-statefulset-postgres.yaml")
+        .find("+++ generated/overlays/acme/patch-statefulset-postgres.yaml")
         .expect("a diff");
     let plan_at = output
         .find("plan (applying the generated tree):\n")
@@ -286,7 +295,7 @@ fn against_another_directory() {
     );
     assert_has(
         &output,
-        "      1. kubectl -n paless delete service postgres   # clients cannot resolve it until the apply recreates it",
+        "    3. kubectl -n paless delete service postgres   # clients cannot resolve it until the apply recreates it",
     );
     assert!(
         output.ends_with(
@@ -365,6 +374,73 @@ fn against_a_git_ref() {
     );
 }
 
+/// The numbered steps of the procedure printed for `profile`.
+fn procedure_of(report: &str, profile: &str) -> Vec<String> {
+    let header = format!("  procedure for {profile}, every step in this order:");
+    report
+        .lines()
+        .skip_while(|line| *line != header)
+        .skip(1)
+        .take_while(|line| line.starts_with("    "))
+        .map(|line| line.trim_start().split_once(". ").unwrap().1.to_owned())
+        .collect()
+}
+
+/// A step's command, without its comment, as words.
+fn command_words(step: &str) -> Vec<String> {
+    let command = step.split("   #").next().unwrap();
+    command.split_whitespace().map(str::to_owned).collect()
+}
+
+#[test]
+fn an_overlay_gets_one_procedure_whose_first_steps_run_and_that_plan_against_the_commit_before_repeats()
+ {
+    let dir = committed("aws-large");
+    git(dir.path(), &["init", "--quiet"]);
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "--quiet", "-m", "committed"]);
+    // Two StatefulSets grow: one apply must come after both are orphaned.
+    set_profile(dir.path(), "aws-large", "storage:\n  size: 500Gi\n");
+    let refused = palgen_in(dir.path(), &["render", "--profile", "acme"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let procedure = procedure_of(&stderr(&refused), "acme");
+    let applies: Vec<usize> = (0..procedure.len())
+        .filter(|&i| procedure[i].starts_with("kubectl apply -k k8s/overlays/acme"))
+        .collect();
+    assert_eq!(applies.len(), 1, "{procedure:#?}");
+    let orphaned = |set: &str| {
+        procedure
+            .iter()
+            .position(|s| {
+                s.starts_with(&format!(
+                    "kubectl -n paless delete statefulset {set} --cascade=orphan"
+                ))
+            })
+            .unwrap()
+    };
+    assert!(orphaned("postgres") < applies[0] && orphaned("postgres-replica") < applies[0]);
+    assert!(
+        procedure[applies[0] + 1..]
+            .iter()
+            .all(|s| s.contains("rollout status"))
+    );
+
+    // The first two steps, as printed.
+    let render = command_words(&procedure[0]);
+    assert_eq!(render[0], "palgen");
+    let args: Vec<&str> = render[1..].iter().map(String::as_str).collect();
+    let rendered = palgen_in(dir.path(), &args);
+    assert!(rendered.status.success(), "{}", stderr(&rendered));
+    let review = command_words(&procedure[1]);
+    assert_eq!(review[0], "git");
+    let args: Vec<&str> = review[1..].iter().map(String::as_str).collect();
+    assert!(stdout(&git(dir.path(), &args)).contains("500Gi"));
+    git(dir.path(), &["commit", "--quiet", "-am", "bigger disk"]);
+
+    let again = plan(dir.path(), &["--against", "HEAD~1"]);
+    assert_eq!(procedure_of(&again, "acme"), procedure, "{again}");
+}
+
 #[test]
 fn against_a_ref_outside_git_is_bad_input() {
     let dir = committed("dev-small");
@@ -398,7 +474,9 @@ fn plan_is_deterministic_and_ordered_by_profile_then_kind_and_name() {
     assert_eq!(headers[1], format!("dev-small: {objects} unchanged"));
     let objects: Vec<&str> = first
         .lines()
-        .filter(|l| l.starts_with("  ") && !l.starts_with("    "))
+        .filter(|l| {
+            l.starts_with("  ") && !l.starts_with("    ") && !l.starts_with("  procedure for ")
+        })
         .map(|l| l[21..].split(':').next().unwrap())
         .collect();
     let mut sorted = objects.clone();

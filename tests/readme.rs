@@ -11,7 +11,9 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use common::{PROFILES, objects_by_identity, palgen, readme_table, repo_root, stderr, stdout};
+use common::{
+    PROFILES, objects_by_identity, palgen, readme_table, repo_root, stderr, stdout, tool,
+};
 
 /// What palgen says about one built-in profile.
 #[derive(Clone)]
@@ -429,4 +431,76 @@ fn the_table_checks_report_a_wrong_cell() {
         reported,
         ["aws: README says `ebs-sc` is Retain, aws-large disagrees"]
     );
+}
+
+/// The lines of the first fenced block after `heading`.
+fn block_after(readme: &str, heading: &str) -> String {
+    let lines: Vec<&str> = readme
+        .lines()
+        .skip_while(|line| *line != heading)
+        .skip_while(|line| !line.starts_with("```"))
+        .skip(1)
+        .take_while(|line| !line.starts_with("```"))
+        .collect();
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn the_quick_start_is_short_comes_first_and_runs_as_written() {
+    let readme = readme();
+    let headings: Vec<&str> = readme.lines().filter(|l| l.starts_with("## ")).collect();
+    assert_eq!(headings[0], "## Quick start");
+    let length = readme
+        .lines()
+        .skip_while(|line| *line != "## Quick start")
+        .skip(1)
+        .take_while(|line| !line.starts_with("## "))
+        .count();
+    assert!(length <= 30, "the quick start has {length} lines");
+
+    let script = block_after(&readme, "## Quick start");
+    let apply = "kubectl apply -k k8s/overlays/acme-prod";
+    assert!(script.contains(apply), "{script}");
+    // No cluster here: the overlay the apply names must build with the
+    // real kubectl instead.
+    let script = script.replace(apply, "kubectl kustomize k8s/overlays/acme-prod >/dev/null");
+    let dir = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new(tool("git"))
+            .current_dir(dir.path())
+            .args(args)
+            .status()
+            .expect("git runs");
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "--quiet"]);
+    git(&["config", "user.email", "t@example.org"]);
+    git(&["config", "user.name", "t"]);
+    let palgen_dir = std::path::Path::new(env!("CARGO_BIN_EXE_palgen"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        palgen_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = std::process::Command::new(tool("bash"))
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .args(["-euo", "pipefail", "-c", &script])
+        .output()
+        .expect("bash runs");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(
+        dir.path()
+            .join("k8s/overlays/acme-prod/kustomization.yaml")
+            .is_file()
+    );
+    assert!(!dir.path().join("k8s/components/dev-credentials").exists());
 }

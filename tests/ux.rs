@@ -62,7 +62,8 @@ fn readme_custom_profile_renders_and_check_guards_its_overlay() {
     let check = palgen_in(dir.path(), &["check"]);
     assert_status(&check, 1, "check after editing the custom overlay");
     assert!(
-        stdout(&check).contains("a/overlays/acme-prod/patch-cronjob-postgres-backup.yaml"),
+        stdout(&check)
+            .contains("--- committed/overlays/acme-prod/patch-cronjob-postgres-backup.yaml"),
         "{}",
         stdout(&check)
     );

@@ -5,30 +5,27 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::OutArgs;
 use crate::plan;
 use crate::profile::Catalog;
-use crate::tree::{drift, generate::Tree};
+use crate::tree::{drift, generate::Tree, scan};
+use std::path::Path;
 
 /// Exit status for drift found by `check`.
 const EXIT_DRIFT: u8 = 1;
 
 pub fn run(
-    args: &OutArgs,
+    out: &Path,
     catalog: &Catalog,
     quiet: bool,
     stdout: &mut impl Write,
 ) -> Result<ExitCode> {
-    let tree = Tree::new(catalog)?;
-    let drift = drift::check(&args.out, catalog, &tree)?;
+    let present = scan::overlays_on_disk(out, catalog)?.0;
+    let tree = Tree::new(catalog, &present, &[])?;
+    let drift = drift::check(out, catalog, &tree)?;
     if !drift.is_clean() {
         // The exit status is the verdict: a reader that stops early
         // (`palgen check | head -1`) must not turn drift into success.
-        let report = format!(
-            "{}{}",
-            drift.report(),
-            plan::check_summary(catalog, &args.out)
-        );
+        let report = format!("{}{}", drift.report(), plan::check_summary(catalog, out));
         match write!(stdout, "{report}") {
             Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
                 return Err(error.into());
@@ -37,7 +34,7 @@ pub fn run(
         }
     }
     if !quiet {
-        writeln!(stdout, "{} is up to date", args.out.display())?;
+        writeln!(stdout, "{} is up to date", out.display())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -18,16 +18,17 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 use crate::profile::Catalog;
+use crate::tree::root::Root;
 
-/// Where user profiles are looked for when `--profiles-dir` is not given.
+/// Where user profiles are looked for when `--profiles-dir` is not given,
+/// next to the tree.
 const DEFAULT_PROFILES_DIR: &str = "profiles";
 
-fn catalog(profiles_dir: Option<&Path>) -> Result<Catalog> {
+fn catalog(profiles_dir: Option<&Path>, root: &Root) -> Result<Catalog> {
+    let default = root.profiles_dir(DEFAULT_PROFILES_DIR);
     let catalog = match profiles_dir {
         Some(dir) => Catalog::with_profiles_dir(dir)?,
-        None if Path::new(DEFAULT_PROFILES_DIR).is_dir() => {
-            Catalog::with_profiles_dir(Path::new(DEFAULT_PROFILES_DIR))?
-        }
+        None if default.is_dir() => Catalog::with_profiles_dir(&default)?,
         None => Catalog::builtin()?,
     };
     Ok(catalog)
@@ -36,20 +37,38 @@ fn catalog(profiles_dir: Option<&Path>) -> Result<Catalog> {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     // Styles are stripped when stdout is not a terminal or NO_COLOR is set.
     let mut stdout = anstream::stdout().lock();
+    let working_dir = std::env::current_dir()?;
+    let root = Root::find(&working_dir);
+    let catalog = catalog(cli.profiles_dir.as_deref(), &root);
     if let Command::Completions(args) = &cli.command {
-        return completions::run(args, &mut stdout);
+        // A profiles directory palgen cannot use still leaves the
+        // built-in names to complete.
+        let names = match &catalog {
+            Ok(catalog) => catalog.names(),
+            Err(_) => Catalog::builtin()?.builtin_names(),
+        };
+        return completions::run(args, &names, &mut stdout);
     }
-    let catalog = catalog(cli.profiles_dir.as_deref())?;
+    let catalog = catalog?;
     let quiet = cli.quiet;
     match cli.command {
-        Command::Render(args) => render::run(&args, &catalog, quiet, &mut stdout),
-        Command::Check(args) => check::run(&args, &catalog, quiet, &mut stdout),
+        Command::Render(args) => {
+            let out = root.out_dir(args.out.out.as_deref())?;
+            render::run(&args, &out, &catalog, quiet, &mut stdout)
+        }
+        Command::Check(args) => {
+            let out = root.out_dir(args.out.as_deref())?;
+            check::run(&out, &catalog, quiet, &mut stdout)
+        }
         Command::Build(args) => build::run(&args, &catalog, &mut stdout),
         Command::List => list::run(&catalog, &mut stdout),
         Command::Show(args) => show::run(&args, &catalog, &mut stdout),
         Command::Diff(args) => diff::run(&args, &catalog, &mut stdout),
         Command::Migrate(args) => migrate::run(&args, &catalog, &mut stdout),
-        Command::Plan(args) => plan::run(&args, &catalog, quiet, &mut stdout),
+        Command::Plan(args) => {
+            let out = root.out_dir(args.out.out.as_deref())?;
+            plan::run(&args, &out, &catalog, quiet, &mut stdout)
+        }
         Command::Completions(_) => unreachable!("handled before the catalog is loaded"),
     }
 }

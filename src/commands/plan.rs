@@ -2,6 +2,7 @@
 //! does, object by object, with the procedure for every unsafe change.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -14,6 +15,7 @@ use crate::tree::scan;
 /// Prints the plan; exits 0 whatever it contains.
 pub fn run(
     args: &PlanArgs,
+    out: &Path,
     catalog: &Catalog,
     quiet: bool,
     stdout: &mut impl Write,
@@ -21,7 +23,7 @@ pub fn run(
     let names = if args.all {
         catalog.names()
     } else if args.profiles.is_empty() {
-        scan::overlays_on_disk(&args.out.out, catalog)?.0
+        scan::overlays_on_disk(out, catalog)?.0
     } else {
         let mut names: Vec<String> = Vec::new();
         for requested in &args.profiles {
@@ -32,7 +34,7 @@ pub fn run(
         }
         names
     };
-    let plan = plan::plan(catalog, &names, &args.out.out, args.against.as_deref())?;
+    let plan = plan::plan(catalog, &names, out, args.against.as_deref())?;
     let detail = if quiet {
         plan::Detail::UnsafeOnly
     } else {

@@ -37,7 +37,9 @@ pub struct Tls {
     pub source: CertificateSource,
     /// The `kubernetes.io/tls` Secret with `tls.crt`, `tls.key` and `ca.crt`.
     pub secret: String,
-    /// The issuer of `source: issuer`.
+    /// The issuer of `source: issuer`. Left out of `show` without a name
+    /// (any other source), where a profile may not set it.
+    #[serde(skip_serializing_if = "IssuerRef::is_unset")]
     pub issuer: IssuerRef,
 }
 
@@ -84,6 +86,12 @@ pub struct IssuerRef {
     pub group: String,
 }
 
+impl IssuerRef {
+    fn is_unset(&self) -> bool {
+        self.name.is_none()
+    }
+}
+
 /// What runs PostgreSQL: palgen's own StatefulSets, or the CloudNativePG
 /// operator from a `Cluster` object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -103,6 +111,8 @@ pub struct CloudNativePg {
     pub operator_namespace: String,
     /// A separate WAL volume; absent keeps WAL on the data volume.
     pub wal_size: Option<Bytes>,
+    /// Shown as the profile keys that set it (`backup_destination`, ...).
+    #[serde(flatten)]
     pub object_store: Option<ObjectStore>,
 }
 
@@ -111,14 +121,18 @@ pub struct CloudNativePg {
 pub struct ObjectStore {
     /// `s3://bucket/prefix`, `gs://bucket/prefix` or
     /// `https://<account>.blob.core.windows.net/<container>/prefix`.
+    #[serde(rename = "backup_destination")]
     pub destination: String,
     /// An S3-compatible server instead of AWS itself.
+    #[serde(rename = "backup_endpoint")]
     pub endpoint: Option<String>,
     /// The cloud identity the database pods assume by workload identity:
     /// an IAM role ARN, a Google service account, an Azure client ID.
+    #[serde(rename = "backup_identity")]
     pub identity: Option<String>,
     /// A Secret with the access keys of an S3-compatible server (MinIO on
     /// k3s), where no workload identity exists.
+    #[serde(rename = "backup_credentials_secret")]
     pub credentials_secret: Option<String>,
 }
 
@@ -165,6 +179,62 @@ pub struct Replication {
 #[derive(Debug, Clone, Serialize)]
 pub struct Scheduling {
     pub spread_zones: bool,
+    /// Node labels the database, PgBouncer and backup pods require (a
+    /// dedicated node pool).
+    pub node_selector: BTreeMap<String, String>,
+    /// Taints those pods tolerate.
+    pub tolerations: Vec<Toleration>,
+    /// Their PriorityClass; empty for the cluster's default.
+    pub priority_class_name: String,
+}
+
+/// A taint a pod tolerates, as Kubernetes writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Toleration {
+    /// Empty with `Exists`: every taint.
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub operator: TolerationOperator,
+    #[serde(default)]
+    pub value: String,
+    /// None: every effect.
+    #[serde(default)]
+    pub effect: Option<TaintEffect>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub enum TolerationOperator {
+    #[default]
+    Equal,
+    Exists,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub enum TaintEffect {
+    NoSchedule,
+    PreferNoSchedule,
+    NoExecute,
+}
+
+impl fmt::Display for TolerationOperator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TolerationOperator::Equal => "Equal",
+            TolerationOperator::Exists => "Exists",
+        })
+    }
+}
+
+impl fmt::Display for TaintEffect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TaintEffect::NoSchedule => "NoSchedule",
+            TaintEffect::PreferNoSchedule => "PreferNoSchedule",
+            TaintEffect::NoExecute => "NoExecute",
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

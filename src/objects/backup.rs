@@ -123,7 +123,7 @@ pub fn cron_job(settings: &Settings) -> CronJob {
         init_containers,
         containers,
         volumes: Some(volumes.into_list()),
-        ..Default::default()
+        ..pod::scheduled(&settings.scheduling)
     };
     CronJob {
         metadata: ObjectMeta {

@@ -167,7 +167,7 @@ pub fn deployment(settings: &Settings) -> Deployment {
                     init_containers: Some(vec![userlist]),
                     containers: vec![pgbouncer],
                     volumes: Some(volumes.into_list()),
-                    ..Default::default()
+                    ..pod::scheduled(&settings.scheduling)
                 }),
             },
             ..Default::default()

@@ -5,14 +5,15 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar, KeyToPath,
-    PersistentVolumeClaimSpec, PodSecurityContext, ResourceRequirements, SeccompProfile,
-    SecretVolumeSource, SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
+    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, ResourceRequirements, SeccompProfile,
+    SecretVolumeSource, SecurityContext, Toleration, Volume, VolumeMount,
+    VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use crate::contract;
 use crate::model::quantity::Bytes;
-use crate::model::settings::Amounts;
+use crate::model::settings::{Amounts, Scheduling, TolerationOperator};
 
 /// A non-root identity: the user and group the image's files belong to.
 #[derive(Debug, Clone, Copy)]
@@ -303,6 +304,33 @@ pub const SKIP_PGBOUNCER_UID: (&str, &str) = (
     "CKV_K8S_40",
     "the CloudNativePG PgBouncer image runs as its pgbouncer user, uid 998",
 );
+
+/// A pod spec with only the profile's scheduling set (node selector,
+/// tolerations, PriorityClass), for the database, PgBouncer and backup pods
+/// to fill in: they run on the same dedicated nodes.
+pub fn scheduled(scheduling: &Scheduling) -> PodSpec {
+    let some_text = |text: &str| (!text.is_empty()).then(|| text.to_owned());
+    PodSpec {
+        node_selector: (!scheduling.node_selector.is_empty())
+            .then(|| scheduling.node_selector.clone()),
+        tolerations: (!scheduling.tolerations.is_empty()).then(|| {
+            scheduling
+                .tolerations
+                .iter()
+                .map(|toleration| Toleration {
+                    key: some_text(&toleration.key),
+                    operator: Some(toleration.operator.to_string()),
+                    value: (toleration.operator == TolerationOperator::Equal)
+                        .then(|| toleration.value.clone()),
+                    effect: toleration.effect.map(|effect| effect.to_string()),
+                    ..Default::default()
+                })
+                .collect()
+        }),
+        priority_class_name: some_text(&scheduling.priority_class_name),
+        ..Default::default()
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -154,7 +154,7 @@ fn pod_spec(settings: &Settings, role: Role) -> PodSpec {
         affinity: replicated.then(spread_over_nodes),
         topology_spread_constraints: (replicated && settings.scheduling.spread_zones)
             .then(|| vec![spread_over_zones()]),
-        ..Default::default()
+        ..pod::scheduled(&settings.scheduling)
     }
 }
 

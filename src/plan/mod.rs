@@ -8,6 +8,7 @@
 mod against;
 mod procedure;
 pub mod rules;
+mod sequence;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -46,6 +47,8 @@ pub struct ProfilePlan {
     pub profile: String,
     pub changes: Vec<ObjectPlan>,
     pub unchanged: usize,
+    /// The overlay's one procedure for all its unsafe changes.
+    pub procedure: Vec<String>,
 }
 
 pub struct Plan {
@@ -100,12 +103,16 @@ impl Plan {
                         change.name,
                         finding.description()
                     );
-                    if detail != Detail::Summary && !finding.procedure().is_empty() {
-                        let _ = writeln!(out, "    procedure:");
-                        for (number, step) in finding.procedure().iter().enumerate() {
-                            let _ = writeln!(out, "      {}. {step}", number + 1);
-                        }
-                    }
+                }
+            }
+            if detail != Detail::Summary && !profile.procedure.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  procedure for {}, every step in this order:",
+                    profile.profile
+                );
+                for (number, step) in profile.procedure.iter().enumerate() {
+                    let _ = writeln!(out, "    {}. {step}", number + 1);
                 }
             }
         }
@@ -129,6 +136,23 @@ impl Plan {
 }
 
 impl ProfilePlan {
+    /// One procedure per changed object, in the order the report lists
+    /// them: its most severe finding's, which replaces what the others
+    /// change (a dump and restore recreates the claims a bigger disk grows).
+    fn procedures(&self) -> Vec<&[String]> {
+        self.changes
+            .iter()
+            .filter_map(|change| {
+                let mut findings: Vec<&Finding> = change.findings.iter().collect();
+                findings.sort_by_key(|f| std::cmp::Reverse(f.class()));
+                findings
+                    .into_iter()
+                    .map(Finding::procedure)
+                    .find(|steps| !steps.is_empty())
+            })
+            .collect()
+    }
+
     fn counts(&self) -> String {
         let classes = [
             Class::NotApplicable,
@@ -187,12 +211,11 @@ fn plan_each(
             Vec::new()
         };
         let new = kustomize::build::final_manifests(&objects::build(&catalog.resolve(name)?));
-        Ok(profile_plan(
-            name,
-            &overlay.display().to_string(),
-            &old,
-            &new,
-        ))
+        let overlay = overlay.display().to_string();
+        let mut plan = profile_plan(name, &overlay, &old, &new);
+        let apply = format!("kubectl apply -k {overlay}");
+        plan.procedure = sequence::overlay_procedure(name, out, &apply, &plan.procedures());
+        Ok(plan)
     };
     // Profiles are independent: planned on all cores, kept in name order.
     let threads = thread::available_parallelism()
@@ -280,6 +303,7 @@ fn profile_plan(profile: &str, overlay: &str, old: &[Value], new: &[Value]) -> P
         profile: profile.to_owned(),
         changes,
         unchanged,
+        procedure: Vec::new(),
     }
 }
 
@@ -316,7 +340,7 @@ pub fn refuse_unsafe_render(catalog: &Catalog, changing: &[String], out: &Path) 
     }
     write!(stderr, "{}", plan.report(Detail::UnsafeOnly))?;
     bail!(
-        "refusing to render {}: {} unsafe change(s) above; follow their procedures, then render again with --accept-unsafe",
+        "refusing to render {}: {} unsafe change(s) above; follow the procedure printed for each overlay, step by step: it renders with --accept-unsafe, has you review and commit the change, then runs the manual steps with one `kubectl apply -k` at its place",
         out.display(),
         plan.unsafe_count()
     )

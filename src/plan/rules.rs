@@ -845,7 +845,7 @@ fn data_directory(old: &Value, new: &Value, set: &StatefulSet, cx: &Context) -> 
     };
     let procedure = if set.clones_primary {
         vec![format!(
-            "upgrade the primary first: its procedure rebuilds the replicas of StatefulSet {}",
+            "nothing more for StatefulSet {}: the primary's steps above delete its claims, and its pods clone the new primary",
             set.name
         )]
     } else {
@@ -1171,7 +1171,8 @@ fn storage_class(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
     dedup_procedures(findings)
 }
 
-/// Several immutable fields of one object need the same procedure once.
+/// Several immutable fields of one object need the same procedure once:
+/// the first finding carries it, the others none.
 fn dedup_procedures(findings: Vec<Finding>) -> Vec<Finding> {
     let mut kept: Vec<Finding> = Vec::new();
     for finding in findings {
@@ -1182,7 +1183,7 @@ fn dedup_procedures(findings: Vec<Finding>) -> Vec<Finding> {
                 kept.push(Finding::NotApplicable {
                     field,
                     change,
-                    procedure: vec!["(the procedure above covers it)".to_owned()],
+                    procedure: Vec::new(),
                 });
             }
             (_, finding) => kept.push(finding),

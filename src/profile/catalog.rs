@@ -62,6 +62,9 @@ pub struct Catalog {
     sizes: Vec<(String, ParsedFile)>,
     /// User profiles (`<name>.yaml` with `extends:`), by name.
     custom: Vec<(String, ParsedFile)>,
+    /// User profiles whose file cannot be read, by name, with the error: it
+    /// stops the commands that need the profile, not the others.
+    broken: Vec<(String, String)>,
 }
 
 impl Catalog {
@@ -79,6 +82,7 @@ impl Catalog {
             platforms: parse_all(&PLATFORMS, &PLATFORM_FILES)?,
             sizes: parse_all(&SIZES, &SIZE_FILES)?,
             custom: Vec::new(),
+            broken: Vec::new(),
         };
         let builtin_files = std::iter::once(&catalog.base)
             .chain(catalog.platforms.iter().map(|(_, f)| f))
@@ -134,25 +138,10 @@ impl Catalog {
                     other,
                 });
             }
-            let bytes = fs::read(&path).map_err(|e| ProfileError::Directory {
-                dir: display.clone(),
-                reason: e.to_string(),
-            })?;
-            let text = String::from_utf8(bytes).map_err(|e| {
-                let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-                let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-                ProfileError::Parse {
-                    file: display.clone(),
-                    line: u64::try_from(line).unwrap_or(u64::MAX),
-                    column: 1,
-                    message: "not UTF-8 text; a profile file is UTF-8 YAML".to_owned(),
-                }
-            })?;
-            let parsed = parse_file(&display, &text)?;
-            if parsed.layer.extends.is_none() {
-                return Err(ProfileError::NoParent { file: display });
+            match read_user_profile(&path, &display) {
+                Ok(parsed) => catalog.custom.push((name, parsed)),
+                Err(error) => catalog.broken.push((name, error.to_string())),
             }
-            catalog.custom.push((name, parsed));
         }
         Ok(catalog)
     }
@@ -161,6 +150,9 @@ impl Catalog {
     fn file_defining(&self, name: &str) -> Option<String> {
         if let Some((_, file)) = self.custom.iter().find(|(n, _)| n == name) {
             return Some(file.path.clone());
+        }
+        if self.broken.iter().any(|(n, _)| n == name) {
+            return Some("another file in the profiles directory".to_owned());
         }
         let builtin = self.builtin_names().contains(&name.to_owned())
             || PLATFORMS.contains(&name)
@@ -172,12 +164,21 @@ impl Catalog {
     /// first, then user profiles by name.
     pub fn names(&self) -> Vec<String> {
         let mut names = self.builtin_names();
-        names.extend(self.custom.iter().map(|(name, _)| name.clone()));
+        let mut custom: Vec<String> = self
+            .custom
+            .iter()
+            .map(|(name, _)| name)
+            .chain(self.broken.iter().map(|(name, _)| name))
+            .cloned()
+            .collect();
+        custom.sort();
+        names.extend(custom);
         names
     }
 
     fn is_known(&self, name: &str) -> bool {
         self.custom.iter().any(|(n, _)| n == name)
+            || self.broken.iter().any(|(n, _)| n == name)
             || name.split_once('-').is_some_and(|(platform, size)| {
                 self.platforms.iter().any(|(p, _)| p == platform)
                     && self.sizes.iter().any(|(s, _)| s == size)
@@ -219,6 +220,30 @@ impl Catalog {
         resolve_layers(name, &files)
     }
 
+    /// The profiles `name` extends, nearest first, down to a built-in one
+    /// (empty for a built-in profile). A broken chain ends where it breaks:
+    /// resolving the profile reports it.
+    pub fn extended_by(&self, name: &str) -> Vec<String> {
+        let mut chain: Vec<String> = Vec::new();
+        let mut current = name.to_owned();
+        while let Some((_, file)) = self.custom.iter().find(|(n, _)| *n == current) {
+            let Some(parent) = file
+                .layer
+                .extends
+                .as_ref()
+                .and_then(|extends| self.canonical_name(&extends.value).ok())
+            else {
+                break;
+            };
+            if parent == name || chain.contains(&parent) {
+                break;
+            }
+            chain.push(parent.clone());
+            current = parent;
+        }
+        chain
+    }
+
     /// The files of a profile, most specific first: a user profile's own
     /// file, then those of the profile it extends, down to the base.
     fn layers_of<'c>(
@@ -226,6 +251,9 @@ impl Catalog {
         name: &str,
         visiting: &mut Vec<String>,
     ) -> Result<Vec<&'c ParsedFile>, ProfileError> {
+        if let Some((_, error)) = self.broken.iter().find(|(n, _)| n == name) {
+            return Err(ProfileError::Broken(error.clone()));
+        }
         let Some((_, file)) = self.custom.iter().find(|(n, _)| n == name) else {
             return Ok(self.builtin_layers(name).into_iter().rev().collect());
         };
@@ -308,6 +336,31 @@ fn resolve_layers(name: String, files: &[&ParsedFile]) -> Result<Profile, Profil
         derived,
         origins,
     })
+}
+
+/// A user profile file: UTF-8 YAML that extends another profile.
+fn read_user_profile(path: &Path, display: &str) -> Result<ParsedFile, ProfileError> {
+    let bytes = fs::read(path).map_err(|e| ProfileError::Directory {
+        dir: display.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        ProfileError::Parse {
+            file: display.to_owned(),
+            line: u64::try_from(line).unwrap_or(u64::MAX),
+            column: 1,
+            message: "not UTF-8 text; a profile file is UTF-8 YAML".to_owned(),
+        }
+    })?;
+    let parsed = parse_file(display, &text)?;
+    if parsed.layer.extends.is_none() {
+        return Err(ProfileError::NoParent {
+            file: display.to_owned(),
+        });
+    }
+    Ok(parsed)
 }
 
 fn parse_file(path: &str, text: &str) -> Result<ParsedFile, ProfileError> {

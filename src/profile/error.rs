@@ -1,6 +1,7 @@
 //! Errors of profile files, and the parser's errors rewritten in the terms
 //! of a profile file: file, line, key, what is accepted.
 
+use super::suggest::did_you_mean;
 use super::yaml_error;
 use crate::model::settings::Origin;
 
@@ -25,9 +26,9 @@ pub enum ProfileError {
         column: u64,
         message: String,
     },
-    #[error("unknown profile {name:?}; known profiles: {}", known.join(", "))]
+    #[error("unknown profile {name:?}{}; known profiles: {}", did_you_mean(name, known.iter().map(String::as_str)), known.join(", "))]
     Unknown { name: String, known: Vec<String> },
-    #[error("{file}:{line}: extends: unknown profile {parent:?}; known profiles: {}", known.join(", "))]
+    #[error("{file}:{line}: extends: unknown profile {parent:?}{}; known profiles: {}", did_you_mean(parent, known.iter().map(String::as_str)), known.join(", "))]
     MissingParent {
         file: String,
         line: u64,
@@ -60,6 +61,10 @@ pub enum ProfileError {
     Directory { dir: String, reason: String },
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    /// A user profile file that could not be read, reported when a
+    /// command needs the profile.
+    #[error("{0}")]
+    Broken(String),
 }
 
 /// One line naming the file, position, key and what is wrong, in the terms

@@ -90,6 +90,11 @@ pub struct SchedulingLayer {
     /// Spread database pods over zones (clusters whose nodes carry
     /// `topology.kubernetes.io/zone`).
     pub spread_zones: Option<Spanned<bool>>,
+    /// Node labels the pods require; replaces the map of lower layers.
+    pub node_selector: Option<Spanned<BTreeMap<String, String>>>,
+    /// Taints the pods tolerate; replaces the list of lower layers.
+    pub tolerations: Option<Spanned<Vec<crate::model::settings::Toleration>>>,
+    pub priority_class_name: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -9,6 +9,7 @@ mod offsite;
 mod postgres_limits;
 mod resolve;
 pub mod shared_bucket;
+mod suggest;
 mod together;
 mod validate;
 mod yaml_error;

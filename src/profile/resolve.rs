@@ -228,6 +228,15 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
         spread_zones: r.take("scheduling.spread_zones", |l| {
             l.scheduling.spread_zones.as_ref()
         })?,
+        node_selector: r.take("scheduling.node_selector", |l| {
+            l.scheduling.node_selector.as_ref()
+        })?,
+        tolerations: r.take("scheduling.tolerations", |l| {
+            l.scheduling.tolerations.as_ref()
+        })?,
+        priority_class_name: r.take("scheduling.priority_class_name", |l| {
+            l.scheduling.priority_class_name.as_ref()
+        })?,
     };
 
     let engine = r.take("engine", |l| l.engine.as_ref())?;

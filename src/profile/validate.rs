@@ -11,7 +11,8 @@ use crate::contract;
 use crate::model::derived::Derived;
 use crate::model::quantity::Bytes;
 use crate::model::settings::{
-    CertificateSource, Cloud, Engine, ObjectStore, Settings, is_dns_label, is_dns_subdomain,
+    CertificateSource, Cloud, Engine, ObjectStore, Settings, TolerationOperator, is_dns_label,
+    is_dns_subdomain,
 };
 use crate::model::{cron, image};
 
@@ -54,6 +55,7 @@ pub(super) fn validate(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), S
     validate_images(s, r)?;
     validate_replication(s, r)?;
     validate_cloudnative_pg(s, r)?;
+    validate_scheduling(s, r)?;
     postgres_limits::validate_wal(s, r)?;
     postgres_limits::validate_ranges(s, d, r)?;
     postgres_limits::validate_memory(s, d, r)?;
@@ -152,6 +154,98 @@ fn validate_storage(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
         }
     }
     Ok(())
+}
+
+/// Node labels Kubernetes accepts, tolerations it accepts, a PriorityClass
+/// name; the CloudNativePG engine has its own scheduling, not generated yet.
+fn validate_scheduling(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
+    let scheduling = &s.scheduling;
+    for (key, value) in &scheduling.node_selector {
+        if !is_qualified_name(key) {
+            return Err(r.invalid(
+                "scheduling.node_selector",
+                format!("{key:?} is not a label key (`[prefix/]name`, e.g. node-pool or example.com/pool)"),
+            ));
+        }
+        if !is_label_value(value) {
+            return Err(r.invalid(
+                "scheduling.node_selector",
+                format!("{key}: {value:?} is not a label value (at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit)"),
+            ));
+        }
+    }
+    for toleration in &scheduling.tolerations {
+        let (key, value) = (&toleration.key, &toleration.value);
+        if !key.is_empty() && !is_qualified_name(key) {
+            return Err(r.invalid(
+                "scheduling.tolerations",
+                format!("key {key:?} is not a taint key (`[prefix/]name`)"),
+            ));
+        }
+        match toleration.operator {
+            TolerationOperator::Exists if !value.is_empty() => {
+                return Err(r.invalid(
+                    "scheduling.tolerations",
+                    format!("key {key:?}: operator Exists takes no value (found {value:?})"),
+                ));
+            }
+            TolerationOperator::Equal if key.is_empty() => {
+                return Err(r.invalid(
+                    "scheduling.tolerations",
+                    "a toleration without key must use operator Exists (it then tolerates every taint)".to_owned(),
+                ));
+            }
+            TolerationOperator::Equal if !is_label_value(value) => {
+                return Err(r.invalid(
+                    "scheduling.tolerations",
+                    format!("key {key}: {value:?} is not a taint value"),
+                ));
+            }
+            _ => {}
+        }
+    }
+    let class = &scheduling.priority_class_name;
+    if !class.is_empty() && !is_dns_subdomain(class) {
+        return Err(r.invalid(
+            "scheduling.priority_class_name",
+            format!(
+                "{class:?} is not a PriorityClass name (lower-case letters, digits, '-' and '.')"
+            ),
+        ));
+    }
+    let customised = !scheduling.node_selector.is_empty()
+        || !scheduling.tolerations.is_empty()
+        || !class.is_empty();
+    if customised && s.engine == Engine::CloudNativePg {
+        let key = r.most_specific(&[
+            "scheduling.node_selector",
+            "scheduling.tolerations",
+            "scheduling.priority_class_name",
+        ]);
+        return Err(r.invalid(
+            key,
+            "is not generated for engine: cloudnative-pg yet; set the Cluster's affinity by a Kustomize patch".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// A label value: empty, or at most 63 letters, digits, '-', '_' and '.',
+/// starting and ending with a letter or digit.
+fn is_label_value(value: &str) -> bool {
+    value.is_empty()
+        || (value.len() <= 63
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            && value
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphanumeric())
+            && value
+                .bytes()
+                .last()
+                .is_some_and(|b| b.is_ascii_alphanumeric()))
 }
 
 /// A Kubernetes qualified name, as a StorageClass provisioner must be:

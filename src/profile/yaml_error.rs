@@ -8,6 +8,8 @@ use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Error;
 
+use super::suggest;
+
 /// A problem at a 1-based line and column of the file.
 pub struct Located {
     pub line: u64,
@@ -107,7 +109,9 @@ pub fn describe(text: &str, error: &Error) -> Located {
         Error::SerdeUnknownField {
             field, expected, ..
         } => format!(
-            "unknown key `{field}`; the keys accepted here are {}",
+            "unknown key `{field}`{}; the keys accepted here are {}",
+            suggest::nearest(field, expected.iter().copied())
+                .map_or_else(String::new, |key| format!(" (did you mean `{key}`?)")),
             expected.join(", ")
         ),
         Error::SerdeMissingField { field, .. } => {

@@ -12,7 +12,7 @@ use anyhow::{Result, bail};
 use super::generate::Tree;
 use super::{output_dir, scan};
 use crate::fingerprint::{self, Ownership};
-use crate::kustomize::OVERLAYS_DIR;
+use crate::kustomize::{COMPONENTS_DIR, OVERLAYS_DIR};
 use crate::profile::Catalog;
 use crate::textdiff;
 
@@ -94,7 +94,7 @@ impl Drift {
 pub fn check(out: &Path, catalog: &Catalog, tree: &Tree<'_>) -> Result<Drift> {
     if !out.is_dir() {
         bail!(
-            "{} does not exist; run `palgen render --all --out {}` first",
+            "{} does not exist; run `palgen render --profile NAME --out {}` first",
             out.display(),
             out.display()
         );
@@ -104,6 +104,12 @@ pub fn check(out: &Path, catalog: &Catalog, tree: &Tree<'_>) -> Result<Drift> {
     // rather than skip it.
     for name in catalog.names() {
         output_dir::check_directory(out, &Path::new(OVERLAYS_DIR).join(name))?;
+    }
+    // So is a linked component, generated or not.
+    if let Ok(entries) = std::fs::read_dir(out.join(COMPONENTS_DIR)) {
+        for entry in entries.flatten() {
+            output_dir::check_directory(out, &Path::new(COMPONENTS_DIR).join(entry.file_name()))?;
+        }
     }
     let (profiles, orphans) = scan::overlays_on_disk(out, catalog)?;
     let found = Mutex::new((Drift::default(), BTreeSet::new()));
@@ -178,9 +184,13 @@ fn compare(out: &Path, relative: &Path, expected: &str) -> Result<Difference> {
         diff: textdiff::unified(
             &actual,
             expected,
-            &format!("a/{name}"),
-            &format!("b/{name}"),
+            // Which side is which, in place of git's a/ and b/.
+            &format!("committed/{name}"),
+            &format!("generated/{name}"),
         ),
-        edited: fingerprint::ownership(&bytes) == Ownership::Edited,
+        // A hand edit that equals the generated body is what `render`
+        // accepts without --force.
+        edited: fingerprint::ownership(&bytes) == Ownership::Edited
+            && !fingerprint::same_body(&bytes, expected.as_bytes()),
     })
 }

@@ -2,6 +2,7 @@
 //! directory at a time. Writing them (`write`) and comparing them (`drift`)
 //! consume the directories as they come.
 
+use std::collections::BTreeSet;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::thread;
@@ -12,7 +13,27 @@ use crate::kustomize::component::{self, Components};
 use crate::kustomize::{self, BASE_DIR, COMPONENTS_DIR, OVERLAYS_DIR, overlay};
 use crate::objects::{self, ObjectSet};
 use crate::profile::Catalog;
-use crate::templates;
+use crate::{fingerprint, templates};
+
+/// An overlay's files with `palgen render --profile NAME` in their headers.
+/// Files a configMapGenerator carries into a ConfigMap (all but YAML and
+/// the README) keep the header `palgen build` puts in that ConfigMap, so
+/// both build to the same objects.
+fn regenerated_by_profile(files: kustomize::Directory, name: &str) -> kustomize::Directory {
+    let command = format!("palgen render --profile {name}");
+    files
+        .into_iter()
+        .map(|(file, text)| {
+            let carried_into_config_map = !(file.ends_with(".yaml") || file.ends_with(".md"));
+            if carried_into_config_map {
+                (file, text)
+            } else {
+                let text = fingerprint::regenerate_with(&text, &command);
+                (file, text)
+            }
+        })
+        .collect()
+}
 
 /// One generated directory: its path relative to the output directory and
 /// its files by name.
@@ -30,17 +51,29 @@ pub struct Tree<'c> {
 }
 
 impl<'c> Tree<'c> {
-    pub fn new(catalog: &'c Catalog) -> Result<Tree<'c>> {
+    /// The tree of the overlays of `overlays` (canonical profile names):
+    /// only the components they list, and those named in `kept`, are
+    /// generated, so a repository that renders only cloud profiles gets no
+    /// dev-credentials component.
+    pub fn new(catalog: &'c Catalog, overlays: &[String], kept: &[String]) -> Result<Tree<'c>> {
         let base = objects::build(&catalog.base()?);
         let builtin = catalog
             .builtin_names()
             .iter()
             .map(|name| Ok(objects::build(&catalog.resolve(name)?)))
             .collect::<Result<Vec<_>>>()?;
+        let mut components = component::from_profiles(&builtin);
+        let mut used = BTreeSet::new();
+        for name in overlays {
+            used.extend(objects::build(&catalog.resolve(name)?).features());
+        }
+        components.retain(|feature, _| {
+            used.contains(feature) || kept.iter().any(|name| name == feature.name())
+        });
         Ok(Tree {
             catalog,
             base,
-            components: component::from_profiles(&builtin),
+            components,
         })
     }
 
@@ -123,6 +156,6 @@ impl<'c> Tree<'c> {
             "README.md".to_owned(),
             templates::overlay_readme(&profile, &objects.inventory(), &components),
         );
-        Ok(overlay)
+        Ok(regenerated_by_profile(overlay, name))
     }
 }

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 use super::output_dir;
 use crate::fingerprint::{self, Ownership};
-use crate::kustomize::OVERLAYS_DIR;
+use crate::kustomize::{COMPONENTS_DIR, OVERLAYS_DIR};
 use crate::profile::Catalog;
 
 /// The overlay directories under `out`: those of known profiles by name,
@@ -39,6 +39,24 @@ pub fn overlays_on_disk(out: &Path, catalog: &Catalog) -> Result<(Vec<String>, V
     known.sort();
     orphans.sort();
     Ok((known, orphans))
+}
+
+/// The names of the component directories under `out`.
+pub fn components_on_disk(out: &Path) -> Result<Vec<String>> {
+    let dir = out.join(COMPONENTS_DIR);
+    let mut names = Vec::new();
+    if !dir.is_dir() {
+        return Ok(names);
+    }
+    let unreadable = |e: std::io::Error| anyhow::anyhow!("cannot read {}: {e}", dir.display());
+    for entry in fs::read_dir(&dir).map_err(unreadable)? {
+        let entry = entry.map_err(unreadable)?;
+        if entry.file_type().map_err(unreadable)?.is_dir() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// Files under `dir` (recursively), relative to `root`, sorted. Symbolic

@@ -123,9 +123,11 @@ pub fn write(
         let path = out.join(relative);
         fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
     }
-    // A directory left empty by that (the overlay of a removed profile) goes
-    // too; one that still holds someone's file stays.
-    for dir in also_owned {
+    // A directory left empty by that (the overlay of a removed profile, a
+    // component no overlay lists any more) goes too; one that still holds
+    // someone's file stays.
+    let emptied: BTreeSet<&Path> = removed.iter().filter_map(|path| path.parent()).collect();
+    for dir in emptied {
         let _ = fs::remove_dir(out.join(dir));
     }
     removed.sort();
@@ -164,7 +166,8 @@ enum Target {
     Unchanged,
     /// Missing, or palgen's file with other content: written.
     Outdated,
-    /// palgen's file, changed by hand since: written only when forced.
+    /// palgen's file, changed by hand since: written only when forced,
+    /// unless the edit made it what palgen generates now.
     Edited,
 }
 
@@ -192,6 +195,9 @@ fn check_target(out: &Path, relative: &Path, text: &str) -> Result<Target> {
             path.display()
         ),
         Ownership::Intact => Ok(Target::Outdated),
+        // The hand edit is what the profile now says (the change was moved
+        // into it): only the header's fingerprint is restored.
+        Ownership::Edited if fingerprint::same_body(&old, text.as_bytes()) => Ok(Target::Outdated),
         Ownership::Edited => Ok(Target::Edited),
     }
 }

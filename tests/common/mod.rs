@@ -26,7 +26,7 @@ pub const PROFILES: [&str; 12] = [
 
 /// User profiles (file name, text) that stress the rules: the intent tests
 /// and the control-plane tests run them beside the built-in profiles.
-pub const STRESS_PROFILES: [(&str, &str); 5] = [
+pub const STRESS_PROFILES: [(&str, &str); 6] = [
     (
         "three-replicas",
         "extends: aws-large\n\
@@ -51,6 +51,16 @@ pub const STRESS_PROFILES: [(&str, &str); 5] = [
         "guaranteed",
         "extends: aws-medium\n\
          resources:\n  requests:\n    memory: 2Gi\n    cpu: 2000m\n",
+    ),
+    (
+        // A dedicated node pool: every database, PgBouncer and backup pod
+        // goes there.
+        "dedicated-pool",
+        "extends: aws-large\n\
+         connections:\n  web_pods: 5\n\
+         scheduling:\n  node_selector:\n    node-pool: database\n    example.com/disk: ssd\n\
+         \x20 tolerations:\n  - key: dedicated\n    value: database\n    effect: NoSchedule\n  - key: example.com/spot\n    operator: Exists\n\
+         \x20 priority_class_name: database-critical\n",
     ),
     (
         "postgres-16",
