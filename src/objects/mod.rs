@@ -144,7 +144,10 @@ pub fn build(profile: &Profile) -> ObjectSet {
         core(to_value(&namespace::build())),
         core(to_value(&service_account::build())),
         core(to_value(&service::primary(settings))),
-        core(to_value(&statefulset::primary(settings))),
+        core(to_value(&statefulset::primary(
+            settings,
+            &profile.derived.startup,
+        ))),
         core(to_value(&network_policy::primary(settings))),
     ];
     resources.extend(server_certificate(profile).into_iter().map(core));
@@ -160,7 +163,7 @@ pub fn build(profile: &Profile) -> ObjectSet {
             vec![
                 to_value(&service::replicas(settings)),
                 to_value(&service::reads()),
-                to_value(&statefulset::replicas(settings)),
+                to_value(&statefulset::replicas(settings, &profile.derived.startup)),
                 to_value(&network_policy::replicas(settings)),
                 to_value(&disruption_budget::replicas()),
             ],

@@ -29,6 +29,7 @@ use crate::contract::{
     REPLICA_SCRIPTS_CONFIG_MAP,
 };
 use crate::model::quantity::{Bytes, MilliCpu};
+use crate::model::recovery::{STARTUP_PERIOD_SECONDS, StartupBudget};
 use crate::model::settings::{Amounts, Settings};
 
 pub const DATA_VOLUME: &str = "postgres-data";
@@ -68,15 +69,15 @@ impl Role {
     }
 }
 
-pub fn primary(settings: &Settings) -> StatefulSet {
-    build(settings, Role::Primary)
+pub fn primary(settings: &Settings, startup: &StartupBudget) -> StatefulSet {
+    build(settings, startup, Role::Primary)
 }
 
-pub fn replicas(settings: &Settings) -> StatefulSet {
-    build(settings, Role::Replica)
+pub fn replicas(settings: &Settings, startup: &StartupBudget) -> StatefulSet {
+    build(settings, startup, Role::Replica)
 }
 
-fn build(settings: &Settings, role: Role) -> StatefulSet {
+fn build(settings: &Settings, startup: &StartupBudget, role: Role) -> StatefulSet {
     let workload = role.workload();
     let replicas = match role {
         Role::Primary => 1,
@@ -112,7 +113,7 @@ fn build(settings: &Settings, role: Role) -> StatefulSet {
                     annotations: settings.monitoring.exporter.then(scrape_annotations),
                     ..Default::default()
                 }),
-                spec: Some(pod_spec(settings, role)),
+                spec: Some(pod_spec(settings, startup, role)),
             },
             volume_claim_templates: Some(vec![data_claim(settings, workload)]),
             ..Default::default()
@@ -133,9 +134,9 @@ fn scrape_annotations() -> BTreeMap<String, String> {
     ])
 }
 
-fn pod_spec(settings: &Settings, role: Role) -> PodSpec {
+fn pod_spec(settings: &Settings, startup: &StartupBudget, role: Role) -> PodSpec {
     let mut volumes = Volumes::default();
-    let mut containers = vec![postgres_container(settings, role, &mut volumes)];
+    let mut containers = vec![postgres_container(settings, startup, role, &mut volumes)];
     if settings.monitoring.exporter {
         containers.push(exporter_container(settings, &mut volumes));
     }
@@ -218,10 +219,15 @@ fn postgres_env(settings: &Settings) -> Vec<EnvVar> {
     ]
 }
 
-fn postgres_container(settings: &Settings, role: Role, volumes: &mut Volumes) -> Container {
+fn postgres_container(
+    settings: &Settings,
+    startup: &StartupBudget,
+    role: Role,
+    volumes: &mut Volumes,
+) -> Container {
     let image = &settings.image;
     let readiness = match role {
-        Role::Primary => pg_isready_probe(5, 5, 3),
+        Role::Primary => exec_probe(pg_isready(), 5, 5, 3),
         Role::Replica => exec_probe(
             vec![
                 "sh".to_owned(),
@@ -277,8 +283,13 @@ fn postgres_container(settings: &Settings, role: Role, volumes: &mut Volumes) ->
             &settings.resources.requests,
             &settings.resources.limits,
         )),
-        startup_probe: Some(pg_isready_probe(5, 10, 60)),
-        liveness_probe: Some(pg_isready_probe(30, 10, 3)),
+        startup_probe: Some(exec_probe(
+            pg_isready_answers(),
+            5,
+            i32::try_from(STARTUP_PERIOD_SECONDS).unwrap_or(i32::MAX),
+            startup.failure_threshold(),
+        )),
+        liveness_probe: Some(exec_probe(pg_isready_answers(), 30, 10, 3)),
         readiness_probe: Some(readiness),
         security_context: Some(pod::container_security(POSTGRES_USER)),
         volume_mounts: Some(mounts),
@@ -453,12 +464,24 @@ fn exec_probe(command: Vec<String>, initial_delay: i32, period: i32, failures: i
     }
 }
 
-/// The reference's probe: `pg_isready -U postgres` over the local socket.
-fn pg_isready_probe(initial_delay: i32, period: i32, failures: i32) -> Probe {
-    let command = ["pg_isready", "-U", contract::SUPERUSER]
+/// The reference's probe, `pg_isready` over the local socket: exits 0 only
+/// when the server accepts connections.
+fn pg_isready() -> Vec<String> {
+    ["pg_isready", "-U", contract::SUPERUSER]
         .map(str::to_owned)
-        .to_vec();
-    exec_probe(command, initial_delay, period, failures)
+        .to_vec()
+}
+
+/// `pg_isready` that also passes on exit 1, "rejecting connections": the
+/// server answers but is starting up, replaying WAL after a crash or
+/// shutting down. A server in crash recovery is alive; killing it restarts
+/// the replay from the start. Exit 2 (no answer) and 3 (no attempt) fail.
+fn pg_isready_answers() -> Vec<String> {
+    vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!("{}; test $? -le 1", pg_isready().join(" ")),
+    ]
 }
 
 fn data_claim(settings: &Settings, workload: Workload) -> PersistentVolumeClaim {

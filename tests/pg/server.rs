@@ -175,49 +175,77 @@ impl Server {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let port = free_port();
-            let mut daemon = Daemon::spawn(
-                sandbox,
-                spec.name,
-                sandbox
-                    .command(sandbox.program("postgres"))
-                    .arg("-D")
-                    .arg(spec.data)
-                    .arg("-c")
-                    .arg(format!("config_file={}", spec.config.display()))
-                    .arg("-c")
-                    .arg(format!("port={port}"))
-                    .args(["-c", "listen_addresses=127.0.0.1"])
-                    .arg("-c")
-                    .arg(format!("unix_socket_directories={sockets}"))
-                    .arg("-c")
-                    .arg(format!("hba_file={}", spec.hba.display()))
-                    .arg("-c")
-                    .arg(format!("ssl_cert_file={}", spec.tls.cert.display()))
-                    .arg("-c")
-                    .arg(format!("ssl_key_file={}", spec.tls.key.display()))
-                    .envs(spec.env.iter().copied()),
-            );
-            let ready = daemon.wait_ready(|| {
+            let mut server = Server::launch(sandbox, spec, free_port());
+            let port = server.port;
+            let ready = server.daemon.wait_ready(|| {
                 exit_ok(
                     "pg_isready",
                     &pg_isready(sandbox, port, &["--host", &sockets]),
                 )
             });
             match ready {
-                Ok(()) => {
-                    return Server {
-                        daemon,
-                        data: spec.data.to_owned(),
-                        sockets: spec.sockets.to_owned(),
-                        port,
-                        sandbox: sandbox.clone(),
-                    };
+                Ok(()) => return server,
+                Err(_) if attempt < 3 && server.daemon.log().contains("Address already in use") => {
                 }
-                Err(_) if attempt < 3 && daemon.log().contains("Address already in use") => {}
                 Err(error) => panic!("{error}"),
             }
         }
+    }
+
+    /// [`Server::start`] on a given port, without waiting for anything.
+    pub fn launch(sandbox: &Sandbox, spec: &ServerSpec, port: u16) -> Server {
+        let sockets = spec.sockets.to_string_lossy().into_owned();
+        let daemon = Daemon::spawn(
+            sandbox,
+            spec.name,
+            sandbox
+                .command(sandbox.program("postgres"))
+                .arg("-D")
+                .arg(spec.data)
+                .arg("-c")
+                .arg(format!("config_file={}", spec.config.display()))
+                .arg("-c")
+                .arg(format!("port={port}"))
+                .args(["-c", "listen_addresses=127.0.0.1"])
+                .arg("-c")
+                .arg(format!("unix_socket_directories={sockets}"))
+                .arg("-c")
+                .arg(format!("hba_file={}", spec.hba.display()))
+                .arg("-c")
+                .arg(format!("ssl_cert_file={}", spec.tls.cert.display()))
+                .arg("-c")
+                .arg(format!("ssl_key_file={}", spec.tls.key.display()))
+                .envs(spec.env.iter().copied()),
+        );
+        Server {
+            daemon,
+            data: spec.data.to_owned(),
+            sockets: spec.sockets.to_owned(),
+            port,
+            sandbox: sandbox.clone(),
+        }
+    }
+
+    /// The pid of the postmaster's child whose process title starts with
+    /// `title` (`postgres: startup` is the process that replays WAL).
+    pub fn child_pid(&self, title: &str) -> Option<u32> {
+        let postmaster = self.daemon.pid();
+        let entries = std::fs::read_dir("/proc").expect("/proc is readable");
+        entries.filter_map(Result::ok).find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // pid (comm) state ppid ...: comm may hold spaces, not ')'.
+            let ppid: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            (ppid == postmaster && String::from_utf8_lossy(&cmdline).starts_with(title))
+                .then_some(pid)
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -333,6 +361,16 @@ impl Server {
         command
     }
 
+    /// A crash: `pg_ctl stop -m immediate` ends every process without a
+    /// checkpoint, so the next start replays the WAL since the last one.
+    pub fn crash(mut self) {
+        run_ok(
+            "pg_ctl stop -m immediate",
+            &mut self.pg_ctl_stop("immediate"),
+        );
+        self.daemon.wait_for_exit();
+    }
+
     /// Clean shutdown (`pg_ctl stop -m fast`), waited for.
     pub fn stop(mut self) {
         let output = run(&mut self.pg_ctl_stop("fast"));
@@ -365,6 +403,9 @@ impl Drop for Server {
 
 // ---------------------------------------------------------------------------
 // One PostgreSQL cluster in a sandbox, with a profile's generated files.
+
+/// The test's copy of the generated pg_hba.conf, in the sandbox.
+const HBA_FILE: &str = "pg_hba.conf";
 
 pub struct TempCluster {
     server: Option<Server>,
@@ -473,7 +514,7 @@ impl TempCluster {
         let tls = write_tls(&self.sandbox, "tls", &files.certificate);
         let conf = conf_for_server(&files.conf, self.sandbox.install().major);
         let config = self.sandbox.write("postgresql.conf", &conf.text);
-        let hba = self.sandbox.write("pg_hba.conf", &hba_for_test(&files.hba));
+        let hba = self.sandbox.write(HBA_FILE, &hba_for_test(&files.hba));
         let server = Server::start(
             &self.sandbox,
             &ServerSpec {
@@ -490,6 +531,27 @@ impl TempCluster {
         self.port = Some(server.port());
         self.server = Some(server);
         self.config = Some(config);
+    }
+
+    /// Crashes the server ([`Server::crash`]) and starts it again with the
+    /// same files on the same port, without waiting: it replays WAL before
+    /// it accepts connections. Returns the restarted server.
+    pub fn crash_and_restart(&mut self) -> &Server {
+        self.server.take().expect("the server is running").crash();
+        let server = Server::launch(
+            &self.sandbox,
+            &ServerSpec {
+                name: "postgres-restarted",
+                data: &self.data,
+                config: self.config_path(),
+                hba: &self.sandbox.path().join(HBA_FILE),
+                sockets: &self.sockets,
+                tls: self.tls(),
+                env: &[],
+            },
+            self.port(),
+        );
+        self.server.insert(server)
     }
 
     /// A fresh cluster, started with a profile's server files, initialised by
