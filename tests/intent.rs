@@ -1046,11 +1046,12 @@ fn the_qos_class_follows_kubernetes_rules() {
 
 // ---- Probes -----------------------------------------------------------------
 
-/// The reference's probe: `pg_isready -U postgres`.
-const PG_ISREADY: [&str; 3] = ["pg_isready", "-U", "postgres"];
+/// The reference's probe, `pg_isready`, as a role that never authenticates
+/// so that probes are not logged (tests/probes.rs).
+const PG_ISREADY: [&str; 3] = ["pg_isready", "-U", "pg_probe"];
 /// Liveness passes on pg_isready's exit 1 too: a server in crash recovery
 /// rejects connections but is alive (tests/probes.rs runs both).
-const PG_ISREADY_ANSWERS: [&str; 3] = ["sh", "-c", "pg_isready -U postgres; test $? -le 1"];
+const PG_ISREADY_ANSWERS: [&str; 3] = ["sh", "-c", "pg_isready -U pg_probe; test $? -le 1"];
 
 fn check_probes(build: &Build) -> Vec<String> {
     let mut found = Vec::new();

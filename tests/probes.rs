@@ -56,9 +56,9 @@ fn run_probe(cluster: &TempCluster, command: &[String]) -> Output {
         .env("PGPORT", cluster.port().to_string()))
 }
 
-/// Exit code of every probe, in [`PROBES`] order, and of `pg_isready` itself.
-fn exit_codes(cluster: &TempCluster, commands: &BTreeMap<&str, Vec<String>>) -> Vec<i32> {
-    let mut codes: Vec<i32> = PROBES
+/// Exit code of every probe, in [`PROBES`] order.
+fn probe_exit_codes(cluster: &TempCluster, commands: &BTreeMap<&str, Vec<String>>) -> Vec<i32> {
+    PROBES
         .iter()
         .map(|probe| {
             let output = run_probe(cluster, &commands[probe]);
@@ -67,7 +67,12 @@ fn exit_codes(cluster: &TempCluster, commands: &BTreeMap<&str, Vec<String>>) -> 
                 .code()
                 .unwrap_or_else(|| panic!("{probe} killed by a signal: {}", stderr(&output)))
         })
-        .collect();
+        .collect()
+}
+
+/// [`probe_exit_codes`], and the exit code of `pg_isready` itself.
+fn exit_codes(cluster: &TempCluster, commands: &BTreeMap<&str, Vec<String>>) -> Vec<i32> {
+    let mut codes = probe_exit_codes(cluster, commands);
     let bare = ["pg_isready".to_owned()];
     codes.push(
         run_probe(cluster, &bare)
@@ -211,5 +216,108 @@ fn startup_budget_covers_replaying_max_wal_size() {
         ),
         "palgen show explains the budget:\n{}",
         stdout(&show)
+    );
+}
+
+/// The lines the server logged after the first `skip`.
+fn new_log_lines(cluster: &TempCluster, skip: usize) -> Vec<String> {
+    cluster
+        .log()
+        .lines()
+        .skip(skip)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every probe, five times, on a running server: what the server logs of
+/// them (`expected` lines a probe run), and that real sessions are still
+/// logged with their address.
+fn probe_log_lines(
+    install: &'static PostgresInstall,
+    generated: &Generated,
+    profile: &str,
+    expected_per_probe: &[&str],
+) {
+    let commands = probe_commands();
+    let mut cluster = TempCluster::with_install(install);
+    cluster.start(&generated.server(profile));
+    cluster.initialise(&generated.base("initdb-paperless.sh"));
+
+    let before = cluster.log().lines().count();
+    for _ in 0..5 {
+        assert_eq!(probe_exit_codes(&cluster, &commands), [0, 0, 0]);
+    }
+    let logged = new_log_lines(&cluster, before);
+    let runs = 5 * PROBES.len();
+    let expected: Vec<String> = (0..runs)
+        .flat_map(|_| expected_per_probe.iter())
+        .map(|line| (*line).to_owned())
+        .collect();
+    let logged_messages: Vec<String> = logged
+        .iter()
+        .map(|line| {
+            // From the severity on: the prefix holds times and pids.
+            let severity = ["LOG:", "FATAL:", "ERROR:", "WARNING:"]
+                .iter()
+                .filter_map(|severity| line.find(severity))
+                .min()
+                .unwrap_or(0);
+            line[severity..].to_owned()
+        })
+        .collect();
+    assert_eq!(
+        logged_messages,
+        expected,
+        "{runs} probe runs logged this:\n{}",
+        logged.join("\n")
+    );
+
+    // A session of the application: who, from where (%r), how long.
+    let before = cluster.log().lines().count();
+    cluster
+        .psql_tcp("paperless", pg::APP_PASSWORD, "paperless", "SELECT 1")
+        .unwrap_or_else(|error| panic!("{error}\n{}", cluster.log()));
+    let wrong = cluster.psql_tcp("paperless", "not the password", "paperless", "SELECT 1");
+    assert!(wrong.is_err(), "a wrong password is refused");
+    let logged = new_log_lines(&cluster, before).join("\n");
+    for wanted in [
+        "paperless@paperless 127.0.0.1(",
+        "connection authorized: user=paperless database=paperless",
+        "disconnection: session time:",
+        "password authentication failed for user \"paperless\"",
+    ] {
+        assert!(
+            logged.contains(wanted),
+            "the log of a session and a failed login lacks {wanted:?}:\n{logged}"
+        );
+    }
+}
+
+/// PostgreSQL 18 logs nothing of a probe: receipt is not logged, and the
+/// probe hangs up before it authenticates.
+#[test]
+fn probes_do_not_flood_the_log_of_postgresql_18() {
+    probe_log_lines(postgres18(), &Generated::render(), PROFILE, &[]);
+}
+
+/// Before 18, log_connections cannot leave out the receipt: one line a
+/// probe, with the configuration palgen writes for an image of that major.
+#[test]
+fn probes_log_one_line_each_on_debian_postgresql() {
+    let major = pg::server_major();
+    assert!(major < 18, "Debian's server is older than 18");
+    let profile = format!("aws-large-{major}");
+    let generated = Generated::render_profiles(
+        &[(
+            &profile,
+            &format!("extends: {PROFILE}\nimage: postgres:{major}\n"),
+        )],
+        &[&profile],
+    );
+    probe_log_lines(
+        postgres_install(),
+        &generated,
+        &profile,
+        &["LOG:  connection received: host=[local]"],
     );
 }

@@ -464,12 +464,18 @@ fn exec_probe(command: Vec<String>, initial_delay: i32, period: i32, failures: i
     }
 }
 
+/// The role the probes name. It does not exist and cannot be created
+/// (PostgreSQL reserves the `pg_` prefix), so over the local socket the
+/// server asks it for a password (pg_hba.conf) the probe does not have:
+/// pg_isready counts that request as an answer, and the server logs
+/// nothing of a client that hangs up there. Probing as `postgres` (`peer`)
+/// logged a connection and a disconnection every few seconds.
+const PROBE_ROLE: &str = "pg_probe";
+
 /// The reference's probe, `pg_isready` over the local socket: exits 0 only
 /// when the server accepts connections.
 fn pg_isready() -> Vec<String> {
-    ["pg_isready", "-U", contract::SUPERUSER]
-        .map(str::to_owned)
-        .to_vec()
+    ["pg_isready", "-U", PROBE_ROLE].map(str::to_owned).to_vec()
 }
 
 /// `pg_isready` that also passes on exit 1, "rejecting connections": the

@@ -11,7 +11,8 @@ use crate::common::{stderr, stdout};
 use super::{
     APP_PASSWORD, Daemon, EXPORTER_PASSWORD, Generated, POSTGRES_PASSWORD, PgSetting,
     PostgresInstall, REPLICATION_PASSWORD, Sandbox, ServerFiles, TlsFiles, conf_for_server,
-    describe, exit_ok, free_port, peer_admits_postgres, postgres_install, run, run_ok, write_tls,
+    describe, exit_ok, free_port, parse_conf, peer_admits_postgres, postgres_install, run, run_ok,
+    write_tls,
 };
 
 /// The database Service's name, as the backup job's `PGHOST` has it.
@@ -475,33 +476,66 @@ impl TempCluster {
         self.server.as_ref().expect("the server is running")
     }
 
-    /// The parameters this server reports as unrecognised in a configuration
-    /// file, and its messages (`postgres -C` reads the file without starting
-    /// a server).
+    /// The parameters this server rejects in a configuration file (unknown
+    /// names, and values of a newer major's form), and its messages.
+    /// `postgres -C` reads the file without starting a server; it stops at
+    /// the first kind of error, so the rejected lines are commented out and
+    /// the file read again until it passes.
     pub fn unrecognised_parameters(&self, text: &str) -> (BTreeSet<String>, String) {
-        let path = self.sandbox.write("postgresql.conf.as-generated", text);
-        let output = run(self
-            .sandbox
-            .command(self.sandbox.program("postgres"))
-            .arg("-D")
-            .arg(&self.data)
-            .arg("-c")
-            .arg(format!("config_file={}", path.display()))
-            .args(["-C", "port"]));
-        let log = stderr(&output);
-        let unrecognised: BTreeSet<String> = log
-            .lines()
-            .filter_map(|line| line.split("unrecognized configuration parameter \"").nth(1))
-            .filter_map(|rest| rest.split('"').next())
-            .map(str::to_owned)
-            .collect();
-        assert_eq!(
-            output.status.success(),
-            unrecognised.is_empty(),
-            "postgres -C: {}\n{log}",
-            output.status
-        );
-        (unrecognised, log)
+        let mut text = text.to_owned();
+        let mut rejected = BTreeSet::new();
+        let mut messages = String::new();
+        loop {
+            let path = self.sandbox.write("postgresql.conf.as-generated", &text);
+            let output = run(self
+                .sandbox
+                .command(self.sandbox.program("postgres"))
+                .arg("-D")
+                .arg(&self.data)
+                .arg("-c")
+                .arg(format!("config_file={}", path.display()))
+                .args(["-C", "port"]));
+            let log = stderr(&output);
+            messages.push_str(&log);
+            if output.status.success() {
+                return (rejected, messages);
+            }
+            let names: BTreeSet<String> = log
+                .lines()
+                .filter_map(|line| {
+                    line.split("unrecognized configuration parameter \"")
+                        .nth(1)
+                        .or_else(|| {
+                            line.contains("\" requires a Boolean value")
+                                .then(|| line.split("parameter \"").nth(1))?
+                        })
+                })
+                .filter_map(|rest| rest.split('"').next())
+                .map(str::to_owned)
+                .collect();
+            assert!(
+                !names.is_empty() && names.is_disjoint(&rejected),
+                "postgres -C: {}\n{log}",
+                output.status
+            );
+            let lines: BTreeSet<usize> = parse_conf(&text)
+                .into_iter()
+                .filter(|entry| names.contains(&entry.name))
+                .map(|entry| entry.line)
+                .collect();
+            text = text
+                .lines()
+                .enumerate()
+                .map(|(index, line)| {
+                    if lines.contains(&(index + 1)) {
+                        format!("#{line}\n")
+                    } else {
+                        format!("{line}\n")
+                    }
+                })
+                .collect();
+            rejected.extend(names);
+        }
     }
 
     /// Starts the server ([`Server::start`]) with the generated
