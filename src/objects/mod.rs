@@ -197,6 +197,7 @@ pub fn build(profile: &Profile) -> ObjectSet {
                 to_value(&offsite::service_account(&settings.backup.offsite)),
                 to_value(&backup::claim(settings)),
                 to_value(&backup::cron_job(settings)),
+                to_value(&backup::restore_cron_job(settings)),
             ],
         );
     }
