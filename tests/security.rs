@@ -342,8 +342,8 @@ fn the_readme_skip_table_matches_the_skip_annotations() {
         "{parsed:?}"
     );
     let fewer = readme.replace(
-        "StatefulSets `postgres` and `postgres-replica`, CronJob `postgres-backup` | the official",
-        "StatefulSet `postgres`, CronJob `postgres-backup` | the official",
+        "StatefulSets `postgres` and `postgres-replica`, CronJobs `postgres-backup` and `postgres-restore` | the official",
+        "StatefulSet `postgres`, CronJobs `postgres-backup` and `postgres-restore` | the official",
     );
     assert_ne!(fewer, readme, "the edit applies");
     assert_eq!(
