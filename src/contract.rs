@@ -44,6 +44,14 @@ pub const REPLICATION_PASSWORD_KEY: &str = "replication-password";
 /// Where containers find the Secret's files.
 pub const CREDENTIALS_DIR: &str = "/etc/postgresql/credentials";
 pub const BACKUP_DIR: &str = "/backups";
+/// How long a backup Job may run (`activeDeadlineSeconds`): a dump that
+/// hangs fails the Job and frees the schedule (`concurrencyPolicy: Forbid`
+/// skips runs while one is active). A `.partial` file older than this was
+/// left by a run that is over.
+pub const BACKUP_DEADLINE_SECONDS: i64 = 6 * 3600;
+/// pg_dump's wait for its table locks: a session holding an exclusive
+/// lock (a migration, VACUUM FULL) fails the dump instead of stalling it.
+pub const BACKUP_LOCK_WAIT_TIMEOUT: &str = "5min";
 /// The exit status of the upload step of a profile that lacks the off-site
 /// identity; the Job fails at once on it instead of retrying.
 pub const OFFSITE_UNCONFIGURED_EXIT: i32 = 64;
@@ -198,6 +206,7 @@ pub const NUMBERS: &[(&str, i64)] = &[
     ("max_wal_senders", MAX_WAL_SENDERS as i64),
     ("reserved_wal_senders", RESERVED_WAL_SENDERS as i64),
     ("max_read_replicas", MAX_READ_REPLICAS as i64),
+    ("backup_deadline_minutes", BACKUP_DEADLINE_SECONDS / 60),
 ];
 
 #[cfg(test)]

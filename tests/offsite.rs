@@ -384,6 +384,10 @@ fn a_dump_goes_to_the_bucket_and_comes_back_into_a_fresh_server() {
             "BACKUP_RETENTION_DAYS",
             dump_env["BACKUP_RETENTION_DAYS"].clone(),
         ),
+        (
+            "BACKUP_LOCK_WAIT_TIMEOUT",
+            dump_env["BACKUP_LOCK_WAIT_TIMEOUT"].clone(),
+        ),
         ("BACKUP_DIR", backups.to_string_lossy().into_owned()),
     ]);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -885,6 +889,10 @@ fn the_documented_restore_job_brings_a_dump_back_from_the_bucket() {
         (
             "BACKUP_RETENTION_DAYS",
             dump_env["BACKUP_RETENTION_DAYS"].clone(),
+        ),
+        (
+            "BACKUP_LOCK_WAIT_TIMEOUT",
+            dump_env["BACKUP_LOCK_WAIT_TIMEOUT"].clone(),
         ),
         ("BACKUP_DIR", backups.to_string_lossy().into_owned()),
     ]);

@@ -84,6 +84,10 @@ pub fn cron_job(settings: &Settings) -> CronJob {
                 "BACKUP_RETENTION_DAYS",
                 settings.backup.retention_days.to_string(),
             ),
+            pod::env(
+                "BACKUP_LOCK_WAIT_TIMEOUT",
+                contract::BACKUP_LOCK_WAIT_TIMEOUT,
+            ),
         ]),
         resources: Some(pod::resources(&REQUESTS, &LIMITS)),
         security_context: Some(pod::container_security(POSTGRES_USER)),
@@ -126,6 +130,7 @@ pub fn cron_job(settings: &Settings) -> CronJob {
             containers,
             volumes,
             offsite.enabled().then(offsite::failure_policy),
+            Some(contract::BACKUP_DEADLINE_SECONDS),
         ),
         ..Default::default()
     };
@@ -197,7 +202,8 @@ pub fn restore_cron_job(settings: &Settings) -> CronJob {
         suspend: Some(true),
         time_zone: Some("Etc/UTC".to_owned()),
         concurrency_policy: Some("Forbid".to_owned()),
-        job_template: job_template(settings, fetch, vec![restore], volumes, None),
+        job_template: // No deadline: a restore cut short rolls back and must start over.
+        job_template(settings, fetch, vec![restore], volumes, None, None),
         ..Default::default()
     };
     cron_job_object(RESTORE_JOB, spec)
@@ -214,6 +220,7 @@ fn job_template(
     containers: Vec<Container>,
     volumes: Volumes,
     pod_failure_policy: Option<PodFailurePolicy>,
+    active_deadline_seconds: Option<i64>,
 ) -> JobTemplateSpec {
     let mut pod_labels = BACKUP.labels();
     pod_labels.extend(
@@ -238,6 +245,7 @@ fn job_template(
         metadata: None,
         spec: Some(JobSpec {
             backoff_limit: Some(2),
+            active_deadline_seconds,
             pod_failure_policy,
             ttl_seconds_after_finished: Some(7 * 24 * 3600),
             template: PodTemplateSpec {
