@@ -22,6 +22,8 @@ pub const PGBOUNCER_PORT: i32 = 6432;
 pub const EXPORTER_PORT: i32 = 9187;
 /// The backup CronJob (and its Jobs' prefix), and the volume of its dumps.
 pub const BACKUP_JOB: &str = "postgres-backup";
+/// The suspended CronJob that holds the restore Job's template.
+pub const RESTORE_JOB: &str = "postgres-restore";
 pub const BACKUP_CLAIM: &str = "postgres-backups";
 /// The replicas' governing (headless) Service, for stable pod names.
 pub const REPLICA_SERVICE: &str = "postgres-replica";
@@ -273,19 +275,21 @@ mod tests {
             }
             for (prefix, allowed) in [
                 ("statefulset/", &[DATABASE_STATEFULSET, REPLICA_SERVICE][..]),
-                ("cronjob/", &[BACKUP_JOB][..]),
+                ("cronjob/", &[BACKUP_JOB, RESTORE_JOB][..]),
             ] {
                 if let Some(name) = word.strip_prefix(prefix) {
                     expect(prefix, name, allowed);
                 }
             }
-            if let Some(path) = word.strip_prefix("DUMP=") {
-                let dump_dir = format!("{BACKUP_DIR}/{DATABASE}-");
-                expect(
-                    "dump path",
-                    &path[..dump_dir.len().min(path.len())],
-                    &[&dump_dir],
-                );
+            // The restore Job's DUMP: a word of restore.sh, or a dump's name.
+            if let Some(dump) = word.strip_prefix("DUMP=") {
+                let name = format!("{DATABASE}-");
+                let found = if ["list", "latest"].contains(&dump) {
+                    dump
+                } else {
+                    &dump[..name.len().min(dump.len())]
+                };
+                expect("dump", found, &["list", "latest", &name]);
             }
         }
         assert!(wrong.is_empty(), "README examples: {}", wrong.join("; "));

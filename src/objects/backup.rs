@@ -18,7 +18,6 @@ use crate::model::quantity::{Bytes, MilliCpu};
 use crate::model::settings::{Amounts, Settings};
 
 const SCRIPTS_DIR: &str = "/scripts";
-pub const RESTORE_JOB: &str = "postgres-restore";
 /// February 31st: a schedule Kubernetes accepts that is never due.
 const NEVER: &str = "0 0 31 2 *";
 
@@ -206,7 +205,7 @@ pub fn restore_cron_job(settings: &Settings) -> CronJob {
         job_template(settings, fetch, vec![restore], volumes, None, None),
         ..Default::default()
     };
-    cron_job_object(RESTORE_JOB, spec)
+    cron_job_object(contract::RESTORE_JOB, spec)
 }
 
 /// Which dump a restore loads: `latest`, or a dump's file name.
