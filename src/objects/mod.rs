@@ -16,6 +16,7 @@ mod network_policy;
 mod offsite;
 mod pgbouncer;
 mod pod;
+mod prometheus_rule;
 mod secret;
 mod service;
 mod service_account;
@@ -187,7 +188,10 @@ pub fn build(profile: &Profile) -> ObjectSet {
     if settings.monitoring.service_monitor {
         add(
             Feature::ServiceMonitor,
-            vec![to_value(&service_monitor::build())],
+            vec![
+                to_value(&service_monitor::build()),
+                to_value(&prometheus_rule::build(settings)),
+            ],
         );
     }
     if settings.backup.enabled {
