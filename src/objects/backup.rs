@@ -64,7 +64,7 @@ pub fn cron_job(settings: &Settings) -> CronJob {
     let dump_mounts = vec![
         volumes.mount(backups_volume(), contract::BACKUP_DIR),
         volumes.read_only(scripts_volume(), SCRIPTS_DIR),
-        pod::credentials_mount(&mut volumes),
+        pod::credential_mount(&mut volumes, contract::APP_PASSWORD_KEY),
         volumes.mount(pod::empty_dir("tmp"), "/tmp"),
     ];
     let mut dump = Container {
@@ -165,7 +165,7 @@ pub fn restore_cron_job(settings: &Settings) -> CronJob {
         volume_mounts: Some(vec![
             volumes.read_only(backups_volume(), contract::BACKUP_DIR),
             volumes.read_only(scripts_volume(), SCRIPTS_DIR),
-            pod::credentials_mount(&mut volumes),
+            pod::credential_mount(&mut volumes, contract::SUPERUSER_PASSWORD_KEY),
             volumes.mount(pod::empty_dir("tmp"), "/tmp"),
         ]),
         ..Default::default()

@@ -83,7 +83,7 @@ pub fn deployment(settings: &Settings) -> Deployment {
     let auth = || pod::memory_dir("auth", "1Mi".to_owned());
     let userlist_mounts = vec![
         volumes.read_only(config(), CONFIG_DIR),
-        pod::credentials_mount(&mut volumes),
+        pod::credential_mount(&mut volumes, contract::APP_PASSWORD_KEY),
         volumes.mount(auth(), contract::PGBOUNCER_AUTH_DIR),
     ];
     let mut pgbouncer_mounts = vec![

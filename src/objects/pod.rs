@@ -165,8 +165,27 @@ fn credentials_volume() -> Volume {
     }
 }
 
+/// Every key of the credentials Secret: only the primary's database
+/// container, which creates the roles on the first start, needs them all.
 pub fn credentials_mount(volumes: &mut Volumes) -> VolumeMount {
     volumes.read_only(credentials_volume(), contract::CREDENTIALS_DIR)
+}
+
+/// One key of the credentials Secret, at the same path as in
+/// [`credentials_mount`]: a container that connects as one role never sees
+/// the other roles' passwords (the exporter, the dump and PgBouncer not the
+/// superuser's or the replication password).
+pub fn credential_mount(volumes: &mut Volumes, key: &str) -> VolumeMount {
+    let mut volume = credentials_volume();
+    volume.name = format!("credentials-{}", key.trim_end_matches("-password"));
+    if let Some(secret) = volume.secret.as_mut() {
+        secret.items = Some(vec![KeyToPath {
+            key: key.to_owned(),
+            path: key.to_owned(),
+            ..Default::default()
+        }]);
+    }
+    volumes.read_only(volume, contract::CREDENTIALS_DIR)
 }
 
 /// The TLS Secret with its private key, for the programs that serve TLS.

@@ -251,7 +251,12 @@ fn postgres_container(
             ),
             Role::Replica => replica_scripts_mount(volumes),
         },
-        pod::credentials_mount(volumes),
+        match role {
+            Role::Primary => pod::credentials_mount(volumes),
+            // The image's entrypoint reads POSTGRES_PASSWORD_FILE; a clone
+            // creates no roles.
+            Role::Replica => pod::credential_mount(volumes, contract::SUPERUSER_PASSWORD_KEY),
+        },
     ];
     if settings.tls.enabled {
         mounts.push(pod::tls_mount(volumes, &settings.tls.secret));
@@ -330,7 +335,7 @@ fn bootstrap_mounts(settings: &Settings, volumes: &mut Volumes) -> Vec<VolumeMou
     let mut mounts = vec![
         pod::mount(DATA_VOLUME, settings.image.volume_mount_path()),
         replica_scripts_mount(volumes),
-        pod::credentials_mount(volumes),
+        pod::credential_mount(volumes, contract::REPLICATION_PASSWORD_KEY),
     ];
     if settings.tls.enabled {
         mounts.push(pod::tls_ca_mount(volumes, &settings.tls.secret));
@@ -426,13 +431,15 @@ fn exporter_container(settings: &Settings, volumes: &mut Volumes) -> Container {
         liveness_probe: Some(http_probe(30)),
         readiness_probe: Some(http_probe(5)),
         security_context: Some(pod::container_security(POSTGRES_USER)),
-        volume_mounts: Some(if settings.tls.enabled {
-            vec![
-                pod::credentials_mount(volumes),
-                pod::tls_ca_mount(volumes, &settings.tls.secret),
-            ]
-        } else {
-            vec![pod::credentials_mount(volumes)]
+        volume_mounts: Some({
+            let mut mounts = vec![pod::credential_mount(
+                volumes,
+                contract::EXPORTER_PASSWORD_KEY,
+            )];
+            if settings.tls.enabled {
+                mounts.push(pod::tls_ca_mount(volumes, &settings.tls.secret));
+            }
+            mounts
         }),
         ..Default::default()
     }
