@@ -1136,3 +1136,24 @@ fn the_probe_rule_reports_other_commands_and_periods() {
     });
     assert_reports(check_probes, &broken, &["livenessProbe.exec.command"]);
 }
+
+/// Replicas start one at a time (the default OrderedReady): each clones the
+/// primary, and two clones at once share its disk. A replica that is not
+/// ready may always be evicted, or it would block node drains.
+#[test]
+fn replicas_start_one_at_a_time_and_unready_ones_may_be_evicted() {
+    let objects = &user_build("three-replicas").objects;
+    let replicas = &objects["StatefulSet/paless/postgres-replica"]["spec"];
+    assert!(
+        replicas.get("podManagementPolicy").is_none()
+            || replicas["podManagementPolicy"] == "OrderedReady",
+        "{}",
+        replicas["podManagementPolicy"]
+    );
+    let budget = &objects["PodDisruptionBudget/paless/postgres-replica"]["spec"];
+    assert_eq!(
+        budget["unhealthyPodEvictionPolicy"], "AlwaysAllow",
+        "{budget}"
+    );
+    assert_eq!(budget["maxUnavailable"], 1, "{budget}");
+}

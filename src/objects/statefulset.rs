@@ -95,8 +95,10 @@ fn build(settings: &Settings, startup: &StartupBudget, role: Role) -> StatefulSe
         spec: Some(StatefulSetSpec {
             service_name: Some(role.service().to_owned()),
             replicas: Some(replicas),
-            // Standbys do not depend on each other: start and replace them together.
-            pod_management_policy: (role == Role::Replica).then(|| "Parallel".to_owned()),
+            // One replica at a time (the default, OrderedReady): each new
+            // replica clones the primary with pg_basebackup, and two at once
+            // would share the primary's disk and network.
+            pod_management_policy: None,
             selector: LabelSelector {
                 match_labels: Some(workload.selector()),
                 ..Default::default()
