@@ -69,7 +69,11 @@ pub fn parse_conf(text: &str) -> Vec<ConfEntry> {
 /// list of aspects; before 18 it takes only a Boolean). The tests comment
 /// them out when the server they run is older (same line numbers), and
 /// prove that they are the only lines that server rejects.
-const NEWER_PARAMETERS: [(&str, u32); 2] = [("io_method", 18), ("log_connections", 18)];
+const NEWER_PARAMETERS: [(&str, u32); 3] = [
+    ("io_method", 18),
+    ("log_connections", 18),
+    ("idle_replication_slot_timeout", 18),
+];
 
 /// A generated postgresql.conf made fit for the server the tests run.
 pub struct ServerConf {
