@@ -462,7 +462,7 @@ fn the_volume_rule_reports_dangling_missing_and_foreign_volumes() {
         check_volumes,
         &broken,
         &[
-            "volumes[credentials].secret.secretName",
+            "volumes[credentials-app].secret.secretName",
             "backup-credentials",
         ],
     );

@@ -480,7 +480,10 @@ fn tested_files_are_aws_large_but_for_io_method_and_log_connections() {
     let (stripped, removed) = without_io_method(&theirs);
     assert_eq!(
         removed,
-        ["idle_replication_slot_timeout = '1d'", "io_method = worker"],
+        [
+            "idle_replication_slot_timeout = 86400",
+            "io_method = worker"
+        ],
         "aws-large:\n{theirs}"
     );
     // Before 18, log_connections takes a Boolean only (templates/postgresql.conf.j2).

@@ -93,9 +93,15 @@ pub fn conf_for_server(generated: &str, major: u32) -> ServerConf {
             // A Boolean is what older majors take too (log_connections = on).
             Some((entry, &since)) if major < since && !is_boolean(&entry.value) => {
                 held_back.push(entry.name.clone());
-                text.push_str(&format!(
-                    "#{line}  # held back by the test: PostgreSQL {since}+, server is {major}\n"
-                ));
+                match OLDER_FORMS.iter().find(|(name, _)| *name == entry.name) {
+                    // What palgen writes for an image of the older major.
+                    Some((name, value)) => text.push_str(&format!(
+                        "{name} = {value}  # the test: PostgreSQL {major}'s form of {line}\n"
+                    )),
+                    None => text.push_str(&format!(
+                        "#{line}  # held back by the test: PostgreSQL {since}+, server is {major}\n"
+                    )),
+                }
             }
             _ => {
                 text.push_str(line);
@@ -105,6 +111,10 @@ pub fn conf_for_server(generated: &str, major: u32) -> ServerConf {
     }
     ServerConf { text, held_back }
 }
+
+/// The value palgen writes for an image older than the parameter's entry in
+/// [`NEWER_PARAMETERS`], where the parameter exists but takes another form.
+const OLDER_FORMS: [(&str, &str); 1] = [("log_connections", "on")];
 
 fn is_boolean(value: &str) -> bool {
     ["on", "off", "true", "false"].contains(&value.trim_matches('\'').to_lowercase().as_str())
@@ -124,7 +134,7 @@ pub struct PgSetting {
 }
 
 /// Size of a memory or time unit in bytes or microseconds, with its kind.
-fn unit_size(unit: &str) -> Option<(char, f64)> {
+pub fn unit_size(unit: &str) -> Option<(char, f64)> {
     const KB: f64 = 1024.0;
     Some(match unit {
         "B" => ('B', 1.0),
