@@ -1157,3 +1157,36 @@ fn replicas_start_one_at_a_time_and_unready_ones_may_be_evicted() {
     );
     assert_eq!(budget["maxUnavailable"], 1, "{budget}");
 }
+
+/// PgBouncer's pods prefer distinct nodes, and on cloud profiles spread
+/// over zones: losing a node or a zone leaves a pooler to connect through.
+#[test]
+fn pgbouncer_pods_spread_over_nodes_and_cloud_zones() {
+    for (profile, zones) in [("aws-medium", true), ("dev-medium", false)] {
+        let build = builds().iter().find(|b| b.profile == profile).unwrap();
+        let pod = &build.objects["Deployment/paless/pgbouncer"]["spec"]["template"]["spec"];
+        let term = &pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+            [0]["podAffinityTerm"];
+        assert_eq!(
+            term["topologyKey"], "kubernetes.io/hostname",
+            "{profile}: {pod}"
+        );
+        assert_eq!(
+            term["labelSelector"]["matchLabels"]["app"], "pgbouncer",
+            "{profile}: {pod}"
+        );
+        let spread = &pod["topologySpreadConstraints"];
+        if zones {
+            assert_eq!(
+                spread[0]["topologyKey"], "topology.kubernetes.io/zone",
+                "{profile}"
+            );
+            assert_eq!(
+                spread[0]["whenUnsatisfiable"], "ScheduleAnyway",
+                "{profile}"
+            );
+        } else {
+            assert!(spread.is_null(), "{profile}: {spread}");
+        }
+    }
+}

@@ -12,9 +12,8 @@ use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
 };
 use k8s_openapi::api::core::v1::{
-    Affinity, Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, HTTPGetAction,
-    ObjectFieldSelector, PersistentVolumeClaim, PodAffinityTerm, PodAntiAffinity, PodSpec,
-    PodTemplateSpec, Probe, TopologySpreadConstraint, VolumeMount, WeightedPodAffinityTerm,
+    Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, ObjectFieldSelector,
+    PersistentVolumeClaim, PodSpec, PodTemplateSpec, Probe, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, LabelSelectorRequirement, ObjectMeta,
@@ -154,9 +153,10 @@ fn pod_spec(settings: &Settings, startup: &StartupBudget, role: Role) -> PodSpec
         init_containers,
         containers,
         volumes: Some(volumes.into_list()),
-        affinity: replicated.then(spread_over_nodes),
+        // Losing a node or a zone then loses one copy of the data.
+        affinity: replicated.then(|| pod::spread_over_nodes(database_pods())),
         topology_spread_constraints: (replicated && settings.scheduling.spread_zones)
-            .then(|| vec![spread_over_zones()]),
+            .then(|| vec![pod::spread_over_zones(database_pods())]),
         ..Default::default()
     }
 }
@@ -169,38 +169,6 @@ fn database_pods() -> LabelSelector {
             operator: "In".to_owned(),
             values: Some(vec![DATABASE.app.to_owned(), REPLICA.app.to_owned()]),
         }]),
-        ..Default::default()
-    }
-}
-
-/// Database pods prefer nodes that hold no other: losing a node then loses
-/// one copy of the data. Preferred, not required, so a cluster with fewer
-/// nodes than pods still schedules them.
-fn spread_over_nodes() -> Affinity {
-    Affinity {
-        pod_anti_affinity: Some(PodAntiAffinity {
-            preferred_during_scheduling_ignored_during_execution: Some(vec![
-                WeightedPodAffinityTerm {
-                    weight: 100,
-                    pod_affinity_term: PodAffinityTerm {
-                        label_selector: Some(database_pods()),
-                        topology_key: "kubernetes.io/hostname".to_owned(),
-                        ..Default::default()
-                    },
-                },
-            ]),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn spread_over_zones() -> TopologySpreadConstraint {
-    TopologySpreadConstraint {
-        max_skew: 1,
-        topology_key: "topology.kubernetes.io/zone".to_owned(),
-        when_unsatisfiable: "ScheduleAnyway".to_owned(),
-        label_selector: Some(database_pods()),
         ..Default::default()
     }
 }
