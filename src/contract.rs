@@ -22,6 +22,8 @@ pub const PGBOUNCER_PORT: i32 = 6432;
 pub const EXPORTER_PORT: i32 = 9187;
 /// The backup CronJob (and its Jobs' prefix), and the volume of its dumps.
 pub const BACKUP_JOB: &str = "postgres-backup";
+/// The suspended CronJob that holds the restore Job's template.
+pub const RESTORE_JOB: &str = "postgres-restore";
 pub const BACKUP_CLAIM: &str = "postgres-backups";
 /// The replicas' governing (headless) Service, for stable pod names.
 pub const REPLICA_SERVICE: &str = "postgres-replica";
@@ -44,6 +46,14 @@ pub const REPLICATION_PASSWORD_KEY: &str = "replication-password";
 /// Where containers find the Secret's files.
 pub const CREDENTIALS_DIR: &str = "/etc/postgresql/credentials";
 pub const BACKUP_DIR: &str = "/backups";
+/// How long a backup Job may run (`activeDeadlineSeconds`): a dump that
+/// hangs fails the Job and frees the schedule (`concurrencyPolicy: Forbid`
+/// skips runs while one is active). A `.partial` file older than this was
+/// left by a run that is over.
+pub const BACKUP_DEADLINE_SECONDS: i64 = 6 * 3600;
+/// pg_dump's wait for its table locks: a session holding an exclusive
+/// lock (a migration, VACUUM FULL) fails the dump instead of stalling it.
+pub const BACKUP_LOCK_WAIT_TIMEOUT: &str = "5min";
 /// The exit status of the upload step of a profile that lacks the off-site
 /// identity; the Job fails at once on it instead of retrying.
 pub const OFFSITE_UNCONFIGURED_EXIT: i32 = 64;
@@ -211,6 +221,7 @@ pub const NUMBERS: &[(&str, i64)] = &[
     ("max_wal_senders", MAX_WAL_SENDERS as i64),
     ("reserved_wal_senders", RESERVED_WAL_SENDERS as i64),
     ("max_read_replicas", MAX_READ_REPLICAS as i64),
+    ("backup_deadline_minutes", BACKUP_DEADLINE_SECONDS / 60),
 ];
 
 #[cfg(test)]
@@ -277,19 +288,21 @@ mod tests {
             }
             for (prefix, allowed) in [
                 ("statefulset/", &[DATABASE_STATEFULSET, REPLICA_SERVICE][..]),
-                ("cronjob/", &[BACKUP_JOB][..]),
+                ("cronjob/", &[BACKUP_JOB, RESTORE_JOB][..]),
             ] {
                 if let Some(name) = word.strip_prefix(prefix) {
                     expect(prefix, name, allowed);
                 }
             }
-            if let Some(path) = word.strip_prefix("DUMP=") {
-                let dump_dir = format!("{BACKUP_DIR}/{DATABASE}-");
-                expect(
-                    "dump path",
-                    &path[..dump_dir.len().min(path.len())],
-                    &[&dump_dir],
-                );
+            // The restore Job's DUMP: a word of restore.sh, or a dump's name.
+            if let Some(dump) = word.strip_prefix("DUMP=") {
+                let name = format!("{DATABASE}-");
+                let found = if ["list", "latest"].contains(&dump) {
+                    dump
+                } else {
+                    &dump[..name.len().min(dump.len())]
+                };
+                expect("dump", found, &["list", "latest", &name]);
             }
         }
         assert!(wrong.is_empty(), "README examples: {}", wrong.join("; "));

@@ -518,7 +518,7 @@ fn the_volume_rule_reports_dangling_missing_and_foreign_volumes() {
         check_volumes,
         &broken,
         &[
-            "volumes[credentials].secret.secretName",
+            "volumes[credentials-app].secret.secretName",
             "backup-credentials",
         ],
     );
@@ -1102,8 +1102,12 @@ fn the_qos_class_follows_kubernetes_rules() {
 
 // ---- Probes -----------------------------------------------------------------
 
-/// The reference's probe: `pg_isready -U postgres`.
-const PG_ISREADY: [&str; 3] = ["pg_isready", "-U", "postgres"];
+/// The reference's probe, `pg_isready`, as a role that never authenticates
+/// so that probes are not logged (tests/probes.rs).
+const PG_ISREADY: [&str; 3] = ["pg_isready", "-U", "pg_probe"];
+/// Liveness passes on pg_isready's exit 1 too: a server in crash recovery
+/// rejects connections but is alive (tests/probes.rs runs both).
+const PG_ISREADY_ANSWERS: [&str; 3] = ["sh", "-c", "pg_isready -U pg_probe; test $? -le 1"];
 
 fn check_probes(build: &Build) -> Vec<String> {
     let mut found = Vec::new();
@@ -1141,7 +1145,7 @@ fn check_probes(build: &Build) -> Vec<String> {
             "livenessProbe",
             30,
             10,
-            Some(&PG_ISREADY),
+            Some(&PG_ISREADY_ANSWERS),
         );
         // A replica's readiness means "streaming standby" (README, read
         // replicas): its own script, on the reference's timing.
@@ -1187,4 +1191,58 @@ fn the_probe_rule_reports_other_commands_and_periods() {
             json!(["pg_isready"]);
     });
     assert_reports(check_probes, &broken, &["livenessProbe.exec.command"]);
+}
+
+/// Replicas start one at a time (the default OrderedReady): each clones the
+/// primary, and two clones at once share its disk. A replica that is not
+/// ready may always be evicted, or it would block node drains.
+#[test]
+fn replicas_start_one_at_a_time_and_unready_ones_may_be_evicted() {
+    let objects = &user_build("three-replicas").objects;
+    let replicas = &objects["StatefulSet/paless/postgres-replica"]["spec"];
+    assert!(
+        replicas.get("podManagementPolicy").is_none()
+            || replicas["podManagementPolicy"] == "OrderedReady",
+        "{}",
+        replicas["podManagementPolicy"]
+    );
+    let budget = &objects["PodDisruptionBudget/paless/postgres-replica"]["spec"];
+    assert_eq!(
+        budget["unhealthyPodEvictionPolicy"], "AlwaysAllow",
+        "{budget}"
+    );
+    assert_eq!(budget["maxUnavailable"], 1, "{budget}");
+}
+
+/// PgBouncer's pods prefer distinct nodes, and on cloud profiles spread
+/// over zones: losing a node or a zone leaves a pooler to connect through.
+#[test]
+fn pgbouncer_pods_spread_over_nodes_and_cloud_zones() {
+    for (profile, zones) in [("aws-medium", true), ("dev-medium", false)] {
+        let build = builds().iter().find(|b| b.profile == profile).unwrap();
+        let pod = &build.objects["Deployment/paless/pgbouncer"]["spec"]["template"]["spec"];
+        let term = &pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+            [0]["podAffinityTerm"];
+        assert_eq!(
+            term["topologyKey"], "kubernetes.io/hostname",
+            "{profile}: {pod}"
+        );
+        assert_eq!(
+            term["labelSelector"]["matchLabels"]["app"], "pgbouncer",
+            "{profile}: {pod}"
+        );
+        let spread = &pod["topologySpreadConstraints"];
+        if zones {
+            assert_eq!(
+                spread[0]["topologyKey"], "topology.kubernetes.io/zone",
+                "{profile}"
+            );
+            assert_eq!(
+                spread[0]["whenUnsatisfiable"], "ScheduleAnyway",
+                "{profile}"
+            );
+        } else {
+            assert!(spread.is_null(), "{profile}: {spread}");
+        }
+    }
 }

@@ -200,41 +200,7 @@ impl Rendered {
     /// Secret's access keys of the local store, and the backup directory of
     /// the test: every other variable as the CronJob sets it.
     fn upload_env(&self, store: &Store, backup_dir: &Path) -> Vec<(String, String)> {
-        let upload = self.container("containers", "upload");
-        let mut env = Vec::new();
-        for var in upload["env"].as_array().expect("upload env") {
-            let name = var["name"].as_str().expect("env name").to_owned();
-            let value = if let Some(secret) = var["valueFrom"]["secretKeyRef"].as_object() {
-                assert_eq!(secret["name"], "minio-backup-credentials", "{var}");
-                match secret["key"].as_str() {
-                    Some("access-key-id") => store.key_id.clone(),
-                    Some("secret-access-key") => store.secret.clone(),
-                    other => panic!("unexpected Secret key {other:?}"),
-                }
-            } else {
-                let value = var["value"].as_str().expect("literal value").to_owned();
-                match name.as_str() {
-                    "RCLONE_CONFIG_OFFSITE_ENDPOINT" => {
-                        assert_eq!(value, IN_CLUSTER_ENDPOINT);
-                        store.endpoint.clone()
-                    }
-                    "BACKUP_DIR" => backup_dir.to_string_lossy().into_owned(),
-                    _ => value,
-                }
-            };
-            env.push((name, value));
-        }
-        for replaced in [
-            "RCLONE_CONFIG_OFFSITE_ENDPOINT",
-            "RCLONE_CONFIG_OFFSITE_ACCESS_KEY_ID",
-            "RCLONE_CONFIG_OFFSITE_SECRET_ACCESS_KEY",
-        ] {
-            assert!(
-                env.iter().any(|(name, _)| name == replaced),
-                "the upload container sets no {replaced}: {env:?}"
-            );
-        }
-        env
+        rclone_env(self.container("containers", "upload"), store, backup_dir)
     }
 
     fn script(&self, profile: &str, name: &str) -> String {
@@ -263,6 +229,46 @@ impl Rendered {
             .expect("the upload container sets OFFSITE_LOCATION")
             .to_owned()
     }
+}
+
+/// An rclone container's environment with the endpoint and the Secret's
+/// access keys of the local store, and the backup directory of the test:
+/// every other variable as the container sets it.
+fn rclone_env(container: &Value, store: &Store, backup_dir: &Path) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    for var in container["env"].as_array().expect("rclone container env") {
+        let name = var["name"].as_str().expect("env name").to_owned();
+        let value = if let Some(secret) = var["valueFrom"]["secretKeyRef"].as_object() {
+            assert_eq!(secret["name"], "minio-backup-credentials", "{var}");
+            match secret["key"].as_str() {
+                Some("access-key-id") => store.key_id.clone(),
+                Some("secret-access-key") => store.secret.clone(),
+                other => panic!("unexpected Secret key {other:?}"),
+            }
+        } else {
+            let value = var["value"].as_str().expect("literal value").to_owned();
+            match name.as_str() {
+                "RCLONE_CONFIG_OFFSITE_ENDPOINT" => {
+                    assert_eq!(value, IN_CLUSTER_ENDPOINT);
+                    store.endpoint.clone()
+                }
+                "BACKUP_DIR" => backup_dir.to_string_lossy().into_owned(),
+                _ => value,
+            }
+        };
+        env.push((name, value));
+    }
+    for replaced in [
+        "RCLONE_CONFIG_OFFSITE_ENDPOINT",
+        "RCLONE_CONFIG_OFFSITE_ACCESS_KEY_ID",
+        "RCLONE_CONFIG_OFFSITE_SECRET_ACCESS_KEY",
+    ] {
+        assert!(
+            env.iter().any(|(name, _)| name == replaced),
+            "the upload container sets no {replaced}: {env:?}"
+        );
+    }
+    env
 }
 
 struct Scripts {
@@ -377,6 +383,10 @@ fn a_dump_goes_to_the_bucket_and_comes_back_into_a_fresh_server() {
         (
             "BACKUP_RETENTION_DAYS",
             dump_env["BACKUP_RETENTION_DAYS"].clone(),
+        ),
+        (
+            "BACKUP_LOCK_WAIT_TIMEOUT",
+            dump_env["BACKUP_LOCK_WAIT_TIMEOUT"].clone(),
         ),
         ("BACKUP_DIR", backups.to_string_lossy().into_owned()),
     ]);
@@ -727,4 +737,240 @@ fn a_built_in_profile_without_its_identity_fails_the_job_at_once() {
     assert_eq!(policy["action"], "FailJob");
     assert_eq!(policy["onExitCodes"]["containerName"], "upload");
     assert_eq!(policy["onExitCodes"]["values"], serde_json::json!([64]));
+}
+
+/// The README's jq filter that sets `DUMP` in every container of a restore
+/// Job (the same text in each of its commands).
+fn readme_dump_filter() -> String {
+    let readme =
+        fs::read_to_string(common::repo_root().join("README.md")).expect("README.md is readable");
+    let filters: std::collections::BTreeSet<&str> = readme
+        .split("jq --arg dump \"$DUMP\" '")
+        .skip(1)
+        .map(|rest| rest.split('\'').next().expect("a quoted filter"))
+        .collect();
+    assert_eq!(filters.len(), 1, "one jq filter in README.md: {filters:?}");
+    filters.into_iter().next().unwrap().to_owned()
+}
+
+/// What `kubectl create job NAME --from=cronjob/postgres-restore` makes:
+/// a Job with the CronJob's job template; with `dump`, piped through the
+/// README's `jq --arg dump "$DUMP" '...'` as the README does.
+fn restore_job(rendered: &Rendered, dump: Option<&str>) -> Value {
+    let cron_job = &rendered.objects["CronJob/paless/postgres-restore"];
+    assert_eq!(cron_job["spec"]["suspend"], true, "{cron_job}");
+    let job = serde_json::json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "restore-1", "namespace": "paless"},
+        "spec": cron_job["spec"]["jobTemplate"]["spec"],
+    });
+    let Some(dump) = dump else {
+        return job;
+    };
+    let mut jq = Command::new(tool("jq"))
+        .args(["--arg", "dump", dump, &readme_dump_filter()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("jq runs");
+    std::io::Write::write_all(
+        jq.stdin.as_mut().expect("jq's stdin"),
+        job.to_string().as_bytes(),
+    )
+    .expect("write to jq");
+    let output = jq.wait_with_output().expect("jq finishes");
+    assert!(output.status.success(), "jq: {}", describe(&output));
+    serde_json::from_slice(&output.stdout).expect("jq prints JSON")
+}
+
+/// Runs a restore Job's containers as the kubelet does, init containers
+/// first, each until it exits, stopping at the first failure: the command
+/// with `$(VAR)` expanded from the container's environment, the scripts
+/// from `scripts`, the database reached as the CronJob's `PGHOST` on
+/// loopback. Returns every container's name and output.
+fn run_restore_job(
+    job: &Value,
+    store: &Store,
+    target: &TempCluster,
+    scripts: &Path,
+    backups: &Path,
+) -> Vec<(String, Output)> {
+    let pod = &job["spec"]["template"]["spec"];
+    let containers = pod["initContainers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(pod["containers"].as_array().expect("containers"));
+    let mut ran = Vec::new();
+    for container in containers {
+        let name = container["name"].as_str().expect("a name").to_owned();
+        let env: Vec<(String, String)> = if name == "fetch" {
+            rclone_env(container, store, backups)
+        } else {
+            let own = pg::container_env(container);
+            let mut env: Vec<(String, String)> = target
+                .client_env()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
+            for (key, value) in own {
+                // The cluster's addresses and paths are the test's.
+                if ![
+                    "PGHOST",
+                    "PGPORT",
+                    "POSTGRES_CREDENTIALS_DIR",
+                    "PGSSLROOTCERT",
+                ]
+                .contains(&key.as_str())
+                {
+                    env.push((key, value));
+                }
+            }
+            env.push((
+                "BACKUP_DIR".to_owned(),
+                backups.to_string_lossy().into_owned(),
+            ));
+            env
+        };
+        let command: Vec<String> = container["command"]
+            .as_array()
+            .expect("a command")
+            .iter()
+            .map(|arg| {
+                let mut arg = arg.as_str().expect("a string").to_owned();
+                for (key, value) in &env {
+                    arg = arg.replace(&format!("$({key})"), value);
+                }
+                arg.replace("/scripts/", &format!("{}/", scripts.display()))
+            })
+            .collect();
+        assert_eq!(command[0], "sh", "{command:?}");
+        let script = PathBuf::from(&command[1]);
+        let args: Vec<&str> = command[2..].iter().map(String::as_str).collect();
+        let output = target.sandbox().sh(&script, &args, &pairs(&env));
+        let failed = !output.status.success();
+        ran.push((name, output));
+        if failed {
+            break;
+        }
+    }
+    ran
+}
+
+/// The README's restore: dump and upload as the backup CronJob does, lose
+/// the server and its volume, then `kubectl create job --from=cronjob/
+/// postgres-restore` (newest dump), and the `list` and named-dump variants
+/// through the README's jq filter, run as the Job's containers.
+#[test]
+fn the_documented_restore_job_brings_a_dump_back_from_the_bucket() {
+    let sandbox = Sandbox::new();
+    let store = Store::start(&sandbox);
+    let rendered = render(PROFILE, PROFILE_YAML);
+    let server = rendered.generated.server(PROFILE);
+    let source = TempCluster::paperless(&rendered.generated, &server);
+    as_app(
+        &source,
+        "CREATE TABLE docs (id integer PRIMARY KEY, uid uuid NOT NULL DEFAULT uuid_generate_v4(), \
+         body text NOT NULL); \
+         INSERT INTO docs (id, body) SELECT i, md5(i::text) FROM generate_series(1, 500) AS i",
+    );
+    let original = as_app(&source, CHECKSUM);
+
+    let backups = source.sandbox().dir("backups");
+    let upload_env = rendered.upload_env(&store, &backups);
+    let scripts = rendered.install(source.sandbox(), "scripts");
+    let dump_env = pg::container_env(rendered.container("initContainers", "dump"));
+    let mut env = source.client_env();
+    env.extend([
+        ("PGUSER", dump_env["PGUSER"].clone()),
+        ("PGDATABASE", dump_env["PGDATABASE"].clone()),
+        (
+            "BACKUP_RETENTION_DAYS",
+            dump_env["BACKUP_RETENTION_DAYS"].clone(),
+        ),
+        (
+            "BACKUP_LOCK_WAIT_TIMEOUT",
+            dump_env["BACKUP_LOCK_WAIT_TIMEOUT"].clone(),
+        ),
+        ("BACKUP_DIR", backups.to_string_lossy().into_owned()),
+    ]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let backup = source.sandbox().run_script(
+        "backup.sh",
+        &rendered.script(PROFILE, "backup.sh"),
+        &[],
+        &env,
+    );
+    assert!(backup.status.success(), "backup.sh: {}", describe(&backup));
+    let upload = source
+        .sandbox()
+        .sh(&scripts.upload, &[], &pairs(&upload_env));
+    assert!(upload.status.success(), "upload: {}", describe(&upload));
+    let dump_name = pg::file_names(&backups).remove(0);
+
+    // Wiped: the server and both volumes are gone; a fresh deployment.
+    drop(source);
+    let target = TempCluster::paperless(&rendered.generated, &server);
+    let restore_backups = target.sandbox().dir("backups");
+    let scripts = rendered.install(target.sandbox(), "scripts");
+    target.sandbox().write(
+        "scripts/restore.sh",
+        &rendered.script(PROFILE, "restore.sh"),
+    );
+    let scripts_dir = scripts.fetch.parent().expect("the scripts' directory");
+
+    let list = run_restore_job(
+        &restore_job(&rendered, Some("list")),
+        &store,
+        &target,
+        scripts_dir,
+        &restore_backups,
+    );
+    for (name, output) in &list {
+        assert!(output.status.success(), "{name}: {}", describe(output));
+    }
+    let names: Vec<&str> = list.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["fetch", "restore"], "the list Job's containers");
+    assert!(
+        stdout(&list[0].1).contains(&dump_name),
+        "the bucket's listing names {dump_name}: {}",
+        describe(&list[0].1)
+    );
+    assert_eq!(
+        as_app(
+            &target,
+            "SELECT count(*) FROM pg_tables WHERE tablename = 'docs'"
+        ),
+        "0"
+    );
+
+    for dump in [None, Some(dump_name.as_str())] {
+        as_app(&target, "DROP TABLE IF EXISTS docs");
+        for file in pg::file_names(&restore_backups) {
+            fs::remove_file(restore_backups.join(file)).expect("empty the volume");
+        }
+        let ran = run_restore_job(
+            &restore_job(&rendered, dump),
+            &store,
+            &target,
+            scripts_dir,
+            &restore_backups,
+        );
+        for (name, output) in &ran {
+            assert!(
+                output.status.success(),
+                "DUMP={dump:?}: {name}: {}\n{}",
+                describe(output),
+                target.log()
+            );
+        }
+        assert_eq!(ran.len(), 2, "fetch and restore ran");
+        assert_eq!(
+            as_app(&target, CHECKSUM),
+            original,
+            "DUMP={dump:?}: restored rows differ"
+        );
+    }
 }

@@ -226,24 +226,18 @@ fn as_app(cluster: &TempCluster, sql: &str) -> String {
         .unwrap_or_else(|error| panic!("{error}\n--- server log\n{}", cluster.log()))
 }
 
-/// The probe command of the postgres container; liveness, readiness and
-/// startup probes must all run the same one.
+/// The readiness probe's command of the postgres container: plain
+/// `pg_isready` (liveness and startup also pass on its exit 1, see
+/// tests/probes.rs).
 fn probe_command(profile: &str) -> Vec<String> {
     let objects = build(profile);
     let container = postgres_container(&objects, "postgres");
-    let commands: BTreeSet<Vec<String>> = ["livenessProbe", "readinessProbe", "startupProbe"]
+    container["readinessProbe"]["exec"]["command"]
+        .as_array()
+        .expect("readinessProbe is an exec probe")
         .iter()
-        .map(|probe| {
-            container[probe]["exec"]["command"]
-                .as_array()
-                .unwrap_or_else(|| panic!("{probe} is not an exec probe"))
-                .iter()
-                .map(|arg| arg.as_str().expect("string argument").to_owned())
-                .collect()
-        })
-        .collect();
-    assert_eq!(commands.len(), 1, "different probe commands: {commands:?}");
-    commands.into_iter().next().expect("one command")
+        .map(|arg| arg.as_str().expect("string argument").to_owned())
+        .collect()
 }
 
 #[test]
@@ -402,6 +396,10 @@ fn backup_and_restore_bring_back_every_row_into_a_fresh_server() {
         ("PGDATABASE", "paperless".to_owned()),
         ("BACKUP_DIR", backups.to_string_lossy().into_owned()),
         ("BACKUP_RETENTION_DAYS", retention.to_string()),
+        (
+            "BACKUP_LOCK_WAIT_TIMEOUT",
+            pg::dump_env(&build(profile))["BACKUP_LOCK_WAIT_TIMEOUT"].clone(),
+        ),
     ]);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let backup = source.sandbox().run_script(
@@ -520,6 +518,97 @@ fn backup_and_restore_bring_back_every_row_into_a_fresh_server() {
         stderr(&missing).contains("/nonexistent/paperless-20990101T000000Z.dump"),
         "the error names the dump: {}",
         stderr(&missing)
+    );
+}
+
+/// A hung dump must not silence backups: with a table locked exclusively,
+/// the dump fails after the lock wait instead of stalling, and the old
+/// dumps were pruned before it (all but the newest, however old), so a full
+/// volume cannot fail every run. The CronJob bounds the Job and sets the
+/// wait; the test waits 2s instead of the CronJob's minutes.
+#[test]
+fn a_locked_table_fails_the_dump_and_old_dumps_are_pruned_first() {
+    let profile = "aws-small";
+    let objects = build(profile);
+    let job = &objects["CronJob/paless/postgres-backup"]["spec"]["jobTemplate"]["spec"];
+    assert_eq!(job["activeDeadlineSeconds"], 21600, "{job}");
+    assert_eq!(pg::dump_env(&objects)["BACKUP_LOCK_WAIT_TIMEOUT"], "5min");
+
+    let generated = Generated::render();
+    let source = TempCluster::paperless(&generated, &generated.server(profile));
+    as_app(&source, "CREATE TABLE docs (id integer PRIMARY KEY)");
+    let retention = backup_retention_days(profile);
+    let backups = source.sandbox().dir("backups");
+    let expired = old_dump(&backups, "paperless-20000101T000000Z.dump", retention + 3);
+    let newest = old_dump(&backups, "paperless-20000102T000000Z.dump", retention + 2);
+    let leftover = old_dump(&backups, "paperless-20000103T000000Z.dump.partial", 1);
+
+    // A session that holds an exclusive lock on docs for a minute.
+    let mut holder = source
+        .sandbox()
+        .command(source.sandbox().program("psql"))
+        .args(["--no-psqlrc", "--host", &source.sockets()])
+        .args([
+            "--port",
+            &source.port().to_string(),
+            "--username",
+            "postgres",
+        ])
+        .args([
+            "--dbname",
+            "paperless",
+            "--command",
+            "BEGIN; LOCK TABLE docs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT",
+        ])
+        .spawn()
+        .expect("psql runs");
+    pg::wait_until(pg::WAIT, || {
+        let locks = source.psql(
+            "paperless",
+            "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' \
+             AND relation = 'docs'::regclass AND granted",
+        );
+        (locks == "1").then_some(()).ok_or(locks)
+    })
+    .unwrap_or_else(|error| panic!("the lock is not taken: {error}"));
+
+    let mut env = source.client_env();
+    env.extend([
+        ("PGUSER", "paperless".to_owned()),
+        ("PGDATABASE", "paperless".to_owned()),
+        ("BACKUP_DIR", backups.to_string_lossy().into_owned()),
+        ("BACKUP_RETENTION_DAYS", retention.to_string()),
+        ("BACKUP_LOCK_WAIT_TIMEOUT", "2s".to_owned()),
+    ]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let started = std::time::Instant::now();
+    let backup = source.sandbox().run_script(
+        "backup.sh",
+        &generated.file(profile, "backup.sh"),
+        &[],
+        &env,
+    );
+    let took = started.elapsed();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(
+        // pg_dump bounds its LOCK TABLE with statement_timeout.
+        !backup.status.success()
+            && stderr(&backup).contains("statement timeout")
+            && stderr(&backup).contains("LOCK TABLE public.docs"),
+        "a dump blocked by a lock must fail: {}",
+        pg::describe(&backup)
+    );
+    assert!(took < Duration::from_secs(30), "the dump waited {took:?}");
+    let files = pg::file_names(&backups);
+    assert!(!expired.exists(), "the expired dump is kept: {files:?}");
+    assert!(!leftover.exists(), "the old .partial is kept: {files:?}");
+    assert!(newest.exists(), "the newest dump was deleted: {files:?}");
+    assert!(
+        !files
+            .iter()
+            .any(|name| name.ends_with(".dump") && !name.starts_with("paperless-2000")),
+        "a failed run left a dump: {files:?}"
     );
 }
 

@@ -625,3 +625,35 @@ fn the_test_entrypoint_sources_plain_scripts_and_runs_executable_ones_in_order()
         "{log}"
     );
 }
+
+/// With read replicas, a slot no replica used for a day is invalidated:
+/// PostgreSQL 18 runs aws-large's configuration with that bound, and a slot
+/// left by a replica that is gone is dropped from the WAL it holds once
+/// idle longer (shown with the bound shortened to a second).
+#[test]
+fn abandoned_replication_slots_are_invalidated_on_postgresql_18() {
+    let generated = pg::Generated::render();
+    let mut cluster = pg::TempCluster::with_install(postgres18());
+    cluster.start(&generated.server("aws-large"));
+    assert_eq!(cluster.show("idle_replication_slot_timeout"), "1d");
+
+    cluster.psql(
+        "postgres",
+        "SELECT pg_create_physical_replication_slot('postgres_replica_9', true)",
+    );
+    cluster.psql(
+        "postgres",
+        "ALTER SYSTEM SET idle_replication_slot_timeout = '1s'",
+    );
+    cluster.psql("postgres", "SELECT pg_reload_conf()");
+    thread::sleep(std::time::Duration::from_secs(2));
+    cluster.psql("postgres", "CHECKPOINT");
+    assert_eq!(
+        cluster.psql(
+            "postgres",
+            "SELECT invalidation_reason FROM pg_replication_slots \
+             WHERE slot_name = 'postgres_replica_9'"
+        ),
+        "idle_timeout"
+    );
+}

@@ -26,7 +26,7 @@ use std::process::Command;
 use common::{PROFILES, palgen, stderr, stdout};
 use pg::{
     Daemon, Generated, PostgresInstall, TempCluster, conf_for_server, free_port, parse_conf,
-    postgres_install, postgres18, run,
+    postgres_install, postgres18, run, unit_size,
 };
 use pg_ranges::{pg_range, pg_ranges};
 use serde_json::Value;
@@ -135,7 +135,12 @@ fn every_numeric_parameter_written_is_in_the_table_and_within_its_range(
             };
             // In the parameter's unit, as pg_settings counts it.
             let value: f64 = setting.normalise(&entry.value).parse().unwrap();
-            let unit = range.unit_bytes().map_or(1.0, |bytes| bytes as f64);
+            // Bytes, or microseconds for time, as normalise counts them.
+            let unit = range
+                .unit_bytes()
+                .map(|bytes| bytes as f64)
+                .or_else(|| unit_size(range.unit).map(|(_, micros)| micros))
+                .unwrap_or(1.0);
             let in_units = (value / unit).floor() as i64;
             if !range.accepts(in_units) {
                 wrong.push(format!(

@@ -79,13 +79,18 @@ fn below_header(text: &str) -> &str {
     text.split_once('\n').map_or(text, |(_, body)| body)
 }
 
-/// A postgresql.conf without the `io_method` setting, the comment lines
-/// right above it and the blank line after it; and the settings removed.
+/// A postgresql.conf without the settings palgen writes only for
+/// PostgreSQL 18 (`io_method`, `idle_replication_slot_timeout`), the comment
+/// lines right above each and the blank line after it; and the settings
+/// removed.
 fn without_io_method(conf: &str) -> (String, Vec<String>) {
     let lines: Vec<&str> = conf.lines().collect();
     let mut drop = vec![false; lines.len()];
     for (at, line) in lines.iter().enumerate() {
-        if line.trim_start().starts_with("io_method") {
+        if ["io_method", "idle_replication_slot_timeout"]
+            .iter()
+            .any(|name| line.trim_start().starts_with(name))
+        {
             drop[at] = true;
             let mut above = at;
             while above > 0 && lines[above - 1].trim_start().starts_with('#') {
@@ -464,7 +469,7 @@ fn create_documents(primary: &Server, rows: u32) {
 /// pg_hba.conf they run are aws-large's byte for byte: what is proven here
 /// holds for the postgres:18 deployment.
 #[test]
-fn tested_files_are_aws_large_but_for_io_method() {
+fn tested_files_are_aws_large_but_for_io_method_and_log_connections() {
     let rendered = Rendered::new();
     let ours = rendered.tested("postgresql.conf");
     let theirs = rendered.file("aws-large", "postgresql.conf");
@@ -473,7 +478,19 @@ fn tested_files_are_aws_large_but_for_io_method() {
         "aws-large must configure the primary for streaming replication:\n{theirs}"
     );
     let (stripped, removed) = without_io_method(&theirs);
-    assert_eq!(removed, ["io_method = worker"], "aws-large:\n{theirs}");
+    assert_eq!(
+        removed,
+        [
+            "idle_replication_slot_timeout = 86400",
+            "io_method = worker"
+        ],
+        "aws-large:\n{theirs}"
+    );
+    // Before 18, log_connections takes a Boolean only (templates/postgresql.conf.j2).
+    let stripped = stripped.replace(
+        "log_connections = 'authentication,authorization'",
+        "log_connections = on",
+    );
     if server_major() >= 18 {
         assert_eq!(ours, theirs);
     } else {

@@ -342,8 +342,8 @@ fn the_readme_skip_table_matches_the_skip_annotations() {
         "{parsed:?}"
     );
     let fewer = readme.replace(
-        "StatefulSets `postgres` and `postgres-replica`, CronJob `postgres-backup` | the official",
-        "StatefulSet `postgres`, CronJob `postgres-backup` | the official",
+        "StatefulSets `postgres` and `postgres-replica`, CronJobs `postgres-backup` and `postgres-restore` | the official",
+        "StatefulSet `postgres`, CronJobs `postgres-backup` and `postgres-restore` | the official",
     );
     assert_ne!(fewer, readme, "the edit applies");
     assert_eq!(
@@ -376,4 +376,104 @@ fn the_readme_skip_table_matches_the_skip_annotations() {
             "the README row CKV_K8S_43 names CronJob postgres-backup, which does not skip it in gcp-medium"
         ]
     );
+}
+
+/// The credentials Secret's keys a container sees: every key (`*`) when it
+/// mounts the whole Secret, else the `items` of its volume.
+fn credential_keys(pod: &Value, container: &Value) -> Vec<String> {
+    let volumes = pod["volumes"].as_array().cloned().unwrap_or_default();
+    let mut keys = Vec::new();
+    for mount in container["volumeMounts"].as_array().into_iter().flatten() {
+        let Some(volume) = volumes.iter().find(|v| v["name"] == mount["name"]) else {
+            continue;
+        };
+        if volume["secret"]["secretName"] != "postgres-credentials" {
+            continue;
+        }
+        match volume["secret"]["items"].as_array() {
+            None => keys.push("*".to_owned()),
+            Some(items) => keys.extend(
+                items
+                    .iter()
+                    .map(|item| item["key"].as_str().expect("a key").to_owned()),
+            ),
+        }
+    }
+    keys
+}
+
+/// Each container mounts only the Secret keys it uses: the superuser's
+/// password only where the database runs or a restore loads a dump, the
+/// others only where their role connects.
+#[test]
+fn each_container_sees_only_the_credentials_it_uses() {
+    let expected: BTreeMap<(&str, &str), &[&str]> = BTreeMap::from([
+        (("StatefulSet/paless/postgres", "postgres"), &["*"][..]),
+        (
+            ("StatefulSet/paless/postgres", "postgres-exporter"),
+            &["exporter-password"],
+        ),
+        (
+            ("StatefulSet/paless/postgres-replica", "postgres"),
+            &["postgres-password"],
+        ),
+        (
+            ("StatefulSet/paless/postgres-replica", "bootstrap"),
+            &["replication-password"],
+        ),
+        (
+            ("StatefulSet/paless/postgres-replica", "postgres-exporter"),
+            &["exporter-password"],
+        ),
+        (
+            ("CronJob/paless/postgres-backup", "dump"),
+            &["app-password"],
+        ),
+        (("CronJob/paless/postgres-backup", "upload"), &[]),
+        (
+            ("CronJob/paless/postgres-restore", "restore"),
+            &["postgres-password"],
+        ),
+        (("CronJob/paless/postgres-restore", "fetch"), &[]),
+        (
+            ("Deployment/paless/pgbouncer", "userlist"),
+            &["app-password"],
+        ),
+        (("Deployment/paless/pgbouncer", "pgbouncer"), &[]),
+    ]);
+    let mut seen = BTreeSet::new();
+    let mut wrong = Vec::new();
+    for (profile, objects) in built_profiles() {
+        for (identity, object) in &objects {
+            let pod = if object["kind"] == "CronJob" {
+                &object["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+            } else {
+                &object["spec"]["template"]["spec"]
+            };
+            let containers = ["initContainers", "containers"]
+                .iter()
+                .filter_map(|list| pod[list].as_array())
+                .flatten();
+            for container in containers {
+                let name = container["name"].as_str().expect("a name");
+                let keys = credential_keys(pod, container);
+                match expected.get(&(identity.as_str(), name)) {
+                    Some(want) => {
+                        seen.insert((identity.clone(), name.to_owned()));
+                        if keys != *want {
+                            wrong.push(format!(
+                                "{profile}: {identity} {name} sees {keys:?}, not {want:?}"
+                            ));
+                        }
+                    }
+                    None if !keys.is_empty() => {
+                        wrong.push(format!("{profile}: {identity} {name} sees {keys:?}"));
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert_eq!(seen.len(), expected.len(), "containers not built: {seen:?}");
 }

@@ -248,11 +248,12 @@ fn plaintext_is_refused_and_only_a_verified_server_is_accepted() {
         "the server must refuse TLS 1.1 itself:\n{log}"
     );
     for expected in [
-        &["connection received: host=127.0.0.1"][..],
+        // %r of log_line_prefix: the client's address on the session's lines.
         &[
+            "paperless@paperless 127.0.0.1(",
             "connection authorized: user=paperless database=paperless",
             "SSL enabled (protocol=TLSv1.",
-        ],
+        ][..],
         &[
             "disconnection: session time: ",
             "user=paperless database=paperless host=127.0.0.1",

@@ -27,8 +27,9 @@ const OLDEST_KUBERNETES: &str = "1.33.0";
 /// kubernetes-validate has no schema for them: for these, and only these, its
 /// `WARN ... Couldn't find schema` line is what is expected. Every other
 /// document must pass its schema.
-const CUSTOM_RESOURCES: [(&str, &str); 3] = [
+const CUSTOM_RESOURCES: [(&str, &str); 4] = [
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
     ("cert-manager.io/v1", "Certificate"),
     ("cert-manager.io/v1", "Issuer"),
 ];

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::model::memory::{self, MemoryNeed};
 use crate::model::quantity::Bytes;
+use crate::model::recovery::{self, StartupBudget};
 use crate::model::settings::{Engine, Settings};
 
 const MAINTENANCE_WORK_MEM_CAP: Bytes = Bytes::gibibytes(8);
@@ -46,6 +47,8 @@ pub struct Derived {
     pub postgresql: Tuning,
     /// What the memory limit must hold.
     pub memory: MemoryNeed,
+    /// How long the database may take to start, crash recovery included.
+    pub startup: StartupBudget,
 }
 
 pub fn derive(settings: &Settings) -> Derived {
@@ -53,6 +56,7 @@ pub fn derive(settings: &Settings) -> Derived {
     Derived {
         connection_budget: budget(settings),
         memory: memory::need(settings, &postgresql),
+        startup: recovery::startup_budget(settings, postgresql.max_wal_size.amount),
         postgresql,
     }
 }

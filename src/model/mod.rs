@@ -8,5 +8,6 @@ pub mod memory;
 pub mod offsite;
 pub mod pg_ranges;
 pub mod quantity;
+pub mod recovery;
 pub mod server_processes;
 pub mod settings;

@@ -60,6 +60,10 @@ const PG15_RANGES: [PgRange; 20] = [
 const CHANGED_RANGES: [(u32, PgRange); 1] =
     [(18, range("maintenance_work_mem", 64, INT_MAX, "kB"))];
 
+/// Parameters that are new, and the major that introduced them.
+const ADDED_RANGES: [(u32, PgRange); 1] =
+    [(18, range("idle_replication_slot_timeout", 0, INT_MAX, "s"))];
+
 /// The ranges of the parameters palgen writes, for a server of `major`.
 pub fn pg_ranges(major: u32) -> Vec<PgRange> {
     PG15_RANGES
@@ -71,6 +75,12 @@ pub fn pg_ranges(major: u32) -> Vec<PgRange> {
                 .find(|(since, changed)| changed.name == range.name && major >= *since)
                 .map_or(*range, |(_, changed)| *changed)
         })
+        .chain(
+            ADDED_RANGES
+                .iter()
+                .filter(|(since, _)| major >= *since)
+                .map(|(_, added)| *added),
+        )
         .collect()
 }
 

@@ -1,10 +1,12 @@
 //! Scheduled logical backups: a CronJob running the generated backup script
 //! against the database, writing to a volume of its own.
 
-use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::batch::v1::{
+    CronJob, CronJobSpec, JobSpec, JobTemplateSpec, PodFailurePolicy,
+};
 use k8s_openapi::api::core::v1::{
-    Container, PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec,
-    Volume,
+    Container, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, PodSpec,
+    PodTemplateSpec, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -16,6 +18,8 @@ use crate::model::quantity::{Bytes, MilliCpu};
 use crate::model::settings::{Amounts, Settings};
 
 const SCRIPTS_DIR: &str = "/scripts";
+/// February 31st: a schedule Kubernetes accepts that is never due.
+const NEVER: &str = "0 0 31 2 *";
 
 const REQUESTS: Amounts = Amounts {
     memory: Bytes::mebibytes(128),
@@ -60,7 +64,7 @@ pub fn cron_job(settings: &Settings) -> CronJob {
     let dump_mounts = vec![
         volumes.mount(backups_volume(), contract::BACKUP_DIR),
         volumes.read_only(scripts_volume(), SCRIPTS_DIR),
-        pod::credentials_mount(&mut volumes),
+        pod::credential_mount(&mut volumes, contract::APP_PASSWORD_KEY),
         volumes.mount(pod::empty_dir("tmp"), "/tmp"),
     ];
     let mut dump = Container {
@@ -78,6 +82,10 @@ pub fn cron_job(settings: &Settings) -> CronJob {
             pod::env(
                 "BACKUP_RETENTION_DAYS",
                 settings.backup.retention_days.to_string(),
+            ),
+            pod::env(
+                "BACKUP_LOCK_WAIT_TIMEOUT",
+                contract::BACKUP_LOCK_WAIT_TIMEOUT,
             ),
         ]),
         resources: Some(pod::resources(&REQUESTS, &LIMITS)),
@@ -108,9 +116,116 @@ pub fn cron_job(settings: &Settings) -> CronJob {
     } else {
         (None, vec![dump])
     };
+    let spec = CronJobSpec {
+        schedule: settings.backup.schedule.clone(),
+        time_zone: Some("Etc/UTC".to_owned()),
+        concurrency_policy: Some("Forbid".to_owned()),
+        starting_deadline_seconds: Some(3600),
+        successful_jobs_history_limit: Some(3),
+        failed_jobs_history_limit: Some(3),
+        job_template: job_template(
+            settings,
+            init_containers,
+            containers,
+            volumes,
+            offsite.enabled().then(offsite::failure_policy),
+            Some(contract::BACKUP_DEADLINE_SECONDS),
+        ),
+        ..Default::default()
+    };
+    cron_job_object(BACKUP.app, spec)
+}
+
+/// The restore, as a CronJob that never runs by itself (suspended): a Job
+/// made from it with `kubectl create job --from=cronjob/postgres-restore`
+/// fetches the dump `DUMP` names (`latest` by default; with an off-site
+/// copy, from the bucket) and restores it as the superuser.
+pub fn restore_cron_job(settings: &Settings) -> CronJob {
+    let mut volumes = Volumes::default();
+    let mut restore = Container {
+        name: "restore".to_owned(),
+        image: Some(settings.image.to_string()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
+        // The kubelet expands $(DUMP) from the container's environment.
+        command: Some(vec![
+            "sh".to_owned(),
+            format!("{SCRIPTS_DIR}/{}", contract::RESTORE_SCRIPT),
+            "$(DUMP)".to_owned(),
+        ]),
+        env: Some(vec![
+            dump_env(),
+            pod::env("PGHOST", contract::DATABASE_SERVICE),
+            pod::env("PGPORT", contract::DATABASE_PORT.to_string()),
+            pod::env("PGDATABASE", contract::DATABASE),
+            pod::env("BACKUP_DIR", contract::BACKUP_DIR),
+            pod::env("POSTGRES_CREDENTIALS_DIR", contract::CREDENTIALS_DIR),
+        ]),
+        resources: Some(pod::resources(&REQUESTS, &LIMITS)),
+        security_context: Some(pod::container_security(POSTGRES_USER)),
+        volume_mounts: Some(vec![
+            volumes.read_only(backups_volume(), contract::BACKUP_DIR),
+            volumes.read_only(scripts_volume(), SCRIPTS_DIR),
+            pod::credential_mount(&mut volumes, contract::SUPERUSER_PASSWORD_KEY),
+            volumes.mount(pod::empty_dir("tmp"), "/tmp"),
+        ]),
+        ..Default::default()
+    };
+    if settings.tls.enabled {
+        pod::verify_server_certificate(&mut restore, &mut volumes, &settings.tls.secret);
+    }
+    let offsite = &settings.backup.offsite;
+    // With an off-site copy the dump comes from the bucket first.
+    let fetch = offsite.enabled().then(|| {
+        let mut fetch = offsite::upload_container(
+            offsite,
+            settings.backup.retention_days,
+            SCRIPTS_DIR,
+            vec![
+                volumes.mount(backups_volume(), contract::BACKUP_DIR),
+                volumes.read_only(scripts_volume(), SCRIPTS_DIR),
+                volumes.mount(pod::empty_dir("tmp"), "/tmp"),
+            ],
+        );
+        fetch.name = "fetch".to_owned();
+        fetch.command = Some(vec![
+            "sh".to_owned(),
+            format!("{SCRIPTS_DIR}/{}", offsite::FETCH_SCRIPT),
+            "$(DUMP)".to_owned(),
+        ]);
+        fetch.env.get_or_insert_with(Vec::new).insert(0, dump_env());
+        vec![fetch]
+    });
+    let spec = CronJobSpec {
+        // Never due: Jobs are made from it by hand.
+        schedule: NEVER.to_owned(),
+        suspend: Some(true),
+        time_zone: Some("Etc/UTC".to_owned()),
+        concurrency_policy: Some("Forbid".to_owned()),
+        job_template: // No deadline: a restore cut short rolls back and must start over.
+        job_template(settings, fetch, vec![restore], volumes, None, None),
+        ..Default::default()
+    };
+    cron_job_object(contract::RESTORE_JOB, spec)
+}
+
+/// Which dump a restore loads: `latest`, or a dump's file name.
+fn dump_env() -> EnvVar {
+    pod::env("DUMP", "latest")
+}
+
+fn job_template(
+    settings: &Settings,
+    init_containers: Option<Vec<Container>>,
+    containers: Vec<Container>,
+    volumes: Volumes,
+    pod_failure_policy: Option<PodFailurePolicy>,
+    active_deadline_seconds: Option<i64>,
+) -> JobTemplateSpec {
     let mut pod_labels = BACKUP.labels();
     pod_labels.extend(
-        offsite
+        settings
+            .backup
+            .offsite
             .pod_label()
             .map(|(key, value)| (key.to_owned(), value.to_owned())),
     );
@@ -125,6 +240,26 @@ pub fn cron_job(settings: &Settings) -> CronJob {
         volumes: Some(volumes.into_list()),
         ..pod::scheduled(&settings.scheduling)
     };
+    JobTemplateSpec {
+        metadata: None,
+        spec: Some(JobSpec {
+            backoff_limit: Some(2),
+            active_deadline_seconds,
+            pod_failure_policy,
+            ttl_seconds_after_finished: Some(7 * 24 * 3600),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    ..Default::default()
+                }),
+                spec: Some(pod_spec),
+            },
+            ..Default::default()
+        }),
+    }
+}
+
+fn cron_job_object(name: &str, spec: CronJobSpec) -> CronJob {
     CronJob {
         metadata: ObjectMeta {
             annotations: Some(pod::checkov_skips(&[
@@ -132,33 +267,9 @@ pub fn cron_job(settings: &Settings) -> CronJob {
                 pod::SKIP_PULL_ALWAYS,
                 pod::SKIP_POSTGRES_UID,
             ])),
-            ..BACKUP.metadata(BACKUP.app)
+            ..BACKUP.metadata(name)
         },
-        spec: Some(CronJobSpec {
-            schedule: settings.backup.schedule.clone(),
-            time_zone: Some("Etc/UTC".to_owned()),
-            concurrency_policy: Some("Forbid".to_owned()),
-            starting_deadline_seconds: Some(3600),
-            successful_jobs_history_limit: Some(3),
-            failed_jobs_history_limit: Some(3),
-            job_template: JobTemplateSpec {
-                metadata: None,
-                spec: Some(JobSpec {
-                    backoff_limit: Some(2),
-                    pod_failure_policy: offsite.enabled().then(offsite::failure_policy),
-                    ttl_seconds_after_finished: Some(7 * 24 * 3600),
-                    template: PodTemplateSpec {
-                        metadata: Some(ObjectMeta {
-                            labels: Some(pod_labels),
-                            ..Default::default()
-                        }),
-                        spec: Some(pod_spec),
-                    },
-                    ..Default::default()
-                }),
-            },
-            ..Default::default()
-        }),
+        spec: Some(spec),
         ..Default::default()
     }
 }

@@ -20,11 +20,14 @@ fn budget(workload: Workload, rule: PodDisruptionBudgetSpec) -> PodDisruptionBud
 
 /// Node drains take replicas down one at a time, so reads keep a server.
 /// The primary has none: a budget on a single pod would block every drain.
+/// A replica that is not ready (lost the primary, crash-looping) may always
+/// be evicted: it serves nothing, and counting it would block every drain.
 pub fn replicas() -> PodDisruptionBudget {
     budget(
         REPLICA,
         PodDisruptionBudgetSpec {
             max_unavailable: Some(IntOrString::Int(1)),
+            unhealthy_pod_eviction_policy: Some("AlwaysAllow".to_owned()),
             ..Default::default()
         },
     )

@@ -16,6 +16,7 @@ mod network_policy;
 mod offsite;
 mod pgbouncer;
 mod pod;
+mod prometheus_rule;
 mod secret;
 mod service;
 mod service_account;
@@ -145,7 +146,10 @@ pub fn build(profile: &Profile) -> ObjectSet {
         core(to_value(&namespace::build())),
         core(to_value(&service_account::build())),
         core(to_value(&service::primary(settings))),
-        core(to_value(&statefulset::primary(settings))),
+        core(to_value(&statefulset::primary(
+            settings,
+            &profile.derived.startup,
+        ))),
         core(to_value(&network_policy::primary(settings))),
     ];
     resources.extend(server_certificate(profile).into_iter().map(core));
@@ -161,7 +165,7 @@ pub fn build(profile: &Profile) -> ObjectSet {
             vec![
                 to_value(&service::replicas(settings)),
                 to_value(&service::reads()),
-                to_value(&statefulset::replicas(settings)),
+                to_value(&statefulset::replicas(settings, &profile.derived.startup)),
                 to_value(&network_policy::replicas(settings)),
                 to_value(&disruption_budget::replicas()),
             ],
@@ -185,7 +189,10 @@ pub fn build(profile: &Profile) -> ObjectSet {
     if settings.monitoring.service_monitor {
         add(
             Feature::ServiceMonitor,
-            vec![to_value(&service_monitor::build())],
+            vec![
+                to_value(&service_monitor::build()),
+                to_value(&prometheus_rule::build(settings)),
+            ],
         );
     }
     if settings.backup.enabled {
@@ -195,6 +202,7 @@ pub fn build(profile: &Profile) -> ObjectSet {
                 to_value(&offsite::service_account(&settings.backup.offsite)),
                 to_value(&backup::claim(settings)),
                 to_value(&backup::cron_job(settings)),
+                to_value(&backup::restore_cron_job(settings)),
             ],
         );
     }

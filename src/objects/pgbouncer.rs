@@ -67,6 +67,13 @@ pub fn network_policy() -> NetworkPolicy {
     )
 }
 
+fn pooler_pods() -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(POOLER.selector()),
+        ..Default::default()
+    }
+}
+
 pub fn deployment(settings: &Settings) -> Deployment {
     let tcp_probe = |initial_delay: i32| Probe {
         tcp_socket: Some(TCPSocketAction {
@@ -78,12 +85,13 @@ pub fn deployment(settings: &Settings) -> Deployment {
         timeout_seconds: Some(5),
         ..Default::default()
     };
+    let spread = settings.pgbouncer.replicas > 1;
     let mut volumes = Volumes::default();
     let config = || pod::config_map_volume("config", PGBOUNCER_CONFIG_MAP);
     let auth = || pod::memory_dir("auth", "1Mi".to_owned());
     let userlist_mounts = vec![
         volumes.read_only(config(), CONFIG_DIR),
-        pod::credentials_mount(&mut volumes),
+        pod::credential_mount(&mut volumes, contract::APP_PASSWORD_KEY),
         volumes.mount(auth(), contract::PGBOUNCER_AUTH_DIR),
     ];
     let mut pgbouncer_mounts = vec![
@@ -167,6 +175,11 @@ pub fn deployment(settings: &Settings) -> Deployment {
                     init_containers: Some(vec![userlist]),
                     containers: vec![pgbouncer],
                     volumes: Some(volumes.into_list()),
+                    // Losing a node (or, on cloud profiles, a zone) leaves
+                    // a pooler to connect through.
+                    affinity: spread.then(|| pod::spread_over_nodes(pooler_pods())),
+                    topology_spread_constraints: (spread && settings.scheduling.spread_zones)
+                        .then(|| vec![pod::spread_over_zones(pooler_pods())]),
                     ..pod::scheduled(&settings.scheduling)
                 }),
             },

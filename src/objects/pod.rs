@@ -4,12 +4,14 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar, KeyToPath,
-    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, ResourceRequirements, SeccompProfile,
-    SecretVolumeSource, SecurityContext, Toleration, Volume, VolumeMount,
-    VolumeResourceRequirements,
+    Affinity, Capabilities, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar,
+    KeyToPath, PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSecurityContext,
+    PodSpec, ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext,
+    Toleration, TopologySpreadConstraint, Volume, VolumeMount, VolumeResourceRequirements,
+    WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use crate::contract;
 use crate::model::quantity::Bytes;
@@ -170,8 +172,27 @@ fn credentials_volume() -> Volume {
     }
 }
 
+/// Every key of the credentials Secret: only the primary's database
+/// container, which creates the roles on the first start, needs them all.
 pub fn credentials_mount(volumes: &mut Volumes) -> VolumeMount {
     volumes.read_only(credentials_volume(), contract::CREDENTIALS_DIR)
+}
+
+/// One key of the credentials Secret, at the same path as in
+/// [`credentials_mount`]: a container that connects as one role never sees
+/// the other roles' passwords (the exporter, the dump and PgBouncer not the
+/// superuser's or the replication password).
+pub fn credential_mount(volumes: &mut Volumes, key: &str) -> VolumeMount {
+    let mut volume = credentials_volume();
+    volume.name = format!("credentials-{}", key.trim_end_matches("-password"));
+    if let Some(secret) = volume.secret.as_mut() {
+        secret.items = Some(vec![KeyToPath {
+            key: key.to_owned(),
+            path: key.to_owned(),
+            ..Default::default()
+        }]);
+    }
+    volumes.read_only(volume, contract::CREDENTIALS_DIR)
 }
 
 /// The TLS Secret with its private key, for the programs that serve TLS.
@@ -328,6 +349,38 @@ pub fn scheduled(scheduling: &Scheduling) -> PodSpec {
                 .collect()
         }),
         priority_class_name: some_text(&scheduling.priority_class_name),
+        ..Default::default()
+    }
+}
+
+/// Pods of `pods` prefer nodes that hold no other: preferred, not
+/// required, so a cluster with fewer nodes than pods still schedules them.
+pub fn spread_over_nodes(pods: LabelSelector) -> Affinity {
+    Affinity {
+        pod_anti_affinity: Some(PodAntiAffinity {
+            preferred_during_scheduling_ignored_during_execution: Some(vec![
+                WeightedPodAffinityTerm {
+                    weight: 100,
+                    pod_affinity_term: PodAffinityTerm {
+                        label_selector: Some(pods),
+                        topology_key: "kubernetes.io/hostname".to_owned(),
+                        ..Default::default()
+                    },
+                },
+            ]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Pods of `pods` spread evenly over zones where the scheduler can.
+pub fn spread_over_zones(pods: LabelSelector) -> TopologySpreadConstraint {
+    TopologySpreadConstraint {
+        max_skew: 1,
+        topology_key: "topology.kubernetes.io/zone".to_owned(),
+        when_unsatisfiable: "ScheduleAnyway".to_owned(),
+        label_selector: Some(pods),
         ..Default::default()
     }
 }

@@ -12,9 +12,8 @@ use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
 };
 use k8s_openapi::api::core::v1::{
-    Affinity, Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, HTTPGetAction,
-    ObjectFieldSelector, PersistentVolumeClaim, PodAffinityTerm, PodAntiAffinity, PodSpec,
-    PodTemplateSpec, Probe, TopologySpreadConstraint, VolumeMount, WeightedPodAffinityTerm,
+    Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, ObjectFieldSelector,
+    PersistentVolumeClaim, PodSpec, PodTemplateSpec, Probe, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, LabelSelectorRequirement, ObjectMeta,
@@ -29,6 +28,7 @@ use crate::contract::{
     REPLICA_SCRIPTS_CONFIG_MAP,
 };
 use crate::model::quantity::{Bytes, MilliCpu};
+use crate::model::recovery::{STARTUP_PERIOD_SECONDS, StartupBudget};
 use crate::model::settings::{Amounts, Settings};
 
 pub const DATA_VOLUME: &str = "postgres-data";
@@ -68,15 +68,15 @@ impl Role {
     }
 }
 
-pub fn primary(settings: &Settings) -> StatefulSet {
-    build(settings, Role::Primary)
+pub fn primary(settings: &Settings, startup: &StartupBudget) -> StatefulSet {
+    build(settings, startup, Role::Primary)
 }
 
-pub fn replicas(settings: &Settings) -> StatefulSet {
-    build(settings, Role::Replica)
+pub fn replicas(settings: &Settings, startup: &StartupBudget) -> StatefulSet {
+    build(settings, startup, Role::Replica)
 }
 
-fn build(settings: &Settings, role: Role) -> StatefulSet {
+fn build(settings: &Settings, startup: &StartupBudget, role: Role) -> StatefulSet {
     let workload = role.workload();
     let replicas = match role {
         Role::Primary => 1,
@@ -94,8 +94,10 @@ fn build(settings: &Settings, role: Role) -> StatefulSet {
         spec: Some(StatefulSetSpec {
             service_name: Some(role.service().to_owned()),
             replicas: Some(replicas),
-            // Standbys do not depend on each other: start and replace them together.
-            pod_management_policy: (role == Role::Replica).then(|| "Parallel".to_owned()),
+            // One replica at a time (the default, OrderedReady): each new
+            // replica clones the primary with pg_basebackup, and two at once
+            // would share the primary's disk and network.
+            pod_management_policy: None,
             selector: LabelSelector {
                 match_labels: Some(workload.selector()),
                 ..Default::default()
@@ -112,7 +114,7 @@ fn build(settings: &Settings, role: Role) -> StatefulSet {
                     annotations: settings.monitoring.exporter.then(scrape_annotations),
                     ..Default::default()
                 }),
-                spec: Some(pod_spec(settings, role)),
+                spec: Some(pod_spec(settings, startup, role)),
             },
             volume_claim_templates: Some(vec![data_claim(settings, workload)]),
             ..Default::default()
@@ -133,9 +135,9 @@ fn scrape_annotations() -> BTreeMap<String, String> {
     ])
 }
 
-fn pod_spec(settings: &Settings, role: Role) -> PodSpec {
+fn pod_spec(settings: &Settings, startup: &StartupBudget, role: Role) -> PodSpec {
     let mut volumes = Volumes::default();
-    let mut containers = vec![postgres_container(settings, role, &mut volumes)];
+    let mut containers = vec![postgres_container(settings, startup, role, &mut volumes)];
     if settings.monitoring.exporter {
         containers.push(exporter_container(settings, &mut volumes));
     }
@@ -151,9 +153,10 @@ fn pod_spec(settings: &Settings, role: Role) -> PodSpec {
         init_containers,
         containers,
         volumes: Some(volumes.into_list()),
-        affinity: replicated.then(spread_over_nodes),
+        // Losing a node or a zone then loses one copy of the data.
+        affinity: replicated.then(|| pod::spread_over_nodes(database_pods())),
         topology_spread_constraints: (replicated && settings.scheduling.spread_zones)
-            .then(|| vec![spread_over_zones()]),
+            .then(|| vec![pod::spread_over_zones(database_pods())]),
         ..pod::scheduled(&settings.scheduling)
     }
 }
@@ -166,38 +169,6 @@ fn database_pods() -> LabelSelector {
             operator: "In".to_owned(),
             values: Some(vec![DATABASE.app.to_owned(), REPLICA.app.to_owned()]),
         }]),
-        ..Default::default()
-    }
-}
-
-/// Database pods prefer nodes that hold no other: losing a node then loses
-/// one copy of the data. Preferred, not required, so a cluster with fewer
-/// nodes than pods still schedules them.
-fn spread_over_nodes() -> Affinity {
-    Affinity {
-        pod_anti_affinity: Some(PodAntiAffinity {
-            preferred_during_scheduling_ignored_during_execution: Some(vec![
-                WeightedPodAffinityTerm {
-                    weight: 100,
-                    pod_affinity_term: PodAffinityTerm {
-                        label_selector: Some(database_pods()),
-                        topology_key: "kubernetes.io/hostname".to_owned(),
-                        ..Default::default()
-                    },
-                },
-            ]),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn spread_over_zones() -> TopologySpreadConstraint {
-    TopologySpreadConstraint {
-        max_skew: 1,
-        topology_key: "topology.kubernetes.io/zone".to_owned(),
-        when_unsatisfiable: "ScheduleAnyway".to_owned(),
-        label_selector: Some(database_pods()),
         ..Default::default()
     }
 }
@@ -218,10 +189,15 @@ fn postgres_env(settings: &Settings) -> Vec<EnvVar> {
     ]
 }
 
-fn postgres_container(settings: &Settings, role: Role, volumes: &mut Volumes) -> Container {
+fn postgres_container(
+    settings: &Settings,
+    startup: &StartupBudget,
+    role: Role,
+    volumes: &mut Volumes,
+) -> Container {
     let image = &settings.image;
     let readiness = match role {
-        Role::Primary => pg_isready_probe(5, 5, 3),
+        Role::Primary => exec_probe(pg_isready(), 5, 5, 3),
         Role::Replica => exec_probe(
             vec![
                 "sh".to_owned(),
@@ -245,7 +221,12 @@ fn postgres_container(settings: &Settings, role: Role, volumes: &mut Volumes) ->
             ),
             Role::Replica => replica_scripts_mount(volumes),
         },
-        pod::credentials_mount(volumes),
+        match role {
+            Role::Primary => pod::credentials_mount(volumes),
+            // The image's entrypoint reads POSTGRES_PASSWORD_FILE; a clone
+            // creates no roles.
+            Role::Replica => pod::credential_mount(volumes, contract::SUPERUSER_PASSWORD_KEY),
+        },
     ];
     if settings.tls.enabled {
         mounts.push(pod::tls_mount(volumes, &settings.tls.secret));
@@ -277,8 +258,13 @@ fn postgres_container(settings: &Settings, role: Role, volumes: &mut Volumes) ->
             &settings.resources.requests,
             &settings.resources.limits,
         )),
-        startup_probe: Some(pg_isready_probe(5, 10, 60)),
-        liveness_probe: Some(pg_isready_probe(30, 10, 3)),
+        startup_probe: Some(exec_probe(
+            pg_isready_answers(),
+            5,
+            i32::try_from(STARTUP_PERIOD_SECONDS).unwrap_or(i32::MAX),
+            startup.failure_threshold(),
+        )),
+        liveness_probe: Some(exec_probe(pg_isready_answers(), 30, 10, 3)),
         readiness_probe: Some(readiness),
         security_context: Some(pod::container_security(POSTGRES_USER)),
         volume_mounts: Some(mounts),
@@ -319,7 +305,7 @@ fn bootstrap_mounts(settings: &Settings, volumes: &mut Volumes) -> Vec<VolumeMou
     let mut mounts = vec![
         pod::mount(DATA_VOLUME, settings.image.volume_mount_path()),
         replica_scripts_mount(volumes),
-        pod::credentials_mount(volumes),
+        pod::credential_mount(volumes, contract::REPLICATION_PASSWORD_KEY),
     ];
     if settings.tls.enabled {
         mounts.push(pod::tls_ca_mount(volumes, &settings.tls.secret));
@@ -415,13 +401,15 @@ fn exporter_container(settings: &Settings, volumes: &mut Volumes) -> Container {
         liveness_probe: Some(http_probe(30)),
         readiness_probe: Some(http_probe(5)),
         security_context: Some(pod::container_security(POSTGRES_USER)),
-        volume_mounts: Some(if settings.tls.enabled {
-            vec![
-                pod::credentials_mount(volumes),
-                pod::tls_ca_mount(volumes, &settings.tls.secret),
-            ]
-        } else {
-            vec![pod::credentials_mount(volumes)]
+        volume_mounts: Some({
+            let mut mounts = vec![pod::credential_mount(
+                volumes,
+                contract::EXPORTER_PASSWORD_KEY,
+            )];
+            if settings.tls.enabled {
+                mounts.push(pod::tls_ca_mount(volumes, &settings.tls.secret));
+            }
+            mounts
         }),
         ..Default::default()
     }
@@ -453,12 +441,30 @@ fn exec_probe(command: Vec<String>, initial_delay: i32, period: i32, failures: i
     }
 }
 
-/// The reference's probe: `pg_isready -U postgres` over the local socket.
-fn pg_isready_probe(initial_delay: i32, period: i32, failures: i32) -> Probe {
-    let command = ["pg_isready", "-U", contract::SUPERUSER]
-        .map(str::to_owned)
-        .to_vec();
-    exec_probe(command, initial_delay, period, failures)
+/// The role the probes name. It does not exist and cannot be created
+/// (PostgreSQL reserves the `pg_` prefix), so over the local socket the
+/// server asks it for a password (pg_hba.conf) the probe does not have:
+/// pg_isready counts that request as an answer, and the server logs
+/// nothing of a client that hangs up there. Probing as `postgres` (`peer`)
+/// logged a connection and a disconnection every few seconds.
+const PROBE_ROLE: &str = "pg_probe";
+
+/// The reference's probe, `pg_isready` over the local socket: exits 0 only
+/// when the server accepts connections.
+fn pg_isready() -> Vec<String> {
+    ["pg_isready", "-U", PROBE_ROLE].map(str::to_owned).to_vec()
+}
+
+/// `pg_isready` that also passes on exit 1, "rejecting connections": the
+/// server answers but is starting up, replaying WAL after a crash or
+/// shutting down. A server in crash recovery is alive; killing it restarts
+/// the replay from the start. Exit 2 (no answer) and 3 (no attempt) fail.
+fn pg_isready_answers() -> Vec<String> {
+    vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!("{}; test $? -le 1", pg_isready().join(" ")),
+    ]
 }
 
 fn data_claim(settings: &Settings, workload: Workload) -> PersistentVolumeClaim {

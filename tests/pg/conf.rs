@@ -65,10 +65,15 @@ pub fn parse_conf(text: &str) -> Vec<ConfEntry> {
 }
 
 /// Parameters palgen writes only for images of a newer major than the oldest
-/// it supports, with the major that introduced them. The tests comment them
-/// out when the server they run is older (same line numbers), and prove that
-/// they are the only lines that server rejects.
-const NEWER_PARAMETERS: [(&str, u32); 1] = [("io_method", 18)];
+/// it supports, with the major that introduced them (log_connections: its
+/// list of aspects; before 18 it takes only a Boolean). The tests comment
+/// them out when the server they run is older (same line numbers), and
+/// prove that they are the only lines that server rejects.
+const NEWER_PARAMETERS: [(&str, u32); 3] = [
+    ("io_method", 18),
+    ("log_connections", 18),
+    ("idle_replication_slot_timeout", 18),
+];
 
 /// A generated postgresql.conf made fit for the server the tests run.
 pub struct ServerConf {
@@ -85,11 +90,18 @@ pub fn conf_for_server(generated: &str, major: u32) -> ServerConf {
     for (index, line) in generated.lines().enumerate() {
         let entry = entries.iter().find(|entry| entry.line == index + 1);
         match entry.and_then(|entry| Some((entry, newer.get(entry.name.as_str())?))) {
-            Some((entry, &since)) if major < since => {
+            // A Boolean is what older majors take too (log_connections = on).
+            Some((entry, &since)) if major < since && !is_boolean(&entry.value) => {
                 held_back.push(entry.name.clone());
-                text.push_str(&format!(
-                    "#{line}  # held back by the test: PostgreSQL {since}+, server is {major}\n"
-                ));
+                match OLDER_FORMS.iter().find(|(name, _)| *name == entry.name) {
+                    // What palgen writes for an image of the older major.
+                    Some((name, value)) => text.push_str(&format!(
+                        "{name} = {value}  # the test: PostgreSQL {major}'s form of {line}\n"
+                    )),
+                    None => text.push_str(&format!(
+                        "#{line}  # held back by the test: PostgreSQL {since}+, server is {major}\n"
+                    )),
+                }
             }
             _ => {
                 text.push_str(line);
@@ -98,6 +110,14 @@ pub fn conf_for_server(generated: &str, major: u32) -> ServerConf {
         }
     }
     ServerConf { text, held_back }
+}
+
+/// The value palgen writes for an image older than the parameter's entry in
+/// [`NEWER_PARAMETERS`], where the parameter exists but takes another form.
+const OLDER_FORMS: [(&str, &str); 1] = [("log_connections", "on")];
+
+fn is_boolean(value: &str) -> bool {
+    ["on", "off", "true", "false"].contains(&value.trim_matches('\'').to_lowercase().as_str())
 }
 
 /// One row of pg_settings.
@@ -114,7 +134,7 @@ pub struct PgSetting {
 }
 
 /// Size of a memory or time unit in bytes or microseconds, with its kind.
-fn unit_size(unit: &str) -> Option<(char, f64)> {
+pub fn unit_size(unit: &str) -> Option<(char, f64)> {
     const KB: f64 = 1024.0;
     Some(match unit {
         "B" => ('B', 1.0),

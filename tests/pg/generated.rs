@@ -170,6 +170,20 @@ pub fn postgres_container<'a>(objects: &'a BTreeMap<String, Value>, name: &str) 
         .unwrap_or_else(|| panic!("StatefulSet postgres has no container {name}"))
 }
 
+/// The literal environment of the backup CronJob's container `dump` (an
+/// init container when there is an off-site copy).
+pub fn dump_env(objects: &BTreeMap<String, Value>) -> BTreeMap<String, String> {
+    let pod = &objects["CronJob/paless/postgres-backup"]["spec"]["jobTemplate"]["spec"]["template"]
+        ["spec"];
+    let dump = ["initContainers", "containers"]
+        .iter()
+        .filter_map(|list| pod[list].as_array())
+        .flatten()
+        .find(|container| container["name"] == "dump")
+        .expect("the backup pod has a container dump");
+    container_env(dump)
+}
+
 /// A container's literal environment (a value from a Secret or ConfigMap
 /// reference fails: the tests could not reproduce it).
 pub fn container_env(container: &Value) -> BTreeMap<String, String> {

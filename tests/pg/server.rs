@@ -11,7 +11,8 @@ use crate::common::{stderr, stdout};
 use super::{
     APP_PASSWORD, Daemon, EXPORTER_PASSWORD, Generated, POSTGRES_PASSWORD, PgSetting,
     PostgresInstall, REPLICATION_PASSWORD, Sandbox, ServerFiles, TlsFiles, conf_for_server,
-    describe, exit_ok, free_port, peer_admits_postgres, postgres_install, run, run_ok, write_tls,
+    describe, exit_ok, free_port, parse_conf, peer_admits_postgres, postgres_install, run, run_ok,
+    write_tls,
 };
 
 /// The database Service's name, as the backup job's `PGHOST` has it.
@@ -175,49 +176,77 @@ impl Server {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let port = free_port();
-            let mut daemon = Daemon::spawn(
-                sandbox,
-                spec.name,
-                sandbox
-                    .command(sandbox.program("postgres"))
-                    .arg("-D")
-                    .arg(spec.data)
-                    .arg("-c")
-                    .arg(format!("config_file={}", spec.config.display()))
-                    .arg("-c")
-                    .arg(format!("port={port}"))
-                    .args(["-c", "listen_addresses=127.0.0.1"])
-                    .arg("-c")
-                    .arg(format!("unix_socket_directories={sockets}"))
-                    .arg("-c")
-                    .arg(format!("hba_file={}", spec.hba.display()))
-                    .arg("-c")
-                    .arg(format!("ssl_cert_file={}", spec.tls.cert.display()))
-                    .arg("-c")
-                    .arg(format!("ssl_key_file={}", spec.tls.key.display()))
-                    .envs(spec.env.iter().copied()),
-            );
-            let ready = daemon.wait_ready(|| {
+            let mut server = Server::launch(sandbox, spec, free_port());
+            let port = server.port;
+            let ready = server.daemon.wait_ready(|| {
                 exit_ok(
                     "pg_isready",
                     &pg_isready(sandbox, port, &["--host", &sockets]),
                 )
             });
             match ready {
-                Ok(()) => {
-                    return Server {
-                        daemon,
-                        data: spec.data.to_owned(),
-                        sockets: spec.sockets.to_owned(),
-                        port,
-                        sandbox: sandbox.clone(),
-                    };
+                Ok(()) => return server,
+                Err(_) if attempt < 3 && server.daemon.log().contains("Address already in use") => {
                 }
-                Err(_) if attempt < 3 && daemon.log().contains("Address already in use") => {}
                 Err(error) => panic!("{error}"),
             }
         }
+    }
+
+    /// [`Server::start`] on a given port, without waiting for anything.
+    pub fn launch(sandbox: &Sandbox, spec: &ServerSpec, port: u16) -> Server {
+        let sockets = spec.sockets.to_string_lossy().into_owned();
+        let daemon = Daemon::spawn(
+            sandbox,
+            spec.name,
+            sandbox
+                .command(sandbox.program("postgres"))
+                .arg("-D")
+                .arg(spec.data)
+                .arg("-c")
+                .arg(format!("config_file={}", spec.config.display()))
+                .arg("-c")
+                .arg(format!("port={port}"))
+                .args(["-c", "listen_addresses=127.0.0.1"])
+                .arg("-c")
+                .arg(format!("unix_socket_directories={sockets}"))
+                .arg("-c")
+                .arg(format!("hba_file={}", spec.hba.display()))
+                .arg("-c")
+                .arg(format!("ssl_cert_file={}", spec.tls.cert.display()))
+                .arg("-c")
+                .arg(format!("ssl_key_file={}", spec.tls.key.display()))
+                .envs(spec.env.iter().copied()),
+        );
+        Server {
+            daemon,
+            data: spec.data.to_owned(),
+            sockets: spec.sockets.to_owned(),
+            port,
+            sandbox: sandbox.clone(),
+        }
+    }
+
+    /// The pid of the postmaster's child whose process title starts with
+    /// `title` (`postgres: startup` is the process that replays WAL).
+    pub fn child_pid(&self, title: &str) -> Option<u32> {
+        let postmaster = self.daemon.pid();
+        let entries = std::fs::read_dir("/proc").expect("/proc is readable");
+        entries.filter_map(Result::ok).find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // pid (comm) state ppid ...: comm may hold spaces, not ')'.
+            let ppid: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            (ppid == postmaster && String::from_utf8_lossy(&cmdline).starts_with(title))
+                .then_some(pid)
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -333,6 +362,16 @@ impl Server {
         command
     }
 
+    /// A crash: `pg_ctl stop -m immediate` ends every process without a
+    /// checkpoint, so the next start replays the WAL since the last one.
+    pub fn crash(mut self) {
+        run_ok(
+            "pg_ctl stop -m immediate",
+            &mut self.pg_ctl_stop("immediate"),
+        );
+        self.daemon.wait_for_exit();
+    }
+
     /// Clean shutdown (`pg_ctl stop -m fast`), waited for.
     pub fn stop(mut self) {
         let output = run(&mut self.pg_ctl_stop("fast"));
@@ -365,6 +404,9 @@ impl Drop for Server {
 
 // ---------------------------------------------------------------------------
 // One PostgreSQL cluster in a sandbox, with a profile's generated files.
+
+/// The test's copy of the generated pg_hba.conf, in the sandbox.
+const HBA_FILE: &str = "pg_hba.conf";
 
 pub struct TempCluster {
     server: Option<Server>,
@@ -434,33 +476,66 @@ impl TempCluster {
         self.server.as_ref().expect("the server is running")
     }
 
-    /// The parameters this server reports as unrecognised in a configuration
-    /// file, and its messages (`postgres -C` reads the file without starting
-    /// a server).
+    /// The parameters this server rejects in a configuration file (unknown
+    /// names, and values of a newer major's form), and its messages.
+    /// `postgres -C` reads the file without starting a server; it stops at
+    /// the first kind of error, so the rejected lines are commented out and
+    /// the file read again until it passes.
     pub fn unrecognised_parameters(&self, text: &str) -> (BTreeSet<String>, String) {
-        let path = self.sandbox.write("postgresql.conf.as-generated", text);
-        let output = run(self
-            .sandbox
-            .command(self.sandbox.program("postgres"))
-            .arg("-D")
-            .arg(&self.data)
-            .arg("-c")
-            .arg(format!("config_file={}", path.display()))
-            .args(["-C", "port"]));
-        let log = stderr(&output);
-        let unrecognised: BTreeSet<String> = log
-            .lines()
-            .filter_map(|line| line.split("unrecognized configuration parameter \"").nth(1))
-            .filter_map(|rest| rest.split('"').next())
-            .map(str::to_owned)
-            .collect();
-        assert_eq!(
-            output.status.success(),
-            unrecognised.is_empty(),
-            "postgres -C: {}\n{log}",
-            output.status
-        );
-        (unrecognised, log)
+        let mut text = text.to_owned();
+        let mut rejected = BTreeSet::new();
+        let mut messages = String::new();
+        loop {
+            let path = self.sandbox.write("postgresql.conf.as-generated", &text);
+            let output = run(self
+                .sandbox
+                .command(self.sandbox.program("postgres"))
+                .arg("-D")
+                .arg(&self.data)
+                .arg("-c")
+                .arg(format!("config_file={}", path.display()))
+                .args(["-C", "port"]));
+            let log = stderr(&output);
+            messages.push_str(&log);
+            if output.status.success() {
+                return (rejected, messages);
+            }
+            let names: BTreeSet<String> = log
+                .lines()
+                .filter_map(|line| {
+                    line.split("unrecognized configuration parameter \"")
+                        .nth(1)
+                        .or_else(|| {
+                            line.contains("\" requires a Boolean value")
+                                .then(|| line.split("parameter \"").nth(1))?
+                        })
+                })
+                .filter_map(|rest| rest.split('"').next())
+                .map(str::to_owned)
+                .collect();
+            assert!(
+                !names.is_empty() && names.is_disjoint(&rejected),
+                "postgres -C: {}\n{log}",
+                output.status
+            );
+            let lines: BTreeSet<usize> = parse_conf(&text)
+                .into_iter()
+                .filter(|entry| names.contains(&entry.name))
+                .map(|entry| entry.line)
+                .collect();
+            text = text
+                .lines()
+                .enumerate()
+                .map(|(index, line)| {
+                    if lines.contains(&(index + 1)) {
+                        format!("#{line}\n")
+                    } else {
+                        format!("{line}\n")
+                    }
+                })
+                .collect();
+            rejected.extend(names);
+        }
     }
 
     /// Starts the server ([`Server::start`]) with the generated
@@ -473,7 +548,7 @@ impl TempCluster {
         let tls = write_tls(&self.sandbox, "tls", &files.certificate);
         let conf = conf_for_server(&files.conf, self.sandbox.install().major);
         let config = self.sandbox.write("postgresql.conf", &conf.text);
-        let hba = self.sandbox.write("pg_hba.conf", &hba_for_test(&files.hba));
+        let hba = self.sandbox.write(HBA_FILE, &hba_for_test(&files.hba));
         let server = Server::start(
             &self.sandbox,
             &ServerSpec {
@@ -490,6 +565,27 @@ impl TempCluster {
         self.port = Some(server.port());
         self.server = Some(server);
         self.config = Some(config);
+    }
+
+    /// Crashes the server ([`Server::crash`]) and starts it again with the
+    /// same files on the same port, without waiting: it replays WAL before
+    /// it accepts connections. Returns the restarted server.
+    pub fn crash_and_restart(&mut self) -> &Server {
+        self.server.take().expect("the server is running").crash();
+        let server = Server::launch(
+            &self.sandbox,
+            &ServerSpec {
+                name: "postgres-restarted",
+                data: &self.data,
+                config: self.config_path(),
+                hba: &self.sandbox.path().join(HBA_FILE),
+                sockets: &self.sockets,
+                tls: self.tls(),
+                env: &[],
+            },
+            self.port(),
+        );
+        self.server.insert(server)
     }
 
     /// A fresh cluster, started with a profile's server files, initialised by
