@@ -2,12 +2,12 @@
 //! directory at a time. Writing them (`write`) and comparing them (`drift`)
 //! consume the directories as they come.
 
-use std::num::NonZeroUsize;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::thread;
 
 use anyhow::Result;
 
+use super::parallel;
 use crate::kustomize::component::{self, Components};
 use crate::kustomize::{self, BASE_DIR, COMPONENTS_DIR, OVERLAYS_DIR, overlay};
 use crate::objects::{self, ObjectSet};
@@ -26,21 +26,24 @@ pub struct GeneratedDir {
 pub struct Tree<'c> {
     catalog: &'c Catalog,
     base: ObjectSet,
+    /// The object sets of the built-in profiles, by name: the components
+    /// are derived from them and their overlays made from them, so each is
+    /// built once per run.
+    builtin: BTreeMap<String, ObjectSet>,
     components: Components,
 }
 
 impl<'c> Tree<'c> {
     pub fn new(catalog: &'c Catalog) -> Result<Tree<'c>> {
         let base = objects::build(&catalog.base()?);
-        let builtin = catalog
-            .builtin_names()
-            .iter()
-            .map(|name| Ok(objects::build(&catalog.resolve(name)?)))
-            .collect::<Result<Vec<_>>>()?;
+        let names = catalog.builtin_names();
+        let sets = parallel::map(&names, |name| Ok(objects::build(&catalog.resolve(name)?)))?;
+        let components = component::from_profiles(&sets);
         Ok(Tree {
             catalog,
             base,
-            components: component::from_profiles(&builtin),
+            builtin: names.into_iter().zip(sets).collect(),
+            components,
         })
     }
 
@@ -85,37 +88,27 @@ impl<'c> Tree<'c> {
                 files: overlay::component_directory(component),
             })?;
         }
-        let threads = thread::available_parallelism()
-            .map_or(1, NonZeroUsize::get)
-            .clamp(1, profile_names.len().max(1));
-        let chunk_size = profile_names.len().div_ceil(threads).max(1);
-        let visit = &visit;
-        thread::scope(|scope| {
-            let workers: Vec<_> = profile_names
-                .chunks(chunk_size)
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        chunk.iter().try_for_each(|name| {
-                            visit(GeneratedDir {
-                                path: PathBuf::from(OVERLAYS_DIR).join(name),
-                                files: self.overlay(name)?,
-                            })
-                        })
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .try_for_each(|worker| worker.join().expect("overlay generation does not panic"))
+        parallel::for_each(profile_names, |name| {
+            visit(GeneratedDir {
+                path: PathBuf::from(OVERLAYS_DIR).join(name),
+                files: self.overlay(name)?,
+            })
         })
     }
 
     /// One profile's overlay directory, with its README.
     fn overlay(&self, name: &str) -> Result<kustomize::Directory> {
         let profile = self.catalog.resolve(name)?;
-        let objects = objects::build(&profile);
-        let mut overlay = overlay::overlay_directory(&self.base, &self.components, &objects);
-        let components: Vec<&'static str> = overlay::listed_components(&self.components, &objects)
+        let built;
+        let objects = match self.builtin.get(name) {
+            Some(set) => set,
+            None => {
+                built = objects::build(&profile);
+                &built
+            }
+        };
+        let mut overlay = overlay::overlay_directory(&self.base, &self.components, objects);
+        let components: Vec<&'static str> = overlay::listed_components(&self.components, objects)
             .into_iter()
             .map(|feature| feature.name())
             .collect();

@@ -4,5 +4,6 @@
 pub mod drift;
 pub mod generate;
 pub mod output_dir;
+mod parallel;
 pub mod scan;
 pub mod write;
