@@ -21,6 +21,9 @@ pub fn run(
 ) -> Result<ExitCode> {
     let tree = Tree::new(catalog)?;
     let drift = drift::check(&args.out, catalog, &tree)?;
+    // The process ends right after: freeing every object set one by one
+    // was 5% of a check, and the system frees it all at once.
+    std::mem::forget(tree);
     if !drift.is_clean() {
         // The exit status is the verdict: a reader that stops early
         // (`palgen check | head -1`) must not turn drift into success.

@@ -2,6 +2,7 @@
 //! (compiled in) and the user's profile files, and how a name becomes a
 //! resolved profile.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 
@@ -60,6 +61,9 @@ pub struct Catalog {
     sizes: Vec<(String, ParsedFile)>,
     /// User profiles (`<name>.yaml` with `extends:`), by name.
     custom: Vec<(String, ParsedFile)>,
+    /// Where each user profile is in `custom`: a name is looked up for
+    /// every profile and every parent, and a catalog may hold thousands.
+    custom_index: HashMap<String, usize>,
 }
 
 impl Catalog {
@@ -77,6 +81,7 @@ impl Catalog {
             platforms: parse_all(&PLATFORMS, &PLATFORM_FILES)?,
             sizes: parse_all(&SIZES, &SIZE_FILES)?,
             custom: Vec::new(),
+            custom_index: HashMap::new(),
         };
         let builtin_files = std::iter::once(&catalog.base)
             .chain(catalog.platforms.iter().map(|(_, f)| f))
@@ -150,6 +155,9 @@ impl Catalog {
             if parsed.layer.extends.is_none() {
                 return Err(ProfileError::NoParent { file: display });
             }
+            catalog
+                .custom_index
+                .insert(name.clone(), catalog.custom.len());
             catalog.custom.push((name, parsed));
         }
         Ok(catalog)
@@ -157,7 +165,7 @@ impl Catalog {
 
     /// The file that already defines a profile of this name, if any.
     fn file_defining(&self, name: &str) -> Option<String> {
-        if let Some((_, file)) = self.custom.iter().find(|(n, _)| n == name) {
+        if let Some(file) = self.custom_file(name) {
             return Some(file.path.clone());
         }
         let builtin = self.builtin_names().contains(&name.to_owned())
@@ -174,8 +182,14 @@ impl Catalog {
         names
     }
 
+    fn custom_file(&self, name: &str) -> Option<&ParsedFile> {
+        self.custom_index
+            .get(name)
+            .map(|&index| &self.custom[index].1)
+    }
+
     fn is_known(&self, name: &str) -> bool {
-        self.custom.iter().any(|(n, _)| n == name)
+        self.custom_index.contains_key(name)
             || name.split_once('-').is_some_and(|(platform, size)| {
                 self.platforms.iter().any(|(p, _)| p == platform)
                     && self.sizes.iter().any(|(s, _)| s == size)
@@ -224,7 +238,7 @@ impl Catalog {
         name: &str,
         visiting: &mut Vec<String>,
     ) -> Result<Vec<&'c ParsedFile>, ProfileError> {
-        let Some((_, file)) = self.custom.iter().find(|(n, _)| n == name) else {
+        let Some(file) = self.custom_file(name) else {
             return Ok(self.builtin_layers(name).into_iter().rev().collect());
         };
         let extends = file
