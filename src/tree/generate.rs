@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use anyhow::Result;
 
@@ -27,9 +28,9 @@ pub struct Tree<'c> {
     catalog: &'c Catalog,
     base: ObjectSet,
     /// The object sets of the built-in profiles, by name: the components
-    /// are derived from them and their overlays made from them, so each is
-    /// built once per run.
-    builtin: BTreeMap<String, ObjectSet>,
+    /// are derived from them, and each overlay takes its own from here
+    /// (freeing it once made), so each is built once per run.
+    builtin: Mutex<BTreeMap<String, ObjectSet>>,
     components: Components,
 }
 
@@ -42,7 +43,7 @@ impl<'c> Tree<'c> {
         Ok(Tree {
             catalog,
             base,
-            builtin: names.into_iter().zip(sets).collect(),
+            builtin: Mutex::new(names.into_iter().zip(sets).collect()),
             components,
         })
     }
@@ -99,16 +100,14 @@ impl<'c> Tree<'c> {
     /// One profile's overlay directory, with its README.
     fn overlay(&self, name: &str) -> Result<kustomize::Directory> {
         let profile = self.catalog.resolve(name)?;
-        let built;
-        let objects = match self.builtin.get(name) {
-            Some(set) => set,
-            None => {
-                built = objects::build(&profile);
-                &built
-            }
-        };
-        let mut overlay = overlay::overlay_directory(&self.base, &self.components, objects);
-        let components: Vec<&'static str> = overlay::listed_components(&self.components, objects)
+        let taken = self
+            .builtin
+            .lock()
+            .expect("no thread panics holding the built-in sets")
+            .remove(name);
+        let objects = taken.unwrap_or_else(|| objects::build(&profile));
+        let mut overlay = overlay::overlay_directory(&self.base, &self.components, &objects);
+        let components: Vec<&'static str> = overlay::listed_components(&self.components, &objects)
             .into_iter()
             .map(|feature| feature.name())
             .collect();
