@@ -45,7 +45,7 @@ struct Plan {
 const BUFFER_BYTES: usize = 2 << 20;
 
 impl Plan {
-    fn to_write(&mut self, relative: &Path, text: &str) {
+    fn add_to_write(&mut self, relative: &Path, text: &str) {
         self.to_write.insert(relative.to_path_buf());
         if self.buffered_bytes + text.len() <= BUFFER_BYTES {
             self.buffered_bytes += text.len();
@@ -84,9 +84,9 @@ pub fn write(
             let mut plan = plan.lock().expect("no thread panics holding the plan");
             match target {
                 Target::Unchanged => plan.unchanged += 1,
-                Target::Outdated => plan.to_write(&relative, text),
+                Target::Outdated => plan.add_to_write(&relative, text),
                 Target::Edited => {
-                    plan.to_write(&relative, text);
+                    plan.add_to_write(&relative, text);
                     plan.edited.insert(relative.clone());
                 }
             }
