@@ -276,5 +276,10 @@ export INSTA_UPDATE=no
 # --no-fail-fast: one run reports the failures of every test binary.
 cargo test --all-targets --no-fail-fast
 
+section "benchmark, short mode (scripts/bench.sh --short)"
+# render --all must stay at least 15 times faster than one kubectl kustomize
+# build, measured side by side (a ratio holds on a noisy machine).
+./scripts/bench.sh --short
+
 section "done"
 echo "all checks passed in ${SECONDS}s"

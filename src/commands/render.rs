@@ -71,6 +71,9 @@ pub fn run(
             plan::refuse_unsafe_render(catalog, changing, out)
         }
     })?;
+    // The process ends right after: freeing every object set one by one
+    // was 5% of an up-to-date render, and the system frees it all at once.
+    std::mem::forget(tree);
     if !quiet {
         for path in &summary.written {
             writeln!(stdout, "wrote {}", out.join(path).display())?;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::identity;
+use super::identity_ref;
 use crate::objects::{Feature, FileConfigMap, ObjectSet, Resource};
 
 /// The object set of each component, by feature.
@@ -20,7 +20,7 @@ pub fn from_profiles(profiles: &[ObjectSet]) -> Components {
     features.sort();
     features.dedup();
     for feature in features {
-        let users: Vec<ObjectSet> = profiles
+        let users: Vec<FeatureOnly<'_>> = profiles
             .iter()
             .filter(|set| set.features().contains(&feature))
             .map(|set| feature_only(set, feature))
@@ -30,35 +30,41 @@ pub fn from_profiles(profiles: &[ObjectSet]) -> Components {
     components
 }
 
-fn feature_only(set: &ObjectSet, feature: Feature) -> ObjectSet {
-    ObjectSet {
+/// The objects and files of one feature in one profile's set, borrowed.
+struct FeatureOnly<'a> {
+    resources: Vec<&'a Resource>,
+    config_maps: Vec<&'a FileConfigMap>,
+}
+
+fn feature_only(set: &ObjectSet, feature: Feature) -> FeatureOnly<'_> {
+    FeatureOnly {
         resources: set
             .resources
             .iter()
             .filter(|r| r.feature == Some(feature))
-            .cloned()
             .collect(),
         config_maps: set
             .config_maps
             .iter()
             .filter(|c| c.feature == Some(feature))
-            .cloned()
             .collect(),
     }
 }
 
-fn common(users: &[ObjectSet]) -> ObjectSet {
+fn common(users: &[FeatureOnly<'_>]) -> ObjectSet {
     let first = &users[0];
     let resources = first
         .resources
         .iter()
         .filter_map(|resource| {
+            let wanted = identity_ref(&resource.object);
             let versions: Option<Vec<&Resource>> = users
                 .iter()
                 .map(|set| {
                     set.resources
                         .iter()
-                        .find(|r| identity(&r.object) == identity(&resource.object))
+                        .find(|r| identity_ref(&r.object) == wanted)
+                        .copied()
                 })
                 .collect();
             versions.map(|versions| most_common(&versions).clone())
@@ -70,7 +76,12 @@ fn common(users: &[ObjectSet]) -> ObjectSet {
         .filter_map(|config_map| {
             let versions: Option<Vec<&FileConfigMap>> = users
                 .iter()
-                .map(|set| set.config_maps.iter().find(|c| c.name == config_map.name))
+                .map(|set| {
+                    set.config_maps
+                        .iter()
+                        .find(|c| c.name == config_map.name)
+                        .copied()
+                })
                 .collect();
             let versions = versions?;
             let files = config_map
@@ -84,7 +95,9 @@ fn common(users: &[ObjectSet]) -> ObjectSet {
                 .collect();
             Some(FileConfigMap {
                 files,
-                ..config_map.clone()
+                name: config_map.name,
+                feature: config_map.feature,
+                labels: config_map.labels.clone(),
             })
         })
         .collect();
@@ -95,15 +108,24 @@ fn common(users: &[ObjectSet]) -> ObjectSet {
 }
 
 /// The value that occurs most often; the earliest of those on a tie.
+/// Equal values are compared once per distinct value, not pairwise: the
+/// profiles mostly agree.
 fn most_common<'a, T: PartialEq>(values: &[&'a T]) -> &'a T {
-    let count = |value: &T| values.iter().filter(|v| **v == value).count();
-    let mut best = values[0];
+    // Distinct values in the order they first occur, with their counts.
+    let mut distinct: Vec<(&'a T, usize)> = Vec::new();
     for value in values {
-        if count(value) > count(best) {
-            best = value;
+        match distinct.iter_mut().find(|(seen, _)| *seen == *value) {
+            Some((_, count)) => *count += 1,
+            None => distinct.push((value, 1)),
         }
     }
-    best
+    let mut best = distinct[0];
+    for candidate in distinct {
+        if candidate.1 > best.1 {
+            best = candidate;
+        }
+    }
+    best.0
 }
 
 #[cfg(test)]

@@ -27,11 +27,26 @@ pub type Directory = BTreeMap<String, String>;
 
 /// The identity Kustomize matches objects by.
 fn identity(object: &Value) -> (String, String, String, String) {
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let (api_version, kind, namespace, name) = identity_ref(object);
+    (
+        api_version.to_owned(),
+        kind.to_owned(),
+        namespace.to_owned(),
+        name.to_owned(),
+    )
+}
+
+/// The identity borrowed from the object: for matching many objects
+/// without copying their names.
+fn identity_ref(object: &Value) -> (&str, &str, &str, &str) {
+    fn text(value: &Value) -> &str {
+        value.as_str().unwrap_or_default()
+    }
+    let metadata = &object["metadata"];
     (
         text(&object["apiVersion"]),
         text(&object["kind"]),
-        text(&object["metadata"]["namespace"]),
-        text(&object["metadata"]["name"]),
+        text(&metadata["namespace"]),
+        text(&metadata["name"]),
     )
 }

@@ -2,17 +2,19 @@
 //! component per feature, and overlays that list the base and their
 //! profile's components and hold only what differs from them.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::Value;
 
 use super::component::Components;
 use super::types::{Generator, GeneratorOptions, Kustomization, PatchRef};
-use super::{BASE_DIR, COMPONENTS_DIR, Directory, identity, patch};
+use super::{BASE_DIR, COMPONENTS_DIR, Directory, identity_ref, patch};
 use crate::contract;
 use crate::objects::{Feature, FileConfigMap, ObjectSet};
 use crate::yaml;
 
 fn file_name(prefix: &str, object: &Value) -> String {
-    let (_, kind, _, name) = identity(object);
+    let (_, kind, _, name) = identity_ref(object);
     format!("{prefix}{}-{name}.yaml", kind.to_lowercase())
 }
 
@@ -104,14 +106,20 @@ pub fn overlay_directory(
     profile: &ObjectSet,
 ) -> Directory {
     let listed = listed_components(components, profile);
-    let mut start = base.clone();
-    for feature in &listed {
-        let component = &components[feature];
-        start.resources.extend(component.resources.iter().cloned());
-        start
-            .config_maps
-            .extend(component.config_maps.iter().cloned());
+    // What the overlay starts from, borrowed: the base and the listed
+    // components, in that order.
+    let start_sets = || std::iter::once(base).chain(listed.iter().map(|f| &components[f]));
+    let start_objects: Vec<&Value> = start_sets().flat_map(ObjectSet::objects).collect();
+    let start_maps: Vec<&FileConfigMap> = start_sets().flat_map(|s| &s.config_maps).collect();
+    // The first start object of each identity is the one a profile's
+    // object is compared with.
+    let mut start_by_identity = HashMap::new();
+    for object in &start_objects {
+        start_by_identity
+            .entry(identity_ref(object))
+            .or_insert(*object);
     }
+    let profile_identities: HashSet<_> = profile.objects().map(identity_ref).collect();
 
     let mut files = Directory::new();
     let mut kustomization = Kustomization::new(vec![format!("../../{BASE_DIR}")]);
@@ -121,7 +129,7 @@ pub fn overlay_directory(
         .collect();
 
     for object in profile.objects() {
-        match start.objects().find(|b| identity(b) == identity(object)) {
+        match start_by_identity.get(&identity_ref(object)) {
             None => {
                 let name = file_name("", object);
                 files.insert(name.clone(), yaml::generated_document(object));
@@ -136,11 +144,8 @@ pub fn overlay_directory(
             }
         }
     }
-    for start_object in start.objects() {
-        if !profile
-            .objects()
-            .any(|o| identity(o) == identity(start_object))
-        {
+    for start_object in start_objects {
+        if !profile_identities.contains(&identity_ref(start_object)) {
             let name = file_name("delete-", start_object);
             files.insert(
                 name.clone(),
@@ -151,7 +156,10 @@ pub fn overlay_directory(
     }
 
     for config_map in &profile.config_maps {
-        let start_map = start.config_maps.iter().find(|b| b.name == config_map.name);
+        let start_map = start_maps
+            .iter()
+            .find(|b| b.name == config_map.name)
+            .copied();
         let in_base = base.config_maps.iter().any(|b| b.name == config_map.name);
         if let (Some(component_map), false) = (start_map, in_base) {
             // Kustomize runs an overlay's generators before it adds its
@@ -196,8 +204,7 @@ pub fn overlay_directory(
     }
     // Kustomize matches a patch to a generated ConfigMap by the name it is
     // generated from, so a delete patch removes one the profile does not use.
-    for gone in start
-        .config_maps
+    for gone in start_maps
         .iter()
         .filter(|b| !profile.config_maps.iter().any(|p| p.name == b.name))
     {

@@ -43,11 +43,15 @@ pub fn delete_patch(object: &Value) -> Value {
 }
 
 fn diff(field: Option<&str>, base: &Value, target: &Value) -> Option<Value> {
-    if base == target {
-        return None;
-    }
     match (base, target) {
-        (Value::Object(base), Value::Object(target)) => Some(diff_map(base, target)),
+        // Two maps are equal exactly when their patch is empty: comparing
+        // them first as well would compare every level of a deep object
+        // once per level above it.
+        (Value::Object(base), Value::Object(target)) => {
+            let patch = diff_map(base, target);
+            (!patch.is_empty()).then_some(Value::Object(patch))
+        }
+        _ if base == target => None,
         (Value::Array(base), Value::Array(target)) => {
             match field.and_then(|f| merge_key(f, base, target)) {
                 Some(key) => Some(diff_keyed_list(key, base, target)),
@@ -58,7 +62,7 @@ fn diff(field: Option<&str>, base: &Value, target: &Value) -> Option<Value> {
     }
 }
 
-fn diff_map(base: &Map<String, Value>, target: &Map<String, Value>) -> Value {
+fn diff_map(base: &Map<String, Value>, target: &Map<String, Value>) -> Map<String, Value> {
     let mut patch = Map::new();
     for (key, new) in target {
         match base.get(key) {
@@ -75,7 +79,7 @@ fn diff_map(base: &Map<String, Value>, target: &Map<String, Value>) -> Value {
     for key in base.keys().filter(|key| !target.contains_key(*key)) {
         patch.insert(key.clone(), Value::Null);
     }
-    Value::Object(patch)
+    patch
 }
 
 /// The merge key of the lists palgen generates that Kubernetes merges by key.
@@ -103,9 +107,9 @@ fn field_merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
 /// every element of the target (unchanged ones by their key alone), which
 /// pins the order.
 fn diff_keyed_list(key: &str, base: &[Value], target: &[Value]) -> Value {
-    let find = |items: &'_ [Value], wanted: &Value| -> Option<Value> {
-        items.iter().find(|item| item[key] == *wanted).cloned()
-    };
+    fn find<'v>(items: &'v [Value], key: &str, wanted: &Value) -> Option<&'v Value> {
+        items.iter().find(|item| item[key] == *wanted)
+    }
     let element_patch = |old: &Value, new: &Value| -> Option<Value> {
         match diff(None, old, new) {
             Some(Value::Object(mut change)) => {
@@ -117,17 +121,17 @@ fn diff_keyed_list(key: &str, base: &[Value], target: &[Value]) -> Value {
     };
     let deletions: Vec<Value> = base
         .iter()
-        .filter(|old| find(target, &old[key]).is_none())
+        .filter(|old| find(target, key, &old[key]).is_none())
         .map(|old| serde_json::json!({ key: old[key], "$patch": "delete" }))
         .collect();
     let mut minimal: Vec<Value> = base
         .iter()
-        .filter_map(|old| element_patch(old, &find(target, &old[key])?))
+        .filter_map(|old| element_patch(old, find(target, key, &old[key])?))
         .collect();
     minimal.extend(
         target
             .iter()
-            .filter(|new| find(base, &new[key]).is_none())
+            .filter(|new| find(base, key, &new[key]).is_none())
             .cloned(),
     );
     let named: Vec<&Value> = minimal.iter().map(|item| &item[key]).collect();
@@ -137,7 +141,7 @@ fn diff_keyed_list(key: &str, base: &[Value], target: &[Value]) -> Value {
         .chain(
             base.iter()
                 .map(|old| &old[key])
-                .filter(|k| !named.contains(k) && find(target, k).is_some()),
+                .filter(|k| !named.contains(k) && find(target, key, k).is_some()),
         )
         .collect();
     let target_order: Vec<&Value> = target.iter().map(|item| &item[key]).collect();
@@ -146,9 +150,9 @@ fn diff_keyed_list(key: &str, base: &[Value], target: &[Value]) -> Value {
     } else {
         target
             .iter()
-            .map(|new| match find(base, &new[key]) {
+            .map(|new| match find(base, key, &new[key]) {
                 Some(old) => {
-                    element_patch(&old, new).unwrap_or_else(|| serde_json::json!({ key: new[key] }))
+                    element_patch(old, new).unwrap_or_else(|| serde_json::json!({ key: new[key] }))
                 }
                 None => new.clone(),
             })

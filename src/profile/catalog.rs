@@ -2,6 +2,7 @@
 //! (compiled in) and the user's profile files, and how a name becomes a
 //! resolved profile.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 
@@ -65,6 +66,9 @@ pub struct Catalog {
     /// User profiles whose file cannot be read, by name, with the error: it
     /// stops the commands that need the profile, not the others.
     broken: Vec<(String, String)>,
+    /// Where each user profile is in `custom`: a name is looked up for
+    /// every profile and every parent, and a catalog may hold thousands.
+    custom_index: HashMap<String, usize>,
 }
 
 impl Catalog {
@@ -83,6 +87,7 @@ impl Catalog {
             sizes: parse_all(&SIZES, &SIZE_FILES)?,
             custom: Vec::new(),
             broken: Vec::new(),
+            custom_index: HashMap::new(),
         };
         let builtin_files = std::iter::once(&catalog.base)
             .chain(catalog.platforms.iter().map(|(_, f)| f))
@@ -139,7 +144,12 @@ impl Catalog {
                 });
             }
             match read_user_profile(&path, &display) {
-                Ok(parsed) => catalog.custom.push((name, parsed)),
+                Ok(parsed) => {
+                    catalog
+                        .custom_index
+                        .insert(name.clone(), catalog.custom.len());
+                    catalog.custom.push((name, parsed));
+                }
                 Err(error) => catalog.broken.push((name, error.to_string())),
             }
         }
@@ -148,7 +158,7 @@ impl Catalog {
 
     /// The file that already defines a profile of this name, if any.
     fn file_defining(&self, name: &str) -> Option<String> {
-        if let Some((_, file)) = self.custom.iter().find(|(n, _)| n == name) {
+        if let Some(file) = self.custom_file(name) {
             return Some(file.path.clone());
         }
         if self.broken.iter().any(|(n, _)| n == name) {
@@ -176,8 +186,14 @@ impl Catalog {
         names
     }
 
+    fn custom_file(&self, name: &str) -> Option<&ParsedFile> {
+        self.custom_index
+            .get(name)
+            .map(|&index| &self.custom[index].1)
+    }
+
     fn is_known(&self, name: &str) -> bool {
-        self.custom.iter().any(|(n, _)| n == name)
+        self.custom_index.contains_key(name)
             || self.broken.iter().any(|(n, _)| n == name)
             || name.split_once('-').is_some_and(|(platform, size)| {
                 self.platforms.iter().any(|(p, _)| p == platform)
@@ -254,7 +270,7 @@ impl Catalog {
         if let Some((_, error)) = self.broken.iter().find(|(n, _)| n == name) {
             return Err(ProfileError::Broken(error.clone()));
         }
-        let Some((_, file)) = self.custom.iter().find(|(n, _)| n == name) else {
+        let Some(file) = self.custom_file(name) else {
             return Ok(self.builtin_layers(name).into_iter().rev().collect());
         };
         let extends = file

@@ -2,13 +2,13 @@
 //! directory at a time. Writing them (`write`) and comparing them (`drift`)
 //! consume the directories as they come.
 
-use std::collections::BTreeSet;
-use std::num::NonZeroUsize;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::thread;
+use std::sync::Mutex;
 
 use anyhow::Result;
 
+use super::parallel;
 use crate::kustomize::component::{self, Components};
 use crate::kustomize::{self, BASE_DIR, COMPONENTS_DIR, OVERLAYS_DIR, overlay};
 use crate::objects::{self, ObjectSet};
@@ -47,6 +47,10 @@ pub struct GeneratedDir {
 pub struct Tree<'c> {
     catalog: &'c Catalog,
     base: ObjectSet,
+    /// The object sets of the built-in profiles, by name: the components
+    /// are derived from them, and each overlay takes its own from here
+    /// (freeing it once made), so each is built once per run.
+    builtin: Mutex<BTreeMap<String, ObjectSet>>,
     components: Components,
 }
 
@@ -57,15 +61,16 @@ impl<'c> Tree<'c> {
     /// dev-credentials component.
     pub fn new(catalog: &'c Catalog, overlays: &[String], kept: &[String]) -> Result<Tree<'c>> {
         let base = objects::build(&catalog.base()?);
-        let builtin = catalog
-            .builtin_names()
-            .iter()
-            .map(|name| Ok(objects::build(&catalog.resolve(name)?)))
-            .collect::<Result<Vec<_>>>()?;
-        let mut components = component::from_profiles(&builtin);
+        let names = catalog.builtin_names();
+        let sets = parallel::map(&names, |name| Ok(objects::build(&catalog.resolve(name)?)))?;
+        let mut components = component::from_profiles(&sets);
+        let builtin: BTreeMap<String, ObjectSet> = names.into_iter().zip(sets).collect();
         let mut used = BTreeSet::new();
         for name in overlays {
-            used.extend(objects::build(&catalog.resolve(name)?).features());
+            match builtin.get(name) {
+                Some(set) => used.extend(set.features()),
+                None => used.extend(objects::build(&catalog.resolve(name)?).features()),
+            }
         }
         components.retain(|feature, _| {
             used.contains(feature) || kept.iter().any(|name| name == feature.name())
@@ -73,6 +78,7 @@ impl<'c> Tree<'c> {
         Ok(Tree {
             catalog,
             base,
+            builtin: Mutex::new(builtin),
             components,
         })
     }
@@ -118,35 +124,23 @@ impl<'c> Tree<'c> {
                 files: overlay::component_directory(component),
             })?;
         }
-        let threads = thread::available_parallelism()
-            .map_or(1, NonZeroUsize::get)
-            .clamp(1, profile_names.len().max(1));
-        let chunk_size = profile_names.len().div_ceil(threads).max(1);
-        let visit = &visit;
-        thread::scope(|scope| {
-            let workers: Vec<_> = profile_names
-                .chunks(chunk_size)
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        chunk.iter().try_for_each(|name| {
-                            visit(GeneratedDir {
-                                path: PathBuf::from(OVERLAYS_DIR).join(name),
-                                files: self.overlay(name)?,
-                            })
-                        })
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .try_for_each(|worker| worker.join().expect("overlay generation does not panic"))
+        parallel::for_each(profile_names, |name| {
+            visit(GeneratedDir {
+                path: PathBuf::from(OVERLAYS_DIR).join(name),
+                files: self.overlay(name)?,
+            })
         })
     }
 
     /// One profile's overlay directory, with its README.
     fn overlay(&self, name: &str) -> Result<kustomize::Directory> {
         let profile = self.catalog.resolve(name)?;
-        let objects = objects::build(&profile);
+        let taken = self
+            .builtin
+            .lock()
+            .expect("no thread panics holding the built-in sets")
+            .remove(name);
+        let objects = taken.unwrap_or_else(|| objects::build(&profile));
         let mut overlay = overlay::overlay_directory(&self.base, &self.components, &objects);
         let components: Vec<&'static str> = overlay::listed_components(&self.components, &objects)
             .into_iter()

@@ -7,6 +7,7 @@ pub const DEFAULT_OUT: &str = "k8s";
 pub mod drift;
 pub mod generate;
 pub mod output_dir;
+mod parallel;
 pub mod root;
 pub mod scan;
 pub mod write;

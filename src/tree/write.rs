@@ -2,7 +2,7 @@
 //! file palgen did not write nor one edited by hand (unless forced), and
 //! removing the files it wrote before that are no longer generated.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,6 +32,27 @@ struct Plan {
     /// Files to write or remove that were edited by hand.
     edited: BTreeSet<PathBuf>,
     unchanged: usize,
+    /// The text of files to write, kept from planning while they fit in
+    /// `BUFFER_BYTES`: those are not generated a second time.
+    buffered: BTreeMap<PathBuf, String>,
+    buffered_bytes: usize,
+}
+
+/// How much generated text a render keeps between planning and writing.
+/// The built-in tree (about 250 kB) fits whole, so a first render makes it
+/// once; beyond that, the directories are generated again to write them,
+/// and memory stays flat whatever the number of profiles.
+const BUFFER_BYTES: usize = 2 << 20;
+
+impl Plan {
+    fn add_to_write(&mut self, relative: &Path, text: &str) {
+        self.to_write.insert(relative.to_path_buf());
+        if self.buffered_bytes + text.len() <= BUFFER_BYTES {
+            self.buffered_bytes += text.len();
+            self.buffered
+                .insert(relative.to_path_buf(), text.to_owned());
+        }
+    }
 }
 
 /// Renders the base and the named overlays into `out`, which the caller has
@@ -41,8 +62,9 @@ struct Plan {
 /// `force` is set; otherwise they stop the render.
 ///
 /// Everything is decided before the first write, so a refusal leaves the
-/// directory exactly as it was. The tree is generated twice when files must
-/// be written (once to plan, once to write) rather than held in memory.
+/// directory exactly as it was. Files to write are kept from planning up to
+/// `BUFFER_BYTES`; the directories of the rest are generated again to write
+/// them rather than held in memory.
 /// `before_writing` sees the profiles whose built objects may change (all
 /// of them when the base does) and may still refuse.
 pub fn write(
@@ -62,11 +84,9 @@ pub fn write(
             let mut plan = plan.lock().expect("no thread panics holding the plan");
             match target {
                 Target::Unchanged => plan.unchanged += 1,
-                Target::Outdated => {
-                    plan.to_write.insert(relative.clone());
-                }
+                Target::Outdated => plan.add_to_write(&relative, text),
                 Target::Edited => {
-                    plan.to_write.insert(relative.clone());
+                    plan.add_to_write(&relative, text);
                     plan.edited.insert(relative.clone());
                 }
             }
@@ -109,15 +129,30 @@ pub fn write(
             .iter()
             .any(|path| path.starts_with(BASE_DIR) || path.starts_with(COMPONENTS_DIR));
         before_writing(if base_changes { profile_names } else { &needed })?;
-        tree.each_directory(&needed, |dir| {
-            for (name, text) in &dir.files {
-                let relative = dir.path.join(name);
-                if plan.to_write.contains(&relative) {
-                    write_atomically(&out.join(&relative), text)?;
+        for (relative, text) in &plan.buffered {
+            write_atomically(&out.join(relative), text)?;
+        }
+        let unbuffered = |path: &PathBuf| !plan.buffered.contains_key(path);
+        if plan.to_write.iter().any(unbuffered) {
+            let regenerate: Vec<String> = needed
+                .into_iter()
+                .filter(|name| {
+                    let dir = Path::new(OVERLAYS_DIR).join(name);
+                    plan.to_write
+                        .iter()
+                        .any(|path| path.parent() == Some(dir.as_path()) && unbuffered(path))
+                })
+                .collect();
+            tree.each_directory(&regenerate, |dir| {
+                for (name, text) in &dir.files {
+                    let relative = dir.path.join(name);
+                    if plan.to_write.contains(&relative) && unbuffered(&relative) {
+                        write_atomically(&out.join(&relative), text)?;
+                    }
                 }
-            }
-            Ok(())
-        })?;
+                Ok(())
+            })?;
+        }
     }
     for relative in &removed {
         let path = out.join(relative);
