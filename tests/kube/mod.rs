@@ -18,11 +18,13 @@ use crate::common::repo_root;
 pub const ZONES: [&str; 3] = ["test-a", "test-b", "test-c"];
 
 /// The StorageClasses the managed platforms ship (palgen defines its own on
-/// AWS only), each with its real provisioner's name.
-const PLATFORM_STORAGE_CLASSES: [(&str, &str); 3] = [
+/// AWS only), each with its real provisioner's name, and the class of the
+/// `postgres-16` stress profile, which a team's cluster would have.
+const PLATFORM_STORAGE_CLASSES: [(&str, &str); 4] = [
     ("local-path", "rancher.io/local-path"),
     ("standard-rwo", "pd.csi.storage.gke.io"),
     ("managed-premium", "disk.csi.azure.com"),
+    ("fast-nvme", "rancher.io/local-path"),
 ];
 
 pub struct Cluster {
@@ -79,6 +81,7 @@ impl Cluster {
             ready.stderr
         );
         cluster.install_platform_storage_classes();
+        cluster.install_dedicated_node_pool();
         cluster
     }
 
@@ -150,6 +153,37 @@ impl Cluster {
             "--ignore-not-found",
             "--wait=true",
         ]);
+    }
+
+    /// What the `dedicated-pool` stress profile schedules onto, as a team
+    /// with a database node pool has it: node labels and a PriorityClass.
+    fn install_dedicated_node_pool(&self) {
+        let run = self.kubectl(&[
+            "label",
+            "nodes",
+            "--all",
+            "--overwrite",
+            "node-pool=database",
+            "example.com/disk=ssd",
+        ]);
+        assert!(run.success, "node labels: {}", run.stderr);
+        let class = json!({
+            "apiVersion": "scheduling.k8s.io/v1",
+            "kind": "PriorityClass",
+            "metadata": {"name": "database-critical"},
+            "value": 1000000,
+        });
+        let run = self.kubectl_stdin(
+            &[
+                "apply",
+                "--server-side",
+                "--field-manager=platform",
+                "-f",
+                "-",
+            ],
+            &class.to_string(),
+        );
+        assert!(run.success, "PriorityClass: {}", run.stderr);
     }
 
     fn install_platform_storage_classes(&self) {
@@ -235,6 +269,11 @@ impl Cluster {
                 },
             });
             let run = self.kubectl_stdin(&["create", "-f", "-"], &volume.to_string());
+            // Tests waiting on one namespace at once race to the same claim:
+            // the first one's volume serves.
+            if run.stderr.contains("AlreadyExists") {
+                continue;
+            }
             assert!(
                 run.success,
                 "volume for claim {namespace}/{name}: {}",
