@@ -158,7 +158,7 @@ fn disabling_backups_is_destructive() {
     );
     assert_has(
         &output,
-        "    7. kubectl -n paless delete pvc postgres-backups",
+        "    9. kubectl -n paless delete pvc postgres-backups",
     );
 }
 
@@ -345,7 +345,7 @@ fn against_a_git_ref() {
     );
     assert!(
         output.ends_with(
-            "plan against k8s at HEAD: 3 unsafe change(s) need the manual procedure above\n"
+            "plan against k8s at HEAD: 2 unsafe change(s) need the manual procedure above\n"
         ),
         "{output}"
     );
@@ -467,7 +467,7 @@ fn plan_is_deterministic_and_ordered_by_profile_then_kind_and_name() {
     let headers: Vec<&str> = first.lines().filter(|l| !l.starts_with(' ')).collect();
     assert_eq!(
         headers[0],
-        "acme: 2 data-incompatible, 3 destructive, 3 in place, 21 unchanged"
+        "acme: 2 data-incompatible, 2 destructive, 4 in place, 21 unchanged"
     );
     let dev_small = palgen_in(dir.path(), &["build", "--profile", "dev-small"]);
     let objects = common::objects_by_identity(&stdout(&dev_small)).len();
@@ -525,20 +525,20 @@ fn an_engine_switch_is_a_data_migration_by_palgen_migrate_and_render_refuses_it(
     );
     assert_has(
         &output,
-        "      3. kubectl -n paless exec postgres-0 -c postgres -- pg_dump -U postgres --clean --if-exists paperless > paperless.sql   # a copy of the data before anything changes",
+        "    5. kubectl -n paless exec postgres-0 -c postgres -- pg_dump -U postgres --clean --if-exists paperless > paperless.sql   # a copy of the data before anything changes",
     );
     assert_has(
         &output,
-        "      5. palgen migrate --profile acme | kubectl apply -f -   # a new Cluster postgres-cluster that imports paperless from the running StatefulSet postgres",
+        "    7. palgen migrate --profile acme | kubectl apply -f -   # a new Cluster postgres-cluster that imports paperless from the running StatefulSet postgres",
     );
     assert_has(
         &output,
-        "      15. kubectl -n paless delete pvc postgres-data-postgres-0 postgres-data-postgres-replica-0 postgres-data-postgres-replica-1   # the old data: only after the verified import and the final dump",
+        "    17. kubectl -n paless delete pvc postgres-data-postgres-0 postgres-data-postgres-replica-0 postgres-data-postgres-replica-1   # the old data: only after the verified import and the final dump",
     );
     // No step deletes the old data before that last one.
     let before_last: Vec<&str> = output
         .lines()
-        .take_while(|l| !l.starts_with("      15. "))
+        .take_while(|l| !l.starts_with("    17. "))
         .collect();
     assert!(
         !before_last
@@ -578,7 +578,7 @@ fn turning_cloudnative_pg_backups_off_is_destructive_and_render_refuses_it() {
     );
     assert_has(
         &output,
-        "      2. kubectl -n paless wait backup/postgres-cluster-final --for=jsonpath='{.status.phase}'=completed --timeout=1h",
+        "    4. kubectl -n paless wait backup/postgres-cluster-final --for=jsonpath='{.status.phase}'=completed --timeout=1h",
     );
     assert_has(
         &output,

@@ -253,6 +253,11 @@ fn removed(old: &Value, cx: &Context) -> Vec<Finding> {
             change: format!("PVC {name} is no longer generated: its data goes once it is deleted"),
             procedure: procedure::copy_off_claim(namespace(old), name),
         },
+        // A suspended CronJob (the restore Job's holder) never runs: its
+        // removal stops nothing, and "a final run" of it would be a restore.
+        "CronJob" if old["spec"]["suspend"] == true => Finding::Removed {
+            delete: format!("{kubectl} delete cronjob {name}"),
+        },
         "CronJob" => Finding::Destructive {
             change: format!(
                 "CronJob {name} is no longer generated: its scheduled runs stop once it is deleted"
