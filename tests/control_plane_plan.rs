@@ -334,7 +334,16 @@ fn plan_verdicts_and_procedures_hold_on_the_control_plane() {
             run_procedure(&cluster, &dir, case, &procedure);
             wait_ready(&cluster, case.name);
         }
-        let diff = cluster.kubectl_in(&dir, &["diff", "--server-side", "-k", &overlay()]);
+        let diff = cluster.kubectl_in(
+            &dir,
+            &[
+                "diff",
+                "--server-side",
+                "--field-manager=palgen-test",
+                "-k",
+                &overlay(),
+            ],
+        );
         assert!(
             diff.success,
             "{}: the cluster does not hold v2 after the plan's steps:\n{}{}",
