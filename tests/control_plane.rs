@@ -258,14 +258,10 @@ fn statefulsets_create_their_pods_and_claims_spread_over_the_zones() {
                 .iter()
                 .filter(|c| c["topologyKey"] == "topology.kubernetes.io/zone")
             {
-                let selector = constraint["labelSelector"]["matchLabels"]
-                    .as_object()
-                    .expect("a matchLabels selector");
                 let mut per_zone: BTreeMap<&str, i64> =
                     ZONES.iter().map(|zone| (*zone, 0)).collect();
                 for pod in cluster.items("pods", namespace) {
-                    let labels = &pod["metadata"]["labels"];
-                    if selector.iter().all(|(key, value)| &labels[key] == value) {
+                    if selects(&constraint["labelSelector"], &pod["metadata"]["labels"]) {
                         let node = pod["spec"]["nodeName"].as_str().unwrap();
                         *per_zone.get_mut(zones[node].as_str()).unwrap() += 1;
                     }
@@ -279,6 +275,33 @@ fn statefulsets_create_their_pods_and_claims_spread_over_the_zones() {
             }
         }
     }
+}
+
+/// Whether a label selector (matchLabels and matchExpressions) selects
+/// these labels.
+fn selects(selector: &Value, labels: &Value) -> bool {
+    let empty = serde_json::Map::new();
+    let match_labels = selector["matchLabels"].as_object().unwrap_or(&empty);
+    let expressions = selector["matchExpressions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    match_labels
+        .iter()
+        .all(|(key, value)| &labels[key] == value)
+        && expressions.iter().all(|expression| {
+            let label = &labels[expression["key"].as_str().unwrap()];
+            let listed = expression["values"]
+                .as_array()
+                .is_some_and(|values| values.contains(label));
+            match expression["operator"].as_str().unwrap() {
+                "In" => listed,
+                "NotIn" => !listed,
+                "Exists" => !label.is_null(),
+                "DoesNotExist" => label.is_null(),
+                other => panic!("unknown selector operator {other}"),
+            }
+        })
 }
 
 #[test]

@@ -394,9 +394,11 @@ fn expect_refusal(cluster: &Cluster, dir: &Path, case: &Case, refused: &[&Findin
         case.name
     );
     for finding in refused {
+        // The object, and the field plan's description starts with.
         let named = format!("\"{}\"", finding.name);
+        let field = finding.description.split([' ', ':']).next().unwrap();
         assert!(
-            apply.stderr.contains(&named) && apply.stderr.contains("Forbidden"),
+            apply.stderr.contains(&named) && apply.stderr.contains(&format!("{field}:")),
             "{}: the server's refusal does not name {} {} ({}):\n{}",
             case.name,
             finding.kind,

@@ -89,7 +89,7 @@ impl Cluster {
         Run::from(self.command(args).output().expect("kubectl runs"))
     }
 
-    /// kubectl run in `dir`, for relative paths such as `-k k8s/overlays/X`.
+    /// kubectl run in `dir`, for the relative overlay paths procedures print.
     pub fn kubectl_in(&self, dir: &Path, args: &[&str]) -> Run {
         Run::from(
             self.command(args)
