@@ -222,6 +222,13 @@ fn validate_resources(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> 
             ),
         ));
     }
+    if s.postgres.shm_size == Bytes::from_bytes(0) {
+        return Err(r.invalid(
+            "postgres.shm_size",
+            "0 leaves PostgreSQL no /dev/shm for parallel queries; write a size such as 256Mi"
+                .to_owned(),
+        ));
+    }
     if s.postgres.shm_size >= s.resources.limits.memory {
         return Err(r.invalid(
             "postgres.shm_size",
