@@ -155,6 +155,10 @@ pub struct OutArgs {
     /// Directory holding base/ and overlays/
     #[arg(long, value_name = "DIR", default_value = "k8s")]
     pub out: PathBuf,
+    /// Exit 2 when a profile's off-site backup cannot authenticate (no role,
+    /// service account, client id or credentials Secret) instead of warning
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use anyhow::Result;
 use crate::cli::OutArgs;
 use crate::plan;
 use crate::profile::Catalog;
-use crate::tree::{drift, generate::Tree};
+use crate::tree::{drift, generate::Tree, scan};
 
 /// Exit status for drift found by `check`.
 const EXIT_DRIFT: u8 = 1;
@@ -19,8 +19,11 @@ pub fn run(
     quiet: bool,
     stdout: &mut impl Write,
 ) -> Result<ExitCode> {
+    let (present, _) = scan::overlays_on_disk(&args.out, catalog)?;
+    let warnings = super::unauthenticated(&super::resolve_all(catalog, &present)?, args.strict)?;
     let tree = Tree::new(catalog)?;
     let drift = drift::check(&args.out, catalog, &tree)?;
+    super::print_warnings(&warnings);
     if !drift.is_clean() {
         // The exit status is the verdict: a reader that stops early
         // (`palgen check | head -1`) must not turn drift into success.

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
-use crate::profile::Catalog;
+use crate::profile::{Catalog, Profile, identity};
 
 /// Where user profiles are looked for when `--profiles-dir` is not given.
 const DEFAULT_PROFILES_DIR: &str = "profiles";
@@ -52,4 +52,44 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan(args) => plan::run(&args, &catalog, quiet, &mut stdout),
         Command::Completions(_) => unreachable!("handled before the catalog is loaded"),
     }
+}
+
+/// The profiles whose off-site backup cannot authenticate, as warning
+/// lines; with `strict`, an error instead (exit 2), returned before the
+/// command does anything. The caller prints the warnings once it succeeded,
+/// so that they never precede its error.
+fn unauthenticated(profiles: &[Profile], strict: bool) -> Result<Vec<String>> {
+    let unset: Vec<(&str, &str)> = profiles
+        .iter()
+        .filter_map(|profile| {
+            identity::missing_key(&profile.settings).map(|key| (profile.name.as_str(), key))
+        })
+        .collect();
+    if strict && !unset.is_empty() {
+        let named: Vec<String> = unset
+            .iter()
+            .map(|(name, key)| format!("{name} ({key})"))
+            .collect();
+        anyhow::bail!(
+            "--strict: the off-site backup cannot authenticate to its bucket; set the key in the profile: {}",
+            named.join(", ")
+        );
+    }
+    Ok(unset
+        .into_iter()
+        .map(|(name, key)| identity::warning(name, key))
+        .collect())
+}
+
+fn print_warnings(warnings: &[String]) {
+    for warning in warnings {
+        eprintln!("palgen: warning: {warning}");
+    }
+}
+
+fn resolve_all(catalog: &Catalog, names: &[String]) -> Result<Vec<Profile>> {
+    Ok(names
+        .iter()
+        .map(|name| catalog.resolve(name))
+        .collect::<Result<Vec<_>, _>>()?)
 }

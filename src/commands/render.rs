@@ -33,6 +33,7 @@ pub fn run(
         .map(|name| catalog.resolve(name))
         .collect::<Result<Vec<_>, _>>()?;
     shared_bucket::refuse_shared_places(&profiles)?;
+    let warnings = super::unauthenticated(&profiles, args.out.strict)?;
     let out = &args.out.out;
     let _lock = output_dir::lock_for_writing(out)?;
     // With every profile rendered, an overlay of none is left over from a
@@ -50,6 +51,7 @@ pub fn run(
             plan::refuse_unsafe_render(catalog, changing, out)
         }
     })?;
+    super::print_warnings(&warnings);
     if !quiet {
         for path in &summary.written {
             writeln!(stdout, "wrote {}", out.join(path).display())?;

@@ -4,6 +4,7 @@
 mod blame;
 mod catalog;
 mod error;
+pub mod identity;
 pub mod layer;
 mod offsite;
 mod postgres_limits;
