@@ -442,11 +442,7 @@ fn render_repairs_a_committed_overlay_that_does_not_build_and_says_it_was_not_pl
 #[test]
 fn an_engine_switch_is_a_data_migration_by_palgen_migrate_and_render_refuses_it() {
     let dir = committed("aws-large");
-    set_profile(
-        dir.path(),
-        "aws-large",
-        "engine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: s3://acme-backups/postgres\n",
-    );
+    set_profile(dir.path(), "aws-large", "engine: cloudnative-pg\n");
     let output = plan(dir.path(), &[]);
     assert_has(
         &output,
@@ -488,11 +484,7 @@ fn an_engine_switch_is_a_data_migration_by_palgen_migrate_and_render_refuses_it(
 fn turning_cloudnative_pg_backups_off_is_destructive_and_render_refuses_it() {
     let dir = tempfile::tempdir().expect("temporary directory");
     fs::create_dir(dir.path().join("profiles")).unwrap();
-    set_profile(
-        dir.path(),
-        "aws-large",
-        "engine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: s3://acme-backups/postgres\n",
-    );
+    set_profile(dir.path(), "aws-large", "engine: cloudnative-pg\n");
     let rendered = palgen_in(dir.path(), &["render", "--profile", "acme", "--quiet"]);
     assert!(rendered.status.success(), "{}", stderr(&rendered));
     set_profile(

@@ -20,7 +20,7 @@ pub fn run(
     stdout: &mut impl Write,
 ) -> Result<ExitCode> {
     let (present, _) = scan::overlays_on_disk(&args.out, catalog)?;
-    let warnings = super::unauthenticated(&super::resolve_all(catalog, &present)?, args.strict)?;
+    let warnings = super::profile_warnings(&super::resolve_all(catalog, &present)?, args.strict)?;
     let tree = Tree::new(catalog)?;
     let drift = drift::check(&args.out, catalog, &tree)?;
     super::print_warnings(&warnings);

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
-use crate::profile::{Catalog, Profile, identity};
+use crate::profile::{Catalog, Profile, deprecated, identity};
 
 /// Where user profiles are looked for when `--profiles-dir` is not given.
 const DEFAULT_PROFILES_DIR: &str = "profiles";
@@ -54,11 +54,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// The profiles whose off-site backup cannot authenticate, as warning
-/// lines; with `strict`, an error instead (exit 2), returned before the
-/// command does anything. The caller prints the warnings once it succeeded,
-/// so that they never precede its error.
-fn unauthenticated(profiles: &[Profile], strict: bool) -> Result<Vec<String>> {
+/// The warning lines of the profiles: deprecated keys they set, and an
+/// off-site backup that cannot authenticate; with `strict`, the latter is an
+/// error instead (exit 2), returned before the command does anything. The
+/// caller prints the warnings once it succeeded, so that they never precede
+/// its error.
+fn profile_warnings(profiles: &[Profile], strict: bool) -> Result<Vec<String>> {
     let unset: Vec<(&str, &str)> = profiles
         .iter()
         .filter_map(|profile| {
@@ -75,9 +76,14 @@ fn unauthenticated(profiles: &[Profile], strict: bool) -> Result<Vec<String>> {
             named.join(", ")
         );
     }
-    Ok(unset
-        .into_iter()
-        .map(|(name, key)| identity::warning(name, key))
+    Ok(profiles
+        .iter()
+        .flat_map(deprecated::warnings)
+        .chain(
+            unset
+                .into_iter()
+                .map(|(name, key)| identity::warning(name, key)),
+        )
         .collect())
 }
 

@@ -32,7 +32,7 @@ pub fn run(
         }
         names
     };
-    let warnings = super::unauthenticated(&super::resolve_all(catalog, &names)?, args.out.strict)?;
+    let warnings = super::profile_warnings(&super::resolve_all(catalog, &names)?, args.out.strict)?;
     let plan = plan::plan(catalog, &names, &args.out.out, args.against.as_deref())?;
     super::print_warnings(&warnings);
     let detail = if quiet {

@@ -33,7 +33,7 @@ pub fn run(
         .map(|name| catalog.resolve(name))
         .collect::<Result<Vec<_>, _>>()?;
     shared_bucket::refuse_shared_places(&profiles)?;
-    let warnings = super::unauthenticated(&profiles, args.out.strict)?;
+    let warnings = super::profile_warnings(&profiles, args.out.strict)?;
     let out = &args.out.out;
     let _lock = output_dir::lock_for_writing(out)?;
     // With every profile rendered, an overlay of none is left over from a

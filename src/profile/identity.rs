@@ -4,7 +4,7 @@
 //! service account, so this is said at render time rather than left to fail
 //! in the cluster.
 
-use crate::model::settings::{Engine, Settings};
+use crate::model::settings::{Engine, OFFSITE_KEY, Settings};
 
 /// The key a profile must set for its upload or WAL archive to reach the
 /// bucket, if any.
@@ -16,7 +16,9 @@ pub fn missing_key(settings: &Settings) -> Option<&'static str> {
         Engine::StatefulSet => settings.backup.offsite.missing_key(),
         Engine::CloudNativePg => {
             let store = settings.cloudnative_pg.object_store.as_ref()?;
-            if store.credentials_secret.is_some() {
+            if store.key == OFFSITE_KEY {
+                settings.backup.offsite.missing_key()
+            } else if store.credentials_secret.is_some() {
                 None
             } else if store.endpoint.is_some() {
                 // An S3-compatible server has no workload identity.

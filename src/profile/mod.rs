@@ -3,6 +3,7 @@
 
 mod blame;
 mod catalog;
+pub mod deprecated;
 mod error;
 pub mod identity;
 pub mod layer;
