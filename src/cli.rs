@@ -159,6 +159,10 @@ pub struct OutArgs {
     /// directory or the parent that holds a rendered one, as git finds its root]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Exit 2 when a profile's off-site backup cannot authenticate (no role,
+    /// service account, client id or credentials Secret) instead of warning
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]

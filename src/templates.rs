@@ -185,6 +185,10 @@ fn context(profile: &Profile) -> minijinja::Value {
             minijinja::Value::from(settings.backup.offsite.missing_key()),
         ),
         (
+            "backup_missing_key",
+            minijinja::Value::from(crate::profile::identity::missing_key(settings)),
+        ),
+        (
             "offsite_unconfigured_exit",
             minijinja::Value::from(contract::OFFSITE_UNCONFIGURED_EXIT),
         ),

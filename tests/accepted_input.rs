@@ -76,6 +76,42 @@ fn a_tag_that_names_the_major_as_pg_nn_runs_that_major() {
 }
 
 #[test]
+fn beta_and_rc_tags_run_the_major_they_name() {
+    for (image, pgdata) in [
+        ("postgres:19beta1", "/var/lib/postgresql/19/docker"),
+        ("postgres:18rc1-bookworm", "/var/lib/postgresql/18/docker"),
+    ] {
+        let objects = build(&format!("extends: aws-small\nimage: {image}\n"));
+        let postgres =
+            &objects["StatefulSet/paless/postgres"]["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(postgres["image"], image);
+        let env = postgres["env"].as_array().unwrap();
+        let found = env.iter().find(|env| env["name"] == "PGDATA").unwrap();
+        assert_eq!(found["value"], pgdata, "{image}");
+    }
+}
+
+#[test]
+fn a_null_storage_provision_means_false() {
+    // aws-large defines its StorageClass; `provision: ~` (or an empty
+    // value) clears it, as `false` does, rather than inheriting it.
+    for yaml in [
+        "extends: aws-large\nstorage:\n  provision: ~\n",
+        "extends: aws-large\nstorage:\n  provision:\n",
+        "extends: aws-large\nstorage:\n  provision: false\n",
+    ] {
+        let objects = build(yaml);
+        assert!(
+            !objects.keys().any(|key| key.starts_with("StorageClass/")),
+            "{yaml}: {:?}",
+            objects.keys().collect::<Vec<_>>()
+        );
+    }
+    let objects = build("extends: aws-large\n");
+    assert!(objects.keys().any(|key| key.starts_with("StorageClass/")));
+}
+
+#[test]
 fn max_wal_size_follows_the_data_volume() {
     // A 2Gi volume: 4GB would not fit; a quarter of it is 512MB.
     let conf = postgresql_conf(&build("extends: aws-small\nstorage:\n  size: 2Gi\n"));

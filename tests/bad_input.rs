@@ -482,6 +482,9 @@ bad_inputs! {
     reserved_connections_take_them_all:
         profile("extends: aws-large\nconnections:\n  superuser_reserved: 100\n")
             .expect(&["profiles/a.yaml:3:", "connections.superuser_reserved", "100"]);
+    shared_memory_of_zero:
+        profile("extends: aws-large\npostgres:\n  shm_size: 0\n")
+            .expect(&["profiles/a.yaml:3:", "postgres.shm_size", "0 leaves PostgreSQL no /dev/shm"]);
     shared_memory_not_below_the_memory_limit:
         profile("extends: aws-large\npostgres:\n  shm_size: 4Gi\n")
             .expect(&["profiles/a.yaml:3:", "postgres.shm_size", "4Gi"]);

@@ -297,8 +297,8 @@ fn a_single_instance_has_no_disruption_budget() {
 fn impossible_cloudnative_pg_settings_are_refused_with_file_line_and_key() {
     let cases = [
         (
-            "extends: aws-small\nengine: cloudnative-pg\n",
-            "bad.yaml:2: engine: cloudnative-pg with backup.enabled needs cloudnative_pg.backup_destination",
+            "extends: dev-small\nengine: cloudnative-pg\nbackup:\n  enabled: true\n",
+            "bad.yaml:2: engine: cloudnative-pg with backup.enabled needs backup.offsite",
         ),
         (
             "extends: aws-small\nengine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: ftp://x/y\n",

@@ -15,16 +15,19 @@ const EXIT_DRIFT: u8 = 1;
 
 pub fn run(
     out: &Path,
+    strict: bool,
     catalog: &Catalog,
     quiet: bool,
     stdout: &mut impl Write,
 ) -> Result<ExitCode> {
     let present = scan::overlays_on_disk(out, catalog)?.0;
+    let warnings = super::profile_warnings(&super::resolve_all(catalog, &present)?, strict)?;
     let tree = Tree::new(catalog, &present, &[])?;
     let drift = drift::check(out, catalog, &tree)?;
     // The process ends right after: freeing every object set one by one
     // was 5% of a check, and the system frees it all at once.
     std::mem::forget(tree);
+    super::print_warnings(&warnings);
     if !drift.is_clean() {
         // The exit status is the verdict: a reader that stops early
         // (`palgen check | head -1`) must not turn drift into success.

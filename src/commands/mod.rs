@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
-use crate::profile::Catalog;
+use crate::profile::{Catalog, Profile, deprecated, identity};
 use crate::tree::root::Root;
 
 /// Where user profiles are looked for when `--profiles-dir` is not given,
@@ -58,7 +58,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Check(args) => {
             let out = root.out_dir(args.out.as_deref())?;
-            check::run(&out, &catalog, quiet, &mut stdout)
+            check::run(&out, args.strict, &catalog, quiet, &mut stdout)
         }
         Command::Build(args) => build::run(&args, &catalog, &mut stdout),
         Command::List => list::run(&catalog, &mut stdout),
@@ -71,4 +71,50 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Completions(_) => unreachable!("handled before the catalog is loaded"),
     }
+}
+
+/// The warning lines of the profiles: deprecated keys they set, and an
+/// off-site backup that cannot authenticate; with `strict`, the latter is an
+/// error instead (exit 2), returned before the command does anything. The
+/// caller prints the warnings once it succeeded, so that they never precede
+/// its error.
+fn profile_warnings(profiles: &[Profile], strict: bool) -> Result<Vec<String>> {
+    let unset: Vec<(&str, &str)> = profiles
+        .iter()
+        .filter_map(|profile| {
+            identity::missing_key(&profile.settings).map(|key| (profile.name.as_str(), key))
+        })
+        .collect();
+    if strict && !unset.is_empty() {
+        let named: Vec<String> = unset
+            .iter()
+            .map(|(name, key)| format!("{name} ({key})"))
+            .collect();
+        anyhow::bail!(
+            "--strict: the off-site backup cannot authenticate to its bucket; set the key in the profile: {}",
+            named.join(", ")
+        );
+    }
+    Ok(profiles
+        .iter()
+        .flat_map(deprecated::warnings)
+        .chain(
+            unset
+                .into_iter()
+                .map(|(name, key)| identity::warning(name, key)),
+        )
+        .collect())
+}
+
+fn print_warnings(warnings: &[String]) {
+    for warning in warnings {
+        eprintln!("palgen: warning: {warning}");
+    }
+}
+
+fn resolve_all(catalog: &Catalog, names: &[String]) -> Result<Vec<Profile>> {
+    Ok(names
+        .iter()
+        .map(|name| catalog.resolve(name))
+        .collect::<Result<Vec<_>, _>>()?)
 }

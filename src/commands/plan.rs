@@ -34,7 +34,9 @@ pub fn run(
         }
         names
     };
+    let warnings = super::profile_warnings(&super::resolve_all(catalog, &names)?, args.out.strict)?;
     let plan = plan::plan(catalog, &names, out, args.against.as_deref())?;
+    super::print_warnings(&warnings);
     let detail = if quiet {
         plan::Detail::UnsafeOnly
     } else {

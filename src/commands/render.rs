@@ -46,6 +46,7 @@ pub fn run(
         .map(|name| catalog.resolve(name))
         .collect::<Result<Vec<_>, _>>()?;
     shared_bucket::refuse_shared_places(&profiles)?;
+    let warnings = super::profile_warnings(&profiles, args.out.strict)?;
     let _lock = output_dir::lock_for_writing(out)?;
     // With every profile rendered, or every one present, an overlay of none
     // is left over from a removed profile: its generated files go.
@@ -74,6 +75,7 @@ pub fn run(
     // The process ends right after: freeing every object set one by one
     // was 5% of an up-to-date render, and the system frees it all at once.
     std::mem::forget(tree);
+    super::print_warnings(&warnings);
     if !quiet {
         for path in &summary.written {
             writeln!(stdout, "wrote {}", out.join(path).display())?;

@@ -196,7 +196,8 @@ pub fn check_pinned(text: &str) -> Result<(), String> {
 }
 
 /// The PostgreSQL major a tag names: a `pgNN` part (TimescaleDB's
-/// `2.17.2-pg17`), else the number the tag starts with (`18`, `17.2-bookworm`).
+/// `2.17.2-pg17`), else the number the tag starts with (`18`, `17.2-bookworm`,
+/// and the pre-releases the official image publishes: `19beta1`, `18rc1`).
 fn major_of_tag(tag: &str) -> Option<u32> {
     let from_marker = tag
         .split(['-', '_', '.'])
@@ -204,13 +205,26 @@ fn major_of_tag(tag: &str) -> Option<u32> {
         .find_map(|digits| digits.parse().ok());
     from_marker.or_else(|| {
         let digits: String = tag.chars().take_while(char::is_ascii_digit).collect();
-        let rest = &tag[digits.len()..];
+        let rest = without_pre_release(&tag[digits.len()..]);
         if rest.is_empty() || rest.starts_with(['.', '-', '_']) {
             digits.parse().ok()
         } else {
             None
         }
     })
+}
+
+/// What follows a pre-release marker and its number (`beta1-bookworm` gives
+/// `-bookworm`), or `rest` itself when it does not start with one.
+fn without_pre_release(rest: &str) -> &str {
+    ["beta", "rc"]
+        .iter()
+        .find_map(|marker| rest.strip_prefix(marker))
+        .and_then(|after| {
+            let number = after.chars().take_while(char::is_ascii_digit).count();
+            (number > 0).then(|| &after[number..])
+        })
+        .unwrap_or(rest)
 }
 
 /// The oldest major whose configuration palgen writes and tests.
@@ -311,6 +325,24 @@ mod tests {
             "postgres:18beta1x".parse::<Image>(),
             Err(ImageError::NoMajor(_))
         ));
+    }
+
+    #[test]
+    fn pre_release_tags_name_their_major() {
+        for (tag, major) in [
+            ("postgres:19beta1", 19),
+            ("postgres:18rc1", 18),
+            ("postgres:19beta2-bookworm", 19),
+            ("postgres:18rc1-alpine3.22", 18),
+        ] {
+            assert_eq!(tag.parse::<Image>().map(|i| i.major()), Ok(major), "{tag}");
+        }
+        for tag in ["postgres:19beta", "postgres:18rc", "postgres:19gamma1"] {
+            assert!(
+                matches!(tag.parse::<Image>(), Err(ImageError::NoMajor(_))),
+                "{tag}"
+            );
+        }
     }
 
     #[test]

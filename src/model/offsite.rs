@@ -7,6 +7,8 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
+use super::settings::{OFFSITE_KEY, ObjectStore};
+
 /// The object store the dumps are copied to; each is an rclone backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -130,6 +132,44 @@ impl Offsite {
             }
             _ => None,
         }
+    }
+
+    /// The same place as the CloudNativePG engine's Barman Cloud object
+    /// store, so that one setting serves both engines. Barman writes under
+    /// the server name (the profile's) below the prefix. An unset Azure
+    /// account gives a host the plugin cannot reach: the archive then fails
+    /// loudly, as the upload job does, and render warns (profile::identity).
+    pub fn object_store(&self) -> Option<ObjectStore> {
+        let place = |root: String| {
+            if self.prefix.is_empty() {
+                root
+            } else {
+                format!("{root}/{}", self.prefix)
+            }
+        };
+        let destination = match self.provider {
+            Provider::None => return None,
+            Provider::S3 => place(format!("s3://{}", self.bucket)),
+            Provider::Gcs => place(format!("gs://{}", self.bucket)),
+            Provider::AzureBlob => place(format!(
+                "https://{}.blob.core.windows.net/{}",
+                self.account, self.bucket
+            )),
+        };
+        let set = |value: &str| (!value.is_empty()).then(|| value.to_owned());
+        let identity = match self.provider {
+            _ if self.uses_access_keys() => None,
+            Provider::S3 => set(&self.role_arn),
+            Provider::Gcs => set(&self.gcp_service_account),
+            _ => set(&self.azure_client_id),
+        };
+        Some(ObjectStore {
+            destination,
+            endpoint: set(&self.endpoint),
+            identity,
+            credentials_secret: set(&self.credentials_secret),
+            key: OFFSITE_KEY,
+        })
     }
 
     /// The workload-identity annotation of the job's ServiceAccount.

@@ -134,7 +134,17 @@ pub struct ObjectStore {
     /// k3s), where no workload identity exists.
     #[serde(rename = "backup_credentials_secret")]
     pub credentials_secret: Option<String>,
+    /// The setting it comes from: `backup.offsite`, which both engines
+    /// read, or the deprecated `cloudnative_pg.backup_destination`.
+    #[serde(skip)]
+    pub key: &'static str,
 }
+
+/// The setting of the object store both engines read.
+pub const OFFSITE_KEY: &str = "backup.offsite";
+/// The deprecated setting of the CloudNativePG engine's object store
+/// (issue 17), read for one more release.
+pub const DEPRECATED_DESTINATION_KEY: &str = "cloudnative_pg.backup_destination";
 
 /// The cloud an object-store destination belongs to, from its URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1887,6 +1887,7 @@ mod tests {
             endpoint: None,
             identity: None,
             credentials_secret: None,
+            key: crate::model::settings::OFFSITE_KEY,
         });
     }
 

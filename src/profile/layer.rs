@@ -152,7 +152,17 @@ pub struct StorageLayer {
     pub ssd: Option<Spanned<bool>>,
     /// A StorageClass the overlay must define because the platform lacks
     /// it, or `false` to use a class the cluster already has.
+    #[serde(default, deserialize_with = "provision_or_null")]
     pub provision: Option<Spanned<ProvisionLayer>>,
+}
+
+/// `provision: ~` is read as `false` rather than as an absent key: an absent
+/// key inherits the base profile's class, which is the opposite of what
+/// someone clearing the setting means.
+fn provision_or_null<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Spanned<ProvisionLayer>>, D::Error> {
+    Spanned::deserialize(deserializer).map(Some)
 }
 
 /// `false`, or the class to define.
@@ -176,6 +186,14 @@ impl<'de> Deserialize<'de> for ProvisionLayer {
 
             fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<ProvisionLayer, E> {
                 Ok(ProvisionLayer::Off(value))
+            }
+
+            fn visit_unit<E: serde::de::Error>(self) -> Result<ProvisionLayer, E> {
+                Ok(ProvisionLayer::Off(false))
+            }
+
+            fn visit_none<E: serde::de::Error>(self) -> Result<ProvisionLayer, E> {
+                Ok(ProvisionLayer::Off(false))
             }
 
             fn visit_map<A: serde::de::MapAccess<'de>>(

@@ -3,7 +3,9 @@
 
 mod blame;
 mod catalog;
+pub mod deprecated;
 mod error;
+pub mod identity;
 pub mod layer;
 mod offsite;
 mod postgres_limits;

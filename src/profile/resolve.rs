@@ -12,11 +12,14 @@ use super::offsite;
 use super::validate;
 use crate::model::derived::{self, Derived};
 use crate::model::image::Image;
+use crate::model::offsite::Offsite;
 use crate::model::settings::{
     Amounts, Backup, CloudNativePg, Connections, Monitoring, ObjectStore, Origin, Origins,
     PgBouncer, Postgres, ProvisionedClass, Replication, Resources, Scheduling, Settings, Storage,
 };
-use crate::model::settings::{CertificateSource, IssuerRef, Tls};
+use crate::model::settings::{
+    CertificateSource, DEPRECATED_DESTINATION_KEY, Engine, IssuerRef, Tls,
+};
 
 /// A profile file and its parsed content, ready to be layered.
 pub struct SourcedLayer<'a> {
@@ -79,7 +82,13 @@ impl<'a> Resolver<'a> {
 
 /// The `cloudnative_pg` section: resolved for every profile (so `show`
 /// prints it), validated where the profile runs the `cloudnative-pg` engine.
-fn resolve_cloudnative_pg(r: &mut Resolver<'_>) -> Result<CloudNativePg, SettingsError> {
+/// Its object store is `backup.offsite`'s, unless the profile still sets
+/// the deprecated `cloudnative_pg.backup_*` keys.
+fn resolve_cloudnative_pg(
+    r: &mut Resolver<'_>,
+    engine: Engine,
+    offsite: &Offsite,
+) -> Result<CloudNativePg, SettingsError> {
     let image_text = r.take("cloudnative_pg.image", |l| l.cloudnative_pg.image.as_ref())?;
     let image = image_text
         .parse::<Image>()
@@ -104,12 +113,17 @@ fn resolve_cloudnative_pg(r: &mut Resolver<'_>) -> Result<CloudNativePg, Setting
         wal_size: r.take_optional("cloudnative_pg.wal_size", |l| {
             l.cloudnative_pg.wal_size.as_ref()
         }),
-        object_store: destination.map(|destination| ObjectStore {
-            destination,
-            endpoint,
-            identity,
-            credentials_secret,
-        }),
+        object_store: match destination {
+            Some(destination) => Some(ObjectStore {
+                destination,
+                endpoint,
+                identity,
+                credentials_secret,
+                key: DEPRECATED_DESTINATION_KEY,
+            }),
+            None if engine == Engine::CloudNativePg => offsite.object_store(),
+            None => None,
+        },
     })
 }
 
@@ -240,7 +254,7 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
     };
 
     let engine = r.take("engine", |l| l.engine.as_ref())?;
-    let cloudnative_pg = resolve_cloudnative_pg(&mut r)?;
+    let cloudnative_pg = resolve_cloudnative_pg(&mut r, engine, &backup.offsite)?;
     let tls = resolve_tls(&mut r)?;
 
     let settings = Settings {

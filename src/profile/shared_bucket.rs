@@ -63,7 +63,7 @@ fn places(profile: &Profile) -> Vec<Place> {
                             .unwrap_or_default()
                     ),
                     path,
-                    key: "cloudnative_pg.backup_destination",
+                    key: store.key,
                 });
             }
         }

@@ -11,8 +11,8 @@ use crate::contract;
 use crate::model::derived::Derived;
 use crate::model::quantity::Bytes;
 use crate::model::settings::{
-    CertificateSource, Cloud, Engine, ObjectStore, Settings, TolerationOperator, is_dns_label,
-    is_dns_subdomain,
+    CertificateSource, Cloud, DEPRECATED_DESTINATION_KEY, Engine, ObjectStore, Settings,
+    TolerationOperator, is_dns_label, is_dns_subdomain,
 };
 use crate::model::{cron, image};
 
@@ -316,6 +316,13 @@ fn validate_resources(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> 
             ),
         ));
     }
+    if s.postgres.shm_size == Bytes::from_bytes(0) {
+        return Err(r.invalid(
+            "postgres.shm_size",
+            "0 leaves PostgreSQL no /dev/shm for parallel queries; write a size such as 256Mi"
+                .to_owned(),
+        ));
+    }
     if s.postgres.shm_size >= s.resources.limits.memory {
         return Err(r.invalid(
             "postgres.shm_size",
@@ -479,7 +486,16 @@ pub(super) fn platform(
     r: &Blame<'_>,
 ) -> Result<(), SettingsError> {
     let used = s.engine == Engine::CloudNativePg && s.backup.enabled;
-    let Some(store) = s.cloudnative_pg.object_store.as_ref().filter(|_| used) else {
+    // backup.offsite is checked for its provider by profile::offsite, for
+    // both engines alike.
+    let deprecated = |store: &&ObjectStore| store.key == DEPRECATED_DESTINATION_KEY;
+    let Some(store) = s
+        .cloudnative_pg
+        .object_store
+        .as_ref()
+        .filter(|_| used)
+        .filter(deprecated)
+    else {
         return Ok(());
     };
     let expected = PLATFORM_CLOUDS
@@ -547,13 +563,13 @@ fn validate_cloudnative_pg(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsEr
     match &c.object_store {
         None if s.backup.enabled => Err(r.invalid(
             "engine",
-            "cloudnative-pg with backup.enabled needs cloudnative_pg.backup_destination, \
-             the object store for WAL and base backups: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX \
-             or https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX"
+            "cloudnative-pg with backup.enabled needs backup.offsite, the object store for WAL \
+             and base backups: set backup.offsite.provider (s3, gcs or azureblob) and \
+             backup.offsite.bucket"
                 .to_owned(),
         )),
-        None => Ok(()),
-        Some(store) => validate_object_store(store, r),
+        Some(store) if store.key == DEPRECATED_DESTINATION_KEY => validate_object_store(store, r),
+        _ => Ok(()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! What `list` prints: one row per profile with its key settings.
 
-use crate::profile::Profile;
+use crate::model::settings::Engine;
+use crate::profile::{Profile, identity};
 
 /// One row per profile, aligned columns.
 pub fn table(profiles: &[Profile]) -> String {
@@ -11,9 +12,10 @@ pub fn table(profiles: &[Profile]) -> String {
         "LIMITS",
         "APP PODS",
         "CONNECTIONS",
+        "BACKUP IDENTITY",
         "DESCRIPTION",
     ];
-    let rows: Vec<[String; 7]> = profiles
+    let rows: Vec<[String; 8]> = profiles
         .iter()
         .map(|p| {
             let s = &p.settings;
@@ -38,6 +40,7 @@ pub fn table(profiles: &[Profile]) -> String {
                         ""
                     }
                 ),
+                backup_identity(p),
                 s.description.clone(),
             ]
         })
@@ -64,4 +67,19 @@ pub fn table(profiles: &[Profile]) -> String {
         out.push_str(&line(row.iter().map(String::as_str).collect()));
     }
     out
+}
+
+/// Whether the off-site backup can authenticate: `-` without one, the key
+/// to set when it cannot (render, check and plan warn about it too).
+fn backup_identity(profile: &Profile) -> String {
+    let s = &profile.settings;
+    match identity::missing_key(s) {
+        Some(key) => format!("set {key}"),
+        None if !s.backup.enabled => "-".to_owned(),
+        None if s.engine == Engine::CloudNativePg && s.cloudnative_pg.object_store.is_none() => {
+            "-".to_owned()
+        }
+        None if s.engine == Engine::StatefulSet && !s.backup.offsite.enabled() => "-".to_owned(),
+        None => "ok".to_owned(),
+    }
 }
