@@ -340,6 +340,9 @@ fn plan_verdicts_and_procedures_hold_on_the_control_plane() {
                 "diff",
                 "--server-side",
                 "--field-manager=palgen-test",
+                // The procedure's own `kubectl apply -k` owns the fields
+                // now: compare values, whoever owns them.
+                "--force-conflicts",
                 "-k",
                 &overlay(),
             ],
