@@ -32,13 +32,7 @@ fn migration_steps() -> Vec<String> {
     let planned = palgen_in(dir.path(), &["plan"]);
     assert!(planned.status.success(), "{}", stderr(&planned));
     let report = stdout(&planned);
-    let steps: Vec<String> = report
-        .lines()
-        .skip_while(|l| !l.starts_with("  DATA MIGRATION     StatefulSet postgres:"))
-        .skip(2)
-        .take_while(|l| l.starts_with("      "))
-        .map(|l| l.trim_start().split_once(". ").unwrap().1.to_owned())
-        .collect();
+    let steps = common::overlay_procedure(&report, "acme");
     assert!(steps.len() > 10, "no migration procedure:\n{report}");
     steps
 }

@@ -930,13 +930,7 @@ fn plan_without_replicas() -> (Vec<String>, String) {
     let planned = palgen_in(dir.path(), &["plan"]);
     assert!(planned.status.success(), "{}", stderr(&planned));
     let report = stdout(&planned);
-    let steps: Vec<String> = report
-        .lines()
-        .skip_while(|l| !l.starts_with("  DESTRUCTIVE        StatefulSet postgres-replica:"))
-        .skip(2)
-        .take_while(|l| l.starts_with("      "))
-        .map(|l| l.trim_start().split_once(". ").unwrap().1.to_owned())
-        .collect();
+    let steps = common::overlay_procedure(&report, "acme");
     assert!(
         !steps.is_empty(),
         "no procedure for the replicas:\n{report}"
@@ -989,10 +983,13 @@ fn removing_a_replica_as_the_plan_says_drops_its_slot_and_recycles_wal() {
             .any(|l| l.starts_with("max_slot_wal_keep_size = ")),
         "without replicas, retained WAL must stay bounded:\n{conf}"
     );
-    assert_eq!(
-        steps[0],
-        "kubectl -n paless delete statefulset postgres-replica"
-    );
+    // The overlay's procedure renders, has the change reviewed and
+    // committed, applies; the replicas' own steps follow.
+    let at = steps
+        .iter()
+        .position(|s| s == "kubectl -n paless delete statefulset postgres-replica")
+        .unwrap_or_else(|| panic!("no step deletes the replicas: {steps:#?}"));
+    let steps = &steps[at..];
     assert!(
         steps[1].starts_with("kubectl -n paless wait --for=delete pod/postgres-replica-0 "),
         "{steps:?}"

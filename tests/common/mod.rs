@@ -70,6 +70,20 @@ pub const STRESS_PROFILES: [(&str, &str); 6] = [
     ),
 ];
 
+/// The steps of the procedure `palgen plan` prints for `profile`'s overlay
+/// (`  procedure for NAME, ...` then `    N. step` lines).
+pub fn overlay_procedure(report: &str, profile: &str) -> Vec<String> {
+    report
+        .lines()
+        .skip_while(|l| !l.starts_with(&format!("  procedure for {profile},")))
+        .skip(1)
+        .map_while(|l| {
+            let (number, step) = l.strip_prefix("    ")?.split_once(". ")?;
+            number.parse::<u32>().ok().map(|_| step.to_owned())
+        })
+        .collect()
+}
+
 pub fn palgen(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_palgen"))
         .args(args)
