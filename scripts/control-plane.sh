@@ -240,8 +240,8 @@ metadata:
     topology.kubernetes.io/region: test
     topology.kubernetes.io/zone: test-$zone
 status:
-  allocatable: {cpu: "32", memory: 128Gi, pods: "110", ephemeral-storage: 500Gi}
-  capacity: {cpu: "32", memory: 128Gi, pods: "110", ephemeral-storage: 500Gi}
+  allocatable: {cpu: "64", memory: 256Gi, pods: "250", ephemeral-storage: 1Ti}
+  capacity: {cpu: "64", memory: 256Gi, pods: "250", ephemeral-storage: 1Ti}
 EOF
     done
     wait_for "three Ready nodes" 120 bash -c \

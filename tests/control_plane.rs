@@ -39,6 +39,18 @@ fn applied() -> &'static (Cluster, Vec<Applied>) {
     static APPLIED: OnceLock<(Cluster, Vec<Applied>)> = OnceLock::new();
     APPLIED.get_or_init(|| {
         let cluster = Cluster::connect();
+        // Earlier runs' namespaces hold pods that take the nodes' room.
+        let earlier = cluster.kubectl(&["get", "namespaces", "-o", "name"]);
+        let earlier: Vec<&str> = earlier
+            .stdout
+            .lines()
+            .filter(|name| name.starts_with("namespace/t-"))
+            .collect();
+        if !earlier.is_empty() {
+            let mut delete = vec!["delete", "--wait=false"];
+            delete.extend(earlier);
+            cluster.kubectl(&delete);
+        }
         let dir = tempfile::tempdir().expect("temporary directory").keep();
         let profiles_dir = dir.join("profiles");
         fs::create_dir(&profiles_dir).unwrap();
