@@ -83,36 +83,29 @@ const UNSAFE: [&str; 4] = [
 
 /// The findings of `palgen plan`'s text output, and the overlay's procedure.
 fn findings(plan: &str) -> (Vec<Finding>, Vec<String>) {
-    let labels = ["in place", "rolls pods"].into_iter().chain(UNSAFE);
-    let labels: Vec<&str> = labels.collect();
-    let mut found = Vec::new();
-    let mut procedure = Vec::new();
-    let mut in_procedure = false;
-    for line in plan.lines() {
-        if line.starts_with(&format!("  procedure for {PROFILE},")) {
-            in_procedure = true;
-        } else if in_procedure
-            && let Some((number, step)) = line.trim_start().split_once(". ")
-            && number.parse::<u32>().is_ok()
-        {
-            procedure.push(step.to_owned());
-        } else if let Some(label) = labels.iter().find(|label| {
-            line.strip_prefix("  ")
-                .is_some_and(|l| l.starts_with(*label))
-        }) {
-            in_procedure = false;
-            let rest = line[2 + label.len()..].trim_start();
-            let (object, description) = rest.split_once(": ").expect("kind name: description");
+    let labels: Vec<&str> = ["in place", "rolls pods"]
+        .into_iter()
+        .chain(UNSAFE)
+        .collect();
+    let found = plan
+        .lines()
+        .filter_map(|line| {
+            let line = line.strip_prefix("  ")?;
+            let label = labels.iter().find(|label| line.starts_with(*label))?;
+            let (object, description) = line[label.len()..]
+                .trim_start()
+                .split_once(": ")
+                .expect("kind name: description");
             let (kind, name) = object.split_once(' ').expect("kind name");
-            found.push(Finding {
+            Some(Finding {
                 class: (*label).to_owned(),
                 kind: kind.to_owned(),
                 name: name.to_owned(),
                 description: description.to_owned(),
-            });
-        }
-    }
-    (found, procedure)
+            })
+        })
+        .collect();
+    (found, common::overlay_procedure(plan, PROFILE))
 }
 
 /// Runs a command line in `dir` with palgen and kubectl reaching the test
@@ -166,16 +159,7 @@ fn deploy_v1(cluster: &Cluster, dir: &Path, case: &Case) {
              git add -A && git commit -q -m v1"
         ),
     );
-    let apply = cluster.kubectl_in(
-        dir,
-        &[
-            "apply",
-            "-k",
-            &overlay(),
-            "--server-side",
-            "--field-manager=palgen-test",
-        ],
-    );
+    let apply = apply_overlay(cluster, dir);
     assert!(
         apply.success && apply.warnings().is_empty(),
         "{}: apply v1: {}",
@@ -187,6 +171,20 @@ fn deploy_v1(cluster: &Cluster, dir: &Path, case: &Case) {
 
 fn overlay() -> String {
     format!("k8s/overlays/{PROFILE}")
+}
+
+/// The overlay as rendered in `dir`, applied server-side.
+fn apply_overlay(cluster: &Cluster, dir: &Path) -> kube::Run {
+    cluster.kubectl_in(
+        dir,
+        &[
+            "apply",
+            "-k",
+            &overlay(),
+            "--server-side",
+            "--field-manager=palgen-test",
+        ],
+    )
 }
 
 fn wait_ready(cluster: &Cluster, case: &str) {
@@ -298,16 +296,7 @@ fn plan_verdicts_and_procedures_hold_on_the_control_plane() {
                 case.name,
                 &format!("palgen render --profile {PROFILE}"),
             );
-            let apply = cluster.kubectl_in(
-                &dir,
-                &[
-                    "apply",
-                    "-k",
-                    &overlay(),
-                    "--server-side",
-                    "--field-manager=palgen-test",
-                ],
-            );
+            let apply = apply_overlay(&cluster, &dir);
             assert!(
                 apply.success && apply.warnings().is_empty(),
                 "{}: plan says it applies, the server says:\n{}",

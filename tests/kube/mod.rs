@@ -173,7 +173,13 @@ impl Cluster {
             "metadata": {"name": "database-critical"},
             "value": 1000000,
         });
-        let run = self.kubectl_stdin(
+        let run = self.apply_as_platform(&class.to_string());
+        assert!(run.success, "PriorityClass: {}", run.stderr);
+    }
+
+    /// Objects a cluster's administrators own, applied under their name.
+    fn apply_as_platform(&self, objects: &str) -> Run {
+        self.kubectl_stdin(
             &[
                 "apply",
                 "--server-side",
@@ -181,9 +187,8 @@ impl Cluster {
                 "-f",
                 "-",
             ],
-            &class.to_string(),
-        );
-        assert!(run.success, "PriorityClass: {}", run.stderr);
+            objects,
+        )
     }
 
     fn install_platform_storage_classes(&self) {
@@ -201,16 +206,7 @@ impl Cluster {
                 .to_string()
             })
             .collect();
-        let run = self.kubectl_stdin(
-            &[
-                "apply",
-                "--server-side",
-                "--field-manager=platform",
-                "-f",
-                "-",
-            ],
-            &classes.join("\n"),
-        );
+        let run = self.apply_as_platform(&classes.join("\n"));
         assert!(run.success, "platform StorageClasses: {}", run.stderr);
     }
 
