@@ -28,10 +28,13 @@ VERSION_PACKAGE=k8s.io/component-base/version
 LDFLAGS="-X $VERSION_PACKAGE.gitVersion=$KUBERNETES_VERSION -X $VERSION_PACKAGE.gitTreeState=clean"
 LDFLAGS+=" -X $VERSION_PACKAGE.gitMajor=$(cut -d. -f1 <<<"${KUBERNETES_VERSION#v}")"
 LDFLAGS+=" -X $VERSION_PACKAGE.gitMinor=$(cut -d. -f2 <<<"$KUBERNETES_VERSION")"
-KEY=$KUBERNETES_VERSION-$( { cat "$MODULES"/*/go.mod "$MODULES"/*/go.sum "$MODULES"/kubernetes/cmd/etcd/main.go; echo "$LDFLAGS"; } | sha256sum | cut -c1-12)
+KEY=$KUBERNETES_VERSION-$( { cat "$MODULES"/{kubernetes,kwok}/go.{mod,sum} "$MODULES"/kubernetes/cmd/etcd/main.go; echo "$LDFLAGS"; } | sha256sum | cut -c1-12)
+CRDS_KEY=$(cat "$MODULES"/crds/go.{mod,sum} | sha256sum | cut -c1-12)
 BIN=$ROOT/.tools/control-plane/$KEY
-RUN=$ROOT/.tools/control-plane/run
-CRDS=$ROOT/.tools/control-plane/crds-$KEY
+# PALGEN_CONTROL_PLANE_RUN lets two checkouts that share .tools run a control
+# plane each (with their own ports).
+RUN=${PALGEN_CONTROL_PLANE_RUN:-$ROOT/.tools/control-plane/run}
+CRDS=$ROOT/.tools/control-plane/crds-$CRDS_KEY
 
 ETCD_CLIENT_PORT=${PALGEN_ETCD_PORT:-23790}
 ETCD_PEER_PORT=$((ETCD_CLIENT_PORT + 10))
@@ -61,7 +64,7 @@ build() {
         echo "built in $((SECONDS - started))s"
         # Builds of other versions or pins are dead weight (about 500MB each).
         find "$ROOT/.tools/control-plane" -mindepth 1 -maxdepth 1 \( -name 'v*' -o -name 'crds-*' \) \
-            ! -name "$KEY" ! -name "crds-$KEY" -exec rm -rf {} +
+            ! -name "$KEY" ! -name "crds-$CRDS_KEY" -exec rm -rf {} +
     fi
     "$BIN/kube-apiserver" --version
     crds

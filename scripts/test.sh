@@ -267,7 +267,7 @@ cargo clippy --all-targets --quiet -- -D warnings
 section "start the test control plane (scripts/control-plane.sh start)"
 ./scripts/control-plane.sh start
 trap './scripts/control-plane.sh stop' EXIT
-export PALGEN_TEST_KUBECONFIG=$ROOT/.tools/control-plane/run/kubeconfig
+export PALGEN_TEST_KUBECONFIG=${PALGEN_CONTROL_PLANE_RUN:-$ROOT/.tools/control-plane/run}/kubeconfig
 
 section "cargo test --all-targets"
 # Snapshot mismatches fail and write nothing: snapshots change only when a
