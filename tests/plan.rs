@@ -165,7 +165,7 @@ fn disabling_backups_is_destructive() {
     );
     assert_has(
         &output,
-        "    9. kubectl -n paless delete pvc postgres-backups",
+        "    8. kubectl -n paless delete pvc postgres-backups",
     );
 }
 
@@ -528,20 +528,30 @@ fn an_engine_switch_is_a_data_migration_by_palgen_migrate_and_render_refuses_it(
     );
     assert_has(
         &output,
-        "    5. kubectl -n paless exec postgres-0 -c postgres -- pg_dump -U postgres --clean --if-exists paperless > paperless.sql   # a copy of the data before anything changes",
+        "    3. kubectl -n paless create job postgres-backup-final --from=cronjob/postgres-backup",
+    );
+    // The old backup CronJob's last run comes while it still exists: the
+    // migration's delete by label (step 15) removes every palgen CronJob.
+    assert_has(
+        &output,
+        "    15. kubectl -n paless delete deployment,cronjob,service,poddisruptionbudget -l app.kubernetes.io/managed-by=palgen   # frees the Service name the Pooler takes; the StatefulSets and their volumes stay",
     );
     assert_has(
         &output,
-        "    7. palgen migrate --profile acme | kubectl apply -f -   # a new Cluster postgres-cluster that imports paperless from the running StatefulSet postgres",
+        "    8. kubectl -n paless exec postgres-0 -c postgres -- pg_dump -U postgres --clean --if-exists paperless > paperless.sql   # a copy of the data before anything changes",
     );
     assert_has(
         &output,
-        "    17. kubectl -n paless delete pvc postgres-data-postgres-0 postgres-data-postgres-replica-0 postgres-data-postgres-replica-1   # the old data: only after the verified import and the final dump",
+        "    10. palgen migrate --profile acme | kubectl apply -f -   # a new Cluster postgres-cluster that imports paperless from the running StatefulSet postgres",
+    );
+    assert_has(
+        &output,
+        "    20. kubectl -n paless delete pvc postgres-data-postgres-0 postgres-data-postgres-replica-0 postgres-data-postgres-replica-1   # the old data: only after the verified import and the final dump",
     );
     // No step deletes the old data before that last one.
     let before_last: Vec<&str> = output
         .lines()
-        .take_while(|l| !l.starts_with("    17. "))
+        .take_while(|l| !l.starts_with("    20. "))
         .collect();
     assert!(
         !before_last

@@ -689,16 +689,17 @@ pub fn copy_off_claim(namespace: &str, name: &str) -> Vec<String> {
     ]
 }
 
-/// A CronJob no longer generated keeps running until deleted.
-/// palgen's only CronJob takes the dumps: a last one before it stops.
-pub fn stop_cron_job(namespace: &str, name: &str) -> Vec<String> {
-    let mut steps = vec![format!(
-        "`kubectl apply -k` leaves CronJob {name} running on its old schedule"
-    )];
-    steps.extend(run_cron_job_now(namespace, name));
+/// A CronJob no longer generated keeps running until deleted, since
+/// `kubectl apply -k` does not prune. palgen's only scheduled CronJob takes
+/// the dumps: a last one runs, and the CronJob goes, before the apply, while
+/// the objects it reads still exist (an engine switch removes them before
+/// its own apply).
+pub fn stop_cron_job(namespace: &str, name: &str, apply: &str) -> Vec<String> {
+    let mut steps = run_cron_job_now(namespace, name);
     steps.push(format!(
-        "kubectl -n {namespace} delete cronjob {name}   # only if you mean to stop it; what it wrote stays on its volume"
+        "kubectl -n {namespace} delete cronjob {name}   # `kubectl apply -k` would leave it running on its old schedule; what it wrote stays on its volume"
     ));
+    steps.push(apply.to_owned());
     steps
 }
 
@@ -770,6 +771,74 @@ pub fn unsaved_deletion(steps: &[String]) -> Option<&String> {
         let loses = deleted.iter().any(|claim| !claim.contains("-replica-"));
         if loses && !saved {
             return Some(step);
+        }
+    }
+    None
+}
+
+/// The other rule: no step uses or deletes again an object that an earlier
+/// step deleted (a run of a deleted CronJob, an exec into a pod of a deleted
+/// StatefulSet), unless an apply brought it back (`applied` tells whether
+/// the overlay has a kind, lowercase, and name); as written, such a step
+/// fails. Returns the first step that breaks it.
+#[cfg(test)]
+pub fn uses_deleted<'a>(
+    steps: &'a [String],
+    applied: &dyn Fn(&str, &str) -> bool,
+) -> Option<&'a String> {
+    // (kind, name); a name of None stands for every object of the kind
+    // (a delete by label).
+    let mut deleted: Vec<(String, Option<String>)> = Vec::new();
+    for step in steps {
+        let command = step.split("   #").next().unwrap_or(step);
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let is_gone = |kind: &str, name: &str| {
+            deleted
+                .iter()
+                .any(|(k, n)| k == kind && n.as_deref().is_none_or(|n| n == name))
+        };
+        let referenced = words.iter().any(|word| {
+            let word = word.strip_prefix("--from=").unwrap_or(word);
+            word.split_once('/')
+                .is_some_and(|(kind, name)| is_gone(kind, name))
+        });
+        let exec_into_gone = words.windows(2).any(|pair| {
+            pair[0] == "exec"
+                && pair[1].rsplit_once('-').is_some_and(|(set, ordinal)| {
+                    ordinal.parse::<u32>().is_ok() && is_gone("statefulset", set)
+                })
+        });
+        let delete = words.iter().position(|word| *word == "delete");
+        let (kinds, names): (Vec<&str>, Vec<&str>) = match delete {
+            Some(at) if at + 1 < words.len() => (
+                words[at + 1].split(',').collect(),
+                words[at + 2..]
+                    .iter()
+                    .copied()
+                    .take_while(|w| !w.starts_with('-'))
+                    .collect(),
+            ),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let deletes_again = kinds
+            .iter()
+            .any(|kind| names.iter().any(|name| is_gone(kind, name)));
+        if referenced || exec_into_gone || deletes_again {
+            return Some(step);
+        }
+        if command.starts_with("kubectl apply -k") {
+            deleted.retain(|(kind, name)| match name {
+                Some(name) => !applied(kind, name),
+                None => true,
+            });
+        }
+        for kind in kinds {
+            if names.is_empty() {
+                deleted.push((kind.to_owned(), None));
+            }
+            for name in &names {
+                deleted.push((kind.to_owned(), Some((*name).to_owned())));
+            }
         }
     }
     None
@@ -898,7 +967,10 @@ mod tests {
                 "copy_off_claim",
                 copy_off_claim("paless", "postgres-backups"),
             ),
-            ("stop_cron_job", stop_cron_job("paless", "postgres-backup")),
+            (
+                "stop_cron_job",
+                stop_cron_job("paless", "postgres-backup", APPLY),
+            ),
             ("keep_secret", keep_secret("paless", "postgres-credentials")),
             (
                 "cnpg_stop_backups",
@@ -930,8 +1002,8 @@ mod tests {
         let mut public: Vec<&str> = source
             .lines()
             .filter_map(|line| line.strip_prefix("pub fn "))
-            .filter_map(|rest| rest.split('(').next())
-            .filter(|name| *name != "unsaved_deletion")
+            .filter_map(|rest| rest.split(['(', '<']).next())
+            .filter(|name| !["unsaved_deletion", "uses_deleted"].contains(name))
             .collect();
         public.sort_unstable();
         let mut walked: Vec<&str> = every_procedure().iter().map(|(name, _)| *name).collect();
@@ -962,6 +1034,44 @@ mod tests {
         assert_eq!(unsaved_deletion(&cluster), Some(&cluster[0]));
         let copies = steps(&["kubectl -n paless delete pvc postgres-data-postgres-replica-1"]);
         assert_eq!(unsaved_deletion(&copies), None);
+    }
+
+    #[test]
+    fn a_step_that_uses_what_an_earlier_step_deleted_is_found() {
+        let steps = |list: &[&str]| -> Vec<String> { list.iter().map(|s| s.to_string()).collect() };
+        let by_label = steps(&[
+            "kubectl -n paless delete deployment,cronjob -l app.kubernetes.io/managed-by=palgen",
+            "kubectl -n paless create job postgres-backup-final --from=cronjob/postgres-backup",
+        ]);
+        let nothing = |_: &str, _: &str| false;
+        assert_eq!(uses_deleted(&by_label, &nothing), Some(&by_label[1]));
+        let exec = steps(&[
+            "kubectl -n paless delete statefulset postgres postgres-replica",
+            "kubectl -n paless exec postgres-0 -c postgres -- pg_dump -U postgres paperless > x.sql",
+        ]);
+        assert_eq!(uses_deleted(&exec, &nothing), Some(&exec[1]));
+        let twice = steps(&[
+            "kubectl -n paless delete cronjob postgres-backup",
+            "kubectl -n paless delete cronjob postgres-backup   # again",
+        ]);
+        assert_eq!(uses_deleted(&twice, &nothing), Some(&twice[1]));
+        let in_order = steps(&[
+            "kubectl -n paless create job postgres-backup-final --from=cronjob/postgres-backup",
+            "kubectl -n paless wait job/postgres-backup-final --for=condition=complete --timeout=1h",
+            "kubectl -n paless delete cronjob postgres-backup",
+            "kubectl -n paless delete statefulset postgres-replica",
+            "kubectl -n paless wait --for=delete pod/postgres-replica-0 --timeout=5m",
+            "kubectl -n paless exec postgres-0 -c postgres -- psql -c 'SELECT 1'",
+        ]);
+        assert_eq!(uses_deleted(&in_order, &nothing), None);
+        let recreated = steps(&[
+            "kubectl -n paless delete statefulset postgres --cascade=orphan",
+            "kubectl apply -k k8s/overlays/acme",
+            "kubectl -n paless rollout status statefulset/postgres",
+        ]);
+        assert_eq!(uses_deleted(&recreated, &nothing), Some(&recreated[2]));
+        let in_overlay = |kind: &str, name: &str| kind == "statefulset" && name == "postgres";
+        assert_eq!(uses_deleted(&recreated, &in_overlay), None);
     }
 
     #[test]

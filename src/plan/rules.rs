@@ -262,7 +262,7 @@ fn removed(old: &Value, cx: &Context) -> Vec<Finding> {
             change: format!(
                 "CronJob {name} is no longer generated: its scheduled runs stop once it is deleted"
             ),
-            procedure: procedure::stop_cron_job(namespace(old), name),
+            procedure: procedure::stop_cron_job(namespace(old), name, cx.apply),
         },
         "Secret" => Finding::Destructive {
             change: format!(
@@ -438,32 +438,35 @@ fn removed_statefulset(old: &Value, cx: &Context) -> Finding {
     let sets = database_statefulsets(cx.old);
     let primary = sets.iter().find(|s| !s.clones_primary);
     match (cluster, primary) {
-        (Some(_), Some(primary)) if set.clones_primary => Finding::DataMigration {
-            change: format!(
-                "StatefulSet {} is no longer generated: the engine becomes cloudnative-pg; claims {} are copies of StatefulSet {}",
-                set.name,
-                set.claims.join(", "),
-                primary.name
-            ),
-            procedure: vec![format!(
-                "follow the data migration procedure of StatefulSet {}: its last steps delete this StatefulSet and its claims",
-                primary.name
-            )],
-        },
         (Some(cluster), _) => {
             let replicas: Vec<&StatefulSet> = sets.iter().filter(|s| s.clones_primary).collect();
+            // Replicas are copies of the primary: they go by the primary's
+            // migration, whose steps the overlay's procedure runs once.
+            let migrated = match primary {
+                Some(primary) if set.clones_primary => primary,
+                _ => &set,
+            };
             let object_store = cx
                 .new
                 .iter()
                 .find(|o| text(&o["kind"]) == "ObjectStore")
                 .map(|o| format!("{}/objectstore-{}.yaml", cx.overlay, name(o)));
             Finding::DataMigration {
-                change: format!(
-                    "StatefulSet {} is no longer generated: the engine becomes cloudnative-pg, whose Cluster {} starts empty unless it imports the data held by claims {}",
-                    set.name,
-                    name(cluster),
-                    set.claims.join(", ")
-                ),
+                change: if migrated.name == set.name {
+                    format!(
+                        "StatefulSet {} is no longer generated: the engine becomes cloudnative-pg, whose Cluster {} starts empty unless it imports the data held by claims {}",
+                        set.name,
+                        name(cluster),
+                        set.claims.join(", ")
+                    )
+                } else {
+                    format!(
+                        "StatefulSet {} is no longer generated: the engine becomes cloudnative-pg; claims {} are copies of StatefulSet {}, removed by its migration",
+                        set.name,
+                        set.claims.join(", "),
+                        migrated.name
+                    )
+                },
                 procedure: procedure::statefulset_to_cluster(
                     &procedure::Migration {
                         profile: cx.profile,
@@ -471,7 +474,7 @@ fn removed_statefulset(old: &Value, cx: &Context) -> Finding {
                         object_store,
                         apply: cx.apply,
                     },
-                    &set,
+                    migrated,
                     &replicas,
                 ),
             }
@@ -1301,9 +1304,10 @@ fn shown(value: Option<&Value>) -> String {
 mod tests {
     use super::*;
     use crate::model::settings::Settings;
-    use crate::plan::{ProfilePlan, profile_plan};
+    use crate::plan::{ProfilePlan, profile_plan, sequence};
     use crate::profile::Catalog;
     use crate::{kustomize, objects};
+    use std::path::Path;
 
     const OVERLAY: &str = "k8s/overlays/acme";
     const APPLY: &str = "kubectl apply -k k8s/overlays/acme";
@@ -1895,7 +1899,9 @@ mod tests {
     type Change = Box<dyn Fn(&mut Settings)>;
 
     /// The plan of `change` on every built-in profile, run by either engine.
-    fn plans_of(change: &dyn Fn(&mut Settings)) -> Vec<ProfilePlan> {
+    /// The plan of `change` on every built-in profile and engine, with the
+    /// objects of the changed overlay.
+    fn plans_of(change: &dyn Fn(&mut Settings)) -> Vec<(ProfilePlan, Vec<Value>)> {
         use crate::model::settings::Engine;
         let catalog = Catalog::builtin().unwrap();
         let mut plans = Vec::new();
@@ -1907,12 +1913,8 @@ mod tests {
                 let mut after = before.clone();
                 change(&mut after.settings);
                 after.derived = crate::model::derived::derive(&after.settings);
-                plans.push(profile_plan(
-                    &name,
-                    OVERLAY,
-                    &manifests(&before),
-                    &manifests(&after),
-                ));
+                let new = manifests(&after);
+                plans.push((profile_plan(&name, OVERLAY, &manifests(&before), &new), new));
             }
         }
         plans
@@ -1988,7 +1990,7 @@ mod tests {
         ];
         let mut walked = 0;
         for (what, change) in &changes {
-            for plan in plans_of(change.as_ref()) {
+            for (plan, new) in plans_of(change.as_ref()) {
                 for object in &plan.changes {
                     for finding in &object.findings {
                         walked += usize::from(!finding.procedure().is_empty());
@@ -2002,6 +2004,30 @@ mod tests {
                         );
                     }
                 }
+                let overlay = sequence::overlay_procedure(
+                    &plan.profile,
+                    Path::new("k8s"),
+                    &format!("kubectl apply -k {OVERLAY}"),
+                    &plan.procedures(),
+                );
+                let applied = |kind: &str, name: &str| {
+                    new.iter().any(|object| {
+                        text(&object["kind"]).eq_ignore_ascii_case(kind)
+                            && text(&object["metadata"]["name"]) == name
+                    })
+                };
+                assert_eq!(
+                    procedure::unsaved_deletion(&overlay),
+                    None,
+                    "{what} on {}: the overlay's procedure {overlay:#?}",
+                    plan.profile
+                );
+                assert_eq!(
+                    procedure::uses_deleted(&overlay, &applied),
+                    None,
+                    "{what} on {}: the overlay's procedure {overlay:#?}",
+                    plan.profile
+                );
             }
         }
         assert!(walked > 100, "only {walked} procedures walked");

@@ -49,11 +49,13 @@ pub fn overlay_procedure(
         ),
     ];
     sequence.extend(before);
-    let comments: Vec<String> = applies
-        .iter()
-        .filter_map(|rest| rest.strip_prefix('#'))
-        .map(|comment| comment.trim().to_owned())
-        .collect();
+    let mut comments: Vec<String> = Vec::new();
+    for comment in applies.iter().filter_map(|rest| rest.strip_prefix('#')) {
+        let comment = comment.trim().to_owned();
+        if !comments.contains(&comment) {
+            comments.push(comment);
+        }
+    }
     sequence.push(if comments.is_empty() {
         apply.to_owned()
     } else {
