@@ -211,20 +211,15 @@ pub fn major_upgrade(
     to: u32,
     apply: &str,
 ) -> Vec<String> {
-    let mut steps = dump_and_restore(
-        set,
-        replicas,
-        &format!("PostgreSQL {to} cannot start on a PostgreSQL {from} data directory"),
-        apply,
-    );
+    let mut reason = format!("PostgreSQL {to} cannot start on a PostgreSQL {from} data directory");
     if to > from {
-        steps.push(format!(
-            "alternative, keeping the volume: scale StatefulSet {} to 0, run pg_upgrade from {from} to {to} on claim {} in a one-off pod that has both versions' binaries, then apply",
+        reason.push_str(&format!(
+            " (to keep the volume instead: scale StatefulSet {} to 0 and run pg_upgrade from {from} to {to} on claim {} in a one-off pod that has both versions' binaries)",
             set.name,
             set.claims.first().map_or("(none)", String::as_str)
         ));
     }
-    steps
+    dump_and_restore(set, replicas, &reason, apply)
 }
 
 /// A standalone claim whose spec cannot change in place.
@@ -491,9 +486,9 @@ pub fn statefulset_to_cluster(
             contract::APP_ROLE
         ),
         format!(
-            "LAST, separately, once the application runs on Cluster {}: {}   # a fresh dump of the old server, kept with {database}.sql",
-            cluster.name,
-            primary.dump(&format!("{database}-statefulset-final.sql"))
+            "{}   # LAST, separately, once the application runs on Cluster {}: a fresh dump of the old server, kept with {database}.sql",
+            primary.dump(&format!("{database}-statefulset-final.sql")),
+            cluster.name
         ),
     ]);
     let mut old = vec![primary];
@@ -564,9 +559,9 @@ pub fn cluster_to_statefulset(
             contract::APP_PASSWORD_KEY
         ),
         format!(
-            "LAST, separately, once the application runs on StatefulSet {}: {}   # a fresh dump of the Cluster, kept with {database}.sql",
-            primary.name,
-            cluster.dump(&format!("{database}-cluster-final.sql"))
+            "{}   # LAST, separately, once the application runs on StatefulSet {}: a fresh dump of the Cluster, kept with {database}.sql",
+            cluster.dump(&format!("{database}-cluster-final.sql")),
+            primary.name
         ),
         format!(
             "{kubectl} delete cluster {}   # its instances and their volumes go: only after the verified restore and the final dump",
