@@ -1,4 +1,4 @@
-//! The command line, as DESIGN.md specifies it.
+//! The command line: every command, its options and exit codes, as the README documents them.
 
 use std::path::PathBuf;
 

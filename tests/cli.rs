@@ -1,4 +1,4 @@
-//! The command line contract of DESIGN.md: every command, every exit code,
+//! The command line contract: every command, every exit code,
 //! and the guarantees of `render` and `check` about the files on disk.
 
 mod common;

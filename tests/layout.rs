@@ -226,7 +226,9 @@ fn commented_paths(source: &str) -> Vec<(usize, String)> {
                 .next_back()
                 .is_none_or(|c| !part_of_path(c));
             let rest = rest.strip_prefix("./").unwrap_or(rest);
-            if !boundary || !TOP_LEVEL.iter().any(|top| rest.starts_with(top)) {
+            if !boundary
+                || !(TOP_LEVEL.iter().any(|top| rest.starts_with(top)) || names_a_root_file(rest))
+            {
                 continue;
             }
             let end = rest.find(|c| !part_of_path(c)).unwrap_or(rest.len());
@@ -235,6 +237,21 @@ fn commented_paths(source: &str) -> Vec<(usize, String)> {
         }
     }
     found
+}
+
+/// Whether `text` starts with the kind of name a file at the repository's
+/// root has (README.md, Cargo.toml), whether or not it is there.
+fn names_a_root_file(text: &str) -> bool {
+    let name: String = text
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "_-.".contains(*c))
+        .collect();
+    let name = name.trim_end_matches('.');
+    name.starts_with(|c: char| c.is_ascii_uppercase())
+        && [".md", ".toml", ".lock"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+        && !text[name.len()..].starts_with('/')
 }
 
 /// Whether `pattern` names a file or directory of `files` (repository paths);
@@ -292,7 +309,12 @@ fn segment_matches(segment: &str, part: &str) -> bool {
 /// the build output and tool caches are left out).
 fn repository_paths() -> Vec<String> {
     let root = repo_root();
-    let mut files = Vec::new();
+    let mut files: Vec<String> = fs::read_dir(&root)
+        .expect("the repository root")
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().is_file())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
     for top in TOP_LEVEL {
         let dir = root.join(top);
         if dir.is_dir() {
@@ -335,6 +357,7 @@ let x = 1; %% from templates/foo.j2 and `profiles/builtin/base.yaml`.
 %%! doc comments count too: src/nowhere.rs
 %% a path inside a word, like my-src/x.rs, or /tmp/src/x.rs, is not ours
 %% tests/pg/mod.rs but not tests/pg/gone.rs
+%% as README.md says, and DESIGN.md (not here); not a README.md/ path
 "
     .replace("%%", "//");
     let found: Vec<String> = commented_paths(&source)
@@ -352,6 +375,8 @@ let x = 1; %% from templates/foo.j2 and `profiles/builtin/base.yaml`.
             "src/nowhere.rs",
             "tests/pg/mod.rs",
             "tests/pg/gone.rs",
+            "README.md",
+            "DESIGN.md",
         ]
     );
     let files = repository_paths();
@@ -361,6 +386,11 @@ let x = 1; %% from templates/foo.j2 and `profiles/builtin/base.yaml`.
         .collect();
     assert_eq!(
         missing,
-        ["templates/foo.j2", "src/nowhere.rs", "tests/pg/gone.rs"]
+        [
+            "templates/foo.j2",
+            "src/nowhere.rs",
+            "tests/pg/gone.rs",
+            "DESIGN.md"
+        ]
     );
 }
