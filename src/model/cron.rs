@@ -376,6 +376,14 @@ mod tests {
             "@every 1h30m",
             "@every 1.5h",
             "@every 90s",
+            // Fractions of any length, or none after the point, as Go's
+            // time.ParseDuration accepts them (checked with Go 1.26).
+            "@every 0.25h",
+            "@every 1.125h30.5m",
+            "@every 1.h",
+            "@every .5h",
+            "@every 2.500s",
+            "@every 1h0.75m",
         ] {
             assert_eq!(check(good), Ok(()), "{good}");
         }
@@ -401,6 +409,8 @@ mod tests {
             ("@every 1", "unknown descriptor"),
             ("@every 1d", "unknown descriptor"),
             ("@every  1h", "unknown descriptor"),
+            ("@every .h", "unknown descriptor"),
+            ("@every 1.5.5h", "unknown descriptor"),
             ("@fortnightly", "unknown descriptor"),
             ("@Daily", "unknown descriptor"),
             ("CRON_TZ=UTC 0 0 * * *", "time zones"),

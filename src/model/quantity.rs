@@ -105,14 +105,18 @@ impl std::str::FromStr for Bytes {
 }
 
 impl fmt::Display for Bytes {
+    /// The exact unit with the smallest number, binary before decimal: `2T`
+    /// stays `2T` although it is also a whole number of Ki.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let units = BINARY_UNITS.iter().chain(DECIMAL_UNITS.iter());
-        for (unit, factor) in units {
-            if self.0 >= *factor && self.0.is_multiple_of(*factor) {
-                return write!(f, "{}{unit}", self.0 / factor);
-            }
+        let best = BINARY_UNITS
+            .iter()
+            .chain(DECIMAL_UNITS.iter())
+            .filter(|(_, factor)| self.0 >= *factor && self.0.is_multiple_of(*factor))
+            .min_by_key(|(_, factor)| self.0 / factor);
+        match best {
+            Some((unit, factor)) => write!(f, "{}{unit}", self.0 / factor),
+            None => write!(f, "{}", self.0),
         }
-        write!(f, "{}", self.0)
     }
 }
 
@@ -221,6 +225,17 @@ mod tests {
         assert_eq!("10Gi".parse(), Ok(Bytes::gibibytes(10)));
         assert_eq!("1G".parse(), Ok(Bytes::from_bytes(1_000_000_000)));
         assert_eq!("4096".parse(), Ok(Bytes::from_bytes(4096)));
+        for (text, bytes) in [
+            ("1Ki", 1024),
+            ("3Ti", 3 << 40),
+            ("2Pi", 2 << 50),
+            ("5k", 5_000),
+            ("7M", 7_000_000),
+            ("2T", 2_000_000_000_000),
+            ("1P", 1_000_000_000_000_000),
+        ] {
+            assert_eq!(text.parse(), Ok(Bytes::from_bytes(bytes)), "{text}");
+        }
     }
 
     #[test]
@@ -244,6 +259,11 @@ mod tests {
         assert_eq!(Bytes::mebibytes(1536).to_string(), "1536Mi");
         assert_eq!(Bytes::from_bytes(1_000_000_000).to_string(), "1G");
         assert_eq!(Bytes::from_bytes(100).to_string(), "100");
+        assert_eq!(Bytes::from_bytes(2048).to_string(), "2Ki");
+        assert_eq!(Bytes::from_bytes(1 << 40).to_string(), "1Ti");
+        assert_eq!(Bytes::from_bytes(3 << 50).to_string(), "3Pi");
+        assert_eq!(Bytes::from_bytes(5_000).to_string(), "5k");
+        assert_eq!(Bytes::from_bytes(2_000_000_000_000).to_string(), "2T");
     }
 
     #[test]
