@@ -240,8 +240,9 @@ pub fn replace_storage_class(name: &str, apply: &str) -> Vec<String> {
         format!(
             "kubectl delete storageclass {name}   # existing volumes are untouched and keep their old parameters"
         ),
-        apply.to_owned(),
-        "only volumes provisioned from now on get the new parameters; move data to one as for a smaller disk if an existing volume must change".to_owned(),
+        format!(
+            "{apply}   # only volumes provisioned from now on get the new parameters; move data to one as for a smaller disk if an existing volume must change"
+        ),
     ]
 }
 
@@ -989,6 +990,68 @@ mod tests {
                 shorter_dump_retention("paless", "postgres-backup", "postgres-backups", "3", APPLY),
             ),
         ]
+    }
+
+    /// The position of the first step containing each of `needles`, which
+    /// must come in that order.
+    fn in_order(steps: &[String], needles: &[&str]) {
+        let positions: Vec<usize> = needles
+            .iter()
+            .map(|needle| {
+                steps
+                    .iter()
+                    .position(|s| s.contains(needle))
+                    .unwrap_or_else(|| panic!("no step with {needle:?}: {steps:#?}"))
+            })
+            .collect();
+        assert!(
+            positions.windows(2).all(|pair| pair[0] < pair[1]),
+            "{needles:?} at {positions:?}: {steps:#?}"
+        );
+    }
+
+    #[test]
+    fn a_replaced_claim_is_copied_off_then_deleted_then_applied() {
+        let steps = replace_claim("paless", "postgres-backups", APPLY);
+        assert_eq!(steps.len(), 3, "{steps:#?}");
+        in_order(
+            &steps,
+            &[
+                "copy what you keep off PVC postgres-backups",
+                "kubectl -n paless delete pvc postgres-backups",
+                APPLY,
+            ],
+        );
+    }
+
+    #[test]
+    fn a_new_cluster_restores_the_dump_and_compares_rows() {
+        let steps = cnpg_new_cluster("paless", "postgres-cluster", APPLY);
+        in_order(
+            &steps,
+            &[
+                "stop the application",
+                "pg_dump -U postgres --clean --if-exists paperless > paperless.sql",
+                "> rows-before.txt",
+                "kubectl -n paless delete cluster postgres-cluster",
+                "move the old archive",
+                APPLY,
+                "kubectl -n paless wait cluster/postgres-cluster --for=condition=Ready",
+                "< paperless.sql",
+                "> rows-after.txt",
+                "diff rows-before.txt rows-after.txt",
+                "start it again",
+            ],
+        );
+        // The restore goes into the new Cluster's primary, not a fixed pod.
+        let restore = steps
+            .iter()
+            .find(|s| s.contains("< paperless.sql"))
+            .unwrap();
+        assert!(
+            restore.contains("cnpg.io/instanceRole=primary"),
+            "{restore}"
+        );
     }
 
     #[test]
