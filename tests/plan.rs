@@ -191,7 +191,7 @@ fn storage_class_parameters_cannot_be_applied() {
     let output = plan(dir.path(), &[]);
     assert_has(
         &output,
-        "  CANNOT BE APPLIED  StorageClass ebs-sc: parameters is immutable: parameters.type: gp3 -> io2",
+        "  CANNOT BE APPLIED  StorageClass paless-postgres-gp3: parameters is immutable: parameters.type: gp3 -> io2",
     );
 }
 

@@ -53,7 +53,7 @@ impl Feature {
             Feature::Backup => "backup",
             Feature::PgBouncer => "pgbouncer",
             Feature::ReadReplicas => "read-replicas",
-            Feature::StorageClass => "ebs-storageclass",
+            Feature::StorageClass => "storageclass",
             Feature::DevCredentials => "dev-credentials",
             Feature::ServiceMonitor => "service-monitor",
         }

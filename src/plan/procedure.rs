@@ -144,6 +144,29 @@ pub fn recreate_statefulset(set: &StatefulSet, apply: &str) -> Vec<String> {
     steps
 }
 
+/// Another StorageClass in a claim template: a claim's class cannot change,
+/// so the existing claims keep theirs and only claims made from now on use
+/// the new one. Replace the StatefulSet object without touching its pods;
+/// where the new class retains its volumes and the old one may not, retain
+/// the existing volumes too (a volume's reclaim policy can change).
+pub fn new_class_for_new_claims(set: &StatefulSet, retain: &[String], apply: &str) -> Vec<String> {
+    let kubectl = set.kubectl();
+    let mut steps = vec![
+        format!(
+            "{kubectl} delete statefulset {} --cascade=orphan   # the pods and their volumes keep running",
+            set.name
+        ),
+        apply.to_owned(),
+    ];
+    for claim in retain {
+        steps.push(format!(
+            "kubectl patch pv \"$({kubectl} get pvc {claim} -o jsonpath='{{.spec.volumeName}}')\" -p '{{\"spec\":{{\"persistentVolumeReclaimPolicy\":\"Retain\"}}}}'   # the volume outlives its claim, as the new class's do"
+        ));
+    }
+    steps.push(set.rollout());
+    steps
+}
+
 /// The data must move to a new volume (a smaller disk, another class, a
 /// class that cannot expand): dump, recreate, restore.
 pub fn move_data(set: &StatefulSet, why: &str, apply: &str) -> Vec<String> {
@@ -866,6 +889,10 @@ mod tests {
             (
                 "replace_storage_class",
                 replace_storage_class("ebs-sc", APPLY),
+            ),
+            (
+                "new_class_for_new_claims",
+                new_class_for_new_claims(&primary, &["postgres-data-postgres-0".to_owned()], APPLY),
             ),
             (
                 "replace_object",
