@@ -69,7 +69,7 @@ const LIST_CHANGES: [(&str, &str); 4] = [
     ),
     (
         "guaranteed-existing-class",
-        "extends: aws-large\nstorage:\n  class: gp2\n  provision: false\nresources:\n  requests:\n    memory: 4Gi\n    cpu: 4000m\n",
+        "extends: dev-large\nstorage:\n  class: gp2\n  provision: false\nresources:\n  requests:\n    memory: 4Gi\n    cpu: 4000m\n",
     ),
 ];
 
@@ -235,8 +235,10 @@ fn requests_equal_to_limits_give_guaranteed_database_pods_and_an_existing_class(
         .iter()
         .find(|(name, _)| *name == "guaranteed-existing-class")
         .unwrap();
-    let ordinary = ("ordinary", "extends: aws-large\n");
-    let built = built_both_ways(dir.path(), &[*guaranteed, ordinary]);
+    // Cloud profiles are Guaranteed (resources.guaranteed), laptops are not.
+    let ordinary = ("ordinary", "extends: dev-large\n");
+    let cloud = ("cloud", "extends: gcp-large\n");
+    let built = built_both_ways(dir.path(), &[*guaranteed, ordinary, cloud]);
     for (profile, objects, _) in &built {
         let expected = if profile == "ordinary" {
             "Burstable"

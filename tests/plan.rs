@@ -95,7 +95,7 @@ fn more_memory_rolls_the_database_pods_for_resources_and_config() {
     let output = plan(dir.path(), &[]);
     assert_has(
         &output,
-        "  rolls pods         StatefulSet postgres: replaces pods of StatefulSet postgres (postgres-0): config hash (ConfigMap postgres-config), resources (postgres: limits.memory: 4Gi -> 8Gi)",
+        "  rolls pods         StatefulSet postgres: replaces pods of StatefulSet postgres (postgres-0): config hash (ConfigMap postgres-config), resources (postgres: limits.memory: 4Gi -> 8Gi, requests.memory: 4Gi -> 8Gi)",
     );
     assert_has(&output, "acme: 2 rolls pods, 1 in place, 26 unchanged");
 }

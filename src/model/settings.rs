@@ -288,6 +288,9 @@ pub struct ProvisionedClass {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Resources {
+    /// Requests equal to the limits, so the database pods are in the
+    /// Guaranteed QoS class: the last a node under memory pressure evicts.
+    pub guaranteed: bool,
     pub requests: Amounts,
     pub limits: Amounts,
 }

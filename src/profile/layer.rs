@@ -221,6 +221,7 @@ pub struct ProvisionedClassLayer {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcesLayer {
+    pub guaranteed: Option<Spanned<bool>>,
     #[serde(default)]
     pub requests: AmountsLayer,
     #[serde(default)]
