@@ -254,21 +254,30 @@ fn only_the_components_the_overlays_present_list_are_written() {
     succeeds(dir.path(), &["render", "--profile", "aws-medium", "-q"]);
     assert_eq!(
         listing(&components),
-        ["backup", "pgbouncer"],
+        ["backup", "pgbouncer", "priorityclass"],
         "no published dev passwords in a cloud-only repository"
     );
     write_profile(dir.path(), "laptop", "extends: dev-large\n");
     succeeds(dir.path(), &["render", "--profile", "laptop", "-q"]);
     assert_eq!(
         listing(&components),
-        ["backup", "dev-credentials", "pgbouncer", "read-replicas"]
+        [
+            "backup",
+            "dev-credentials",
+            "pgbouncer",
+            "priorityclass",
+            "read-replicas"
+        ]
     );
     succeeds(dir.path(), &["check", "-q"]);
     // The profile goes: a bare render removes its overlay and the
     // components only it listed.
     fs::remove_file(dir.path().join("profiles/laptop.yaml")).unwrap();
     succeeds(dir.path(), &["render", "-q"]);
-    assert_eq!(listing(&components), ["backup", "pgbouncer"]);
+    assert_eq!(
+        listing(&components),
+        ["backup", "pgbouncer", "priorityclass"]
+    );
     succeeds(dir.path(), &["check", "-q"]);
 }
 

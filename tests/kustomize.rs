@@ -251,6 +251,32 @@ fn requests_equal_to_limits_give_guaranteed_database_pods_and_an_existing_class(
             assert_eq!(qos_class(pod), expected, "{profile}: {statefulset}");
         }
     }
+    // Cloud profiles run the database above pods without a priority, in a
+    // PriorityClass of their own.
+    let (_, cloud, _) = &built[2];
+    let class = &cloud["PriorityClass//paless-postgres"];
+    assert_eq!(class["value"], 1_000_000);
+    assert_eq!(class["globalDefault"], false);
+    for (kind, name, pod) in [
+        ("StatefulSet", "postgres", "/spec/template/spec"),
+        ("StatefulSet", "postgres-replica", "/spec/template/spec"),
+        ("Deployment", "pgbouncer", "/spec/template/spec"),
+        (
+            "CronJob",
+            "postgres-backup",
+            "/spec/jobTemplate/spec/template/spec",
+        ),
+    ] {
+        let spec = cloud[&format!("{kind}/paless/{name}")]
+            .pointer(pod)
+            .unwrap();
+        assert_eq!(
+            spec["priorityClassName"], "paless-postgres",
+            "{kind} {name}"
+        );
+    }
+    let (_, laptop, _) = &built[1];
+    assert!(!laptop.keys().any(|key| key.starts_with("PriorityClass/")));
     // `storage.provision: false`: the cluster's own gp2, not redefined.
     let (_, objects, _) = &built[0];
     assert!(

@@ -196,6 +196,9 @@ pub struct Scheduling {
     pub tolerations: Vec<Toleration>,
     /// Their PriorityClass; empty for the cluster's default.
     pub priority_class_name: String,
+    /// Above 0: the overlay defines that PriorityClass with this value;
+    /// 0: the cluster has it.
+    pub priority_class_value: i32,
 }
 
 /// A taint a pod tolerates, as Kubernetes writes it.

@@ -273,6 +273,19 @@ pub fn replace_storage_class(name: &str, apply: &str) -> Vec<String> {
     ]
 }
 
+/// A PriorityClass's value is immutable: replace the class. Pods resolve
+/// their priority when they are created, so running pods keep the old one
+/// until they are replaced.
+pub fn replace_priority_class(name: &str, apply: &str) -> Vec<String> {
+    vec![
+        format!(
+            "kubectl delete priorityclass {name}   # running pods keep their priority; a pod created before the apply below is refused, so run it right away"
+        ),
+        apply.to_owned(),
+        "pods created from now on get the new value; running pods keep the old one until they are replaced".to_owned(),
+    ]
+}
+
 /// Fields of a Service or Deployment that only a new object can change.
 pub fn replace_object(
     namespace: &str,
@@ -893,6 +906,10 @@ mod tests {
             (
                 "new_class_for_new_claims",
                 new_class_for_new_claims(&primary, &["postgres-data-postgres-0".to_owned()], APPLY),
+            ),
+            (
+                "replace_priority_class",
+                replace_priority_class("paless-postgres", APPLY),
             ),
             (
                 "replace_object",

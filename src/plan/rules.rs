@@ -188,6 +188,7 @@ pub fn classify(old: Option<&Value>, new: Option<&Value>, cx: &Context) -> Vec<F
                 cnpg_cluster(old, new, cx)
             }
             "StorageClass" => storage_class(old, new, cx),
+            "PriorityClass" => priority_class(old, new, cx),
             "CronJob" => cron_job(old, new, cx),
             "ObjectStore" => object_store(old, new, cx),
             "ConfigMap" if cx.generated.contains_key(name(new)) => {
@@ -1266,6 +1267,27 @@ fn storage_class(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
     dedup_procedures(findings)
 }
 
+/// A PriorityClass's value and preemption policy are immutable; pods keep
+/// the priority they were admitted with.
+fn priority_class(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for field in ["value", "preemptionPolicy"] {
+        if old[field] != new[field] {
+            findings.push(Finding::NotApplicable {
+                field: field.to_owned(),
+                change: differences(&old[field], &new[field], field).join("; "),
+                procedure: procedure::replace_priority_class(name(new), cx.apply),
+            });
+        }
+    }
+    let fields = ["value", "preemptionPolicy"];
+    let rest = differences(&without(old, &fields), &without(new, &fields), "");
+    if !rest.is_empty() {
+        findings.push(Finding::InPlace(rest));
+    }
+    dedup_procedures(findings)
+}
+
 /// Several immutable fields of one object need the same procedure once:
 /// the first finding carries it, the others none.
 fn dedup_procedures(findings: Vec<Finding>) -> Vec<Finding> {
@@ -1795,7 +1817,7 @@ mod tests {
 
     #[test]
     fn more_memory_rolls_pods_for_resources_and_config_hash() {
-        let plan = plan("aws-medium", |s| {
+        let plan = plan("dev-medium", |s| {
             s.resources.limits.memory = "4Gi".parse().unwrap()
         });
         let primary = findings(&plan, "StatefulSet", "postgres");
@@ -1987,6 +2009,37 @@ mod tests {
                     .any(|step| step.contains("pg_dump") || step.contains("delete pvc"))
             );
         }
+    }
+
+    #[test]
+    fn a_priority_class_value_cannot_be_applied_its_description_can() {
+        let plan = plan("gcp-small", |s| {
+            s.scheduling.priority_class_value = 2_000_000
+        });
+        let found = findings(&plan, "PriorityClass", "paless-postgres");
+        let [
+            Finding::NotApplicable {
+                field,
+                change,
+                procedure,
+            },
+        ] = found
+        else {
+            panic!("{found:?}")
+        };
+        assert_eq!(
+            (field.as_str(), change.as_str()),
+            ("value", "value: 1000000 -> 2000000")
+        );
+        assert_eq!(
+            procedure[0].split("   #").next().unwrap(),
+            "kubectl delete priorityclass paless-postgres"
+        );
+        let plan = plan_edited("gcp-small", "PriorityClass", "paless-postgres", |c| {
+            c["description"] = "another".into()
+        });
+        let found = findings(&plan, "PriorityClass", "paless-postgres");
+        assert!(matches!(found, [Finding::InPlace(_)]), "{found:?}");
     }
 
     #[test]

@@ -95,6 +95,7 @@ pub struct SchedulingLayer {
     /// Taints the pods tolerate; replaces the list of lower layers.
     pub tolerations: Option<Spanned<Vec<crate::model::settings::Toleration>>>,
     pub priority_class_name: Option<Spanned<String>>,
+    pub priority_class_value: Option<Spanned<i32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

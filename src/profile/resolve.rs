@@ -294,6 +294,9 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
         priority_class_name: r.take("scheduling.priority_class_name", |l| {
             l.scheduling.priority_class_name.as_ref()
         })?,
+        priority_class_value: r.take("scheduling.priority_class_value", |l| {
+            l.scheduling.priority_class_value.as_ref()
+        })?,
     };
 
     let engine = r.take("engine", |l| l.engine.as_ref())?;
