@@ -449,17 +449,32 @@ bad_inputs! {
     // --- impossible values ----------------------------------------------------
 
     memory_limit_below_request:
-        profile("extends: aws-large\nresources:\n  limits:\n    memory: 512Mi\n")
+        profile("extends: dev-large\nresources:\n  limits:\n    memory: 512Mi\n")
             .expect(&["profiles/a.yaml:4:", "resources.limits.memory", "512Mi", "1Gi"]);
     cpu_limit_below_request:
-        profile("extends: aws-large\nresources:\n  limits:\n    cpu: 500m\n")
+        profile("extends: dev-large\nresources:\n  limits:\n    cpu: 500m\n")
             .expect(&["profiles/a.yaml:4:", "resources.limits.cpu", "500m", "1000m"]);
     zero_memory_request:
-        profile("extends: aws-large\nresources:\n  requests:\n    memory: 0\n")
+        profile("extends: dev-large\nresources:\n  requests:\n    memory: 0\n")
             .expect(&["profiles/a.yaml:4:", "resources.requests.memory", "greater than zero"]);
     zero_cpu_limit:
-        profile("extends: aws-large\nresources:\n  limits:\n    cpu: 0\n")
+        profile("extends: dev-large\nresources:\n  limits:\n    cpu: 0\n")
             .expect(&["profiles/a.yaml:4:", "resources.limits.cpu", "greater than zero"]);
+    request_that_differs_from_the_limit_on_a_guaranteed_profile:
+        profile("extends: aws-large\nresources:\n  requests:\n    memory: 2Gi\n")
+            .expect(&["profiles/a.yaml:4:", "resources.requests.memory", "resources.guaranteed: false"]);
+    priority_class_value_without_a_name:
+        profile("extends: dev-large\nscheduling:\n  priority_class_value: 1000\n")
+            .expect(&["profiles/a.yaml:3:", "scheduling.priority_class_value", "1000", "priority_class_name"]);
+    priority_class_value_above_what_a_cluster_may_define:
+        profile("extends: aws-large\nscheduling:\n  priority_class_value: 2000000000\n")
+            .expect(&["profiles/a.yaml:3:", "scheduling.priority_class_value", "2000000000", "1000000000"]);
+    priority_class_named_under_an_inherited_value:
+        profile("extends: aws-large\nscheduling:\n  priority_class_name: database-critical\n")
+            .expect(&["profiles/a.yaml:3:", "scheduling.priority_class_name", "database-critical", "priority_class_value: 0"]);
+    priority_class_of_kubernetes_own_name:
+        profile("extends: aws-large\nscheduling:\n  priority_class_name: system-node-critical\n  priority_class_value: 5\n")
+            .expect(&["scheduling.priority_class_value", "system-node-critical", "Kubernetes' own"]);
     zero_storage:
         profile("extends: aws-large\nstorage:\n  size: 0\n")
             .expect(&["profiles/a.yaml:3:", "storage.size", "0 is below the minimum of 1Gi"]);
@@ -866,11 +881,11 @@ bad_inputs! {
             .expect(&["profiles/a.yaml:3:", "scheduling.priority_class_name", "Database_Critical"]);
     scheduling_with_cloudnative_pg:
         Case::new(&["--profiles-dir", "profiles", "build", "--profile", "a"])
-            .file("profiles/a.yaml", "extends: dev-small\nengine: cloudnative-pg\nscheduling:\n  priority_class_name: database\n")
-            .expect(&["profiles/a.yaml:4:", "scheduling.priority_class_name", "cloudnative-pg"]);
+            .file("profiles/a.yaml", "extends: dev-small\nengine: cloudnative-pg\nscheduling:\n  node_selector:\n    pool: db\n")
+            .expect(&["profiles/a.yaml:", "scheduling.node_selector", "cloudnative-pg"]);
     bad_profile_shown:
         Case::new(&["--profiles-dir", "profiles", "show", "--profile", "a", "--format", "json"])
-            .file("profiles/a.yaml", "extends: aws-large\nresources:\n  limits:\n    cpu: 500m\n")
+            .file("profiles/a.yaml", "extends: dev-large\nresources:\n  limits:\n    cpu: 500m\n")
             .expect(&["profiles/a.yaml:4:", "resources.limits.cpu", "500m", "1000m"]);
     out_under_a_regular_file:
         Case::new(&["--profiles-dir", "profiles", "render", "--profile", "aws", "--out", "notes.txt/k8s"])

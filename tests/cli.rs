@@ -352,7 +352,7 @@ fn render_with_the_same_profile_named_twice_renders_it_once() {
     let (_tree, out) = rendered();
     let stale = out.join("overlays/aws-small/storageclass-old.yaml");
     fs::copy(
-        out.join("components/ebs-storageclass/storageclass-ebs-sc.yaml"),
+        out.join("overlays/aws-small/storageclass-paless-postgres-gp3.yaml"),
         &stale,
     )
     .unwrap();
@@ -381,7 +381,7 @@ fn render_removes_the_stale_files_it_wrote() {
     // Generated files palgen no longer generates: copies carry its header.
     let stale_overlay = out.join("overlays/aws-large/storageclass-old.yaml");
     fs::copy(
-        out.join("components/ebs-storageclass/storageclass-ebs-sc.yaml"),
+        out.join("overlays/aws-small/storageclass-paless-postgres-gp3.yaml"),
         &stale_overlay,
     )
     .unwrap();
@@ -445,7 +445,7 @@ fn render_refuses_to_overwrite_a_foreign_file_and_changes_nothing() {
     fs::write(&edited, edited_text).unwrap();
     fs::remove_file(out.join("base/service-postgres.yaml")).unwrap();
     fs::copy(
-        out.join("components/ebs-storageclass/storageclass-ebs-sc.yaml"),
+        out.join("overlays/aws-small/storageclass-paless-postgres-gp3.yaml"),
         out.join("overlays/aws-large/storageclass-old.yaml"),
     )
     .unwrap();
@@ -860,7 +860,7 @@ fn build_prints_the_final_manifests_as_multi_document_yaml() {
     let objects = objects_by_identity(&r.stdout());
     for key in [
         "StatefulSet/paless/postgres",
-        "StorageClass//ebs-sc",
+        "StorageClass//paless-postgres-gp3",
         "Namespace//paless",
         "Service/paless/postgres",
         "ServiceAccount/paless/postgres",
@@ -874,7 +874,10 @@ fn build_prints_the_final_manifests_as_multi_document_yaml() {
     }
     // The overlay's patch is applied: aws-large's class and size.
     let claim = &objects["StatefulSet/paless/postgres"]["spec"]["volumeClaimTemplates"][0];
-    assert_eq!(claim["spec"]["storageClassName"], "ebs-sc", "{r}");
+    assert_eq!(
+        claim["spec"]["storageClassName"], "paless-postgres-gp3",
+        "{r}"
+    );
     assert_eq!(
         claim["spec"]["resources"]["requests"]["storage"], "100Gi",
         "{r}"
@@ -974,7 +977,7 @@ fn list_prints_a_header_and_one_row_per_profile() {
         );
     }
     assert!(
-        lines[6].contains("ebs-sc") && lines[6].contains("100Gi"),
+        lines[6].contains("paless-postgres-gp3") && lines[6].contains("100Gi"),
         "aws-large row\n{r}"
     );
 }

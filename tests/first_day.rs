@@ -254,7 +254,7 @@ fn only_the_components_the_overlays_present_list_are_written() {
     succeeds(dir.path(), &["render", "--profile", "aws-medium", "-q"]);
     assert_eq!(
         listing(&components),
-        ["backup", "ebs-storageclass", "pgbouncer"],
+        ["backup", "pgbouncer", "priorityclass"],
         "no published dev passwords in a cloud-only repository"
     );
     write_profile(dir.path(), "laptop", "extends: dev-large\n");
@@ -264,8 +264,8 @@ fn only_the_components_the_overlays_present_list_are_written() {
         [
             "backup",
             "dev-credentials",
-            "ebs-storageclass",
             "pgbouncer",
+            "priorityclass",
             "read-replicas"
         ]
     );
@@ -276,7 +276,7 @@ fn only_the_components_the_overlays_present_list_are_written() {
     succeeds(dir.path(), &["render", "-q"]);
     assert_eq!(
         listing(&components),
-        ["backup", "ebs-storageclass", "pgbouncer"]
+        ["backup", "pgbouncer", "priorityclass"]
     );
     succeeds(dir.path(), &["check", "-q"]);
 }

@@ -941,7 +941,7 @@ fn the_data_volume_rule_reports_class_size_and_pgdata_mistakes() {
     assert_reports(
         check_data_volume,
         &broken,
-        &[sts, "storageClassName", "ebs-sc"],
+        &[sts, "storageClassName", "paless-postgres-gp3"],
     );
     assert_reports(check_data_volume, &broken, &[sts, "accessModes"]);
     let broken = mutated(

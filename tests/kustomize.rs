@@ -69,7 +69,7 @@ const LIST_CHANGES: [(&str, &str); 4] = [
     ),
     (
         "guaranteed-existing-class",
-        "extends: aws-large\nstorage:\n  class: gp2\n  provision: false\nresources:\n  requests:\n    memory: 4Gi\n    cpu: 4000m\n",
+        "extends: dev-large\nstorage:\n  class: gp2\n  provision: false\nresources:\n  requests:\n    memory: 4Gi\n    cpu: 4000m\n",
     ),
 ];
 
@@ -235,8 +235,10 @@ fn requests_equal_to_limits_give_guaranteed_database_pods_and_an_existing_class(
         .iter()
         .find(|(name, _)| *name == "guaranteed-existing-class")
         .unwrap();
-    let ordinary = ("ordinary", "extends: aws-large\n");
-    let built = built_both_ways(dir.path(), &[*guaranteed, ordinary]);
+    // Cloud profiles are Guaranteed (resources.guaranteed), laptops are not.
+    let ordinary = ("ordinary", "extends: dev-large\n");
+    let cloud = ("cloud", "extends: gcp-large\n");
+    let built = built_both_ways(dir.path(), &[*guaranteed, ordinary, cloud]);
     for (profile, objects, _) in &built {
         let expected = if profile == "ordinary" {
             "Burstable"
@@ -249,6 +251,32 @@ fn requests_equal_to_limits_give_guaranteed_database_pods_and_an_existing_class(
             assert_eq!(qos_class(pod), expected, "{profile}: {statefulset}");
         }
     }
+    // Cloud profiles run the database above pods without a priority, in a
+    // PriorityClass of their own.
+    let (_, cloud, _) = &built[2];
+    let class = &cloud["PriorityClass//paless-postgres"];
+    assert_eq!(class["value"], 1_000_000);
+    assert_eq!(class["globalDefault"], false);
+    for (kind, name, pod) in [
+        ("StatefulSet", "postgres", "/spec/template/spec"),
+        ("StatefulSet", "postgres-replica", "/spec/template/spec"),
+        ("Deployment", "pgbouncer", "/spec/template/spec"),
+        (
+            "CronJob",
+            "postgres-backup",
+            "/spec/jobTemplate/spec/template/spec",
+        ),
+    ] {
+        let spec = cloud[&format!("{kind}/paless/{name}")]
+            .pointer(pod)
+            .unwrap();
+        assert_eq!(
+            spec["priorityClassName"], "paless-postgres",
+            "{kind} {name}"
+        );
+    }
+    let (_, laptop, _) = &built[1];
+    assert!(!laptop.keys().any(|key| key.starts_with("PriorityClass/")));
     // `storage.provision: false`: the cluster's own gp2, not redefined.
     let (_, objects, _) = &built[0];
     assert!(

@@ -95,9 +95,9 @@ fn more_memory_rolls_the_database_pods_for_resources_and_config() {
     let output = plan(dir.path(), &[]);
     assert_has(
         &output,
-        "  rolls pods         StatefulSet postgres: replaces pods of StatefulSet postgres (postgres-0): config hash (ConfigMap postgres-config), resources (postgres: limits.memory: 4Gi -> 8Gi)",
+        "  rolls pods         StatefulSet postgres: replaces pods of StatefulSet postgres (postgres-0): config hash (ConfigMap postgres-config), resources (postgres: limits.memory: 4Gi -> 8Gi, requests.memory: 4Gi -> 8Gi)",
     );
-    assert_has(&output, "acme: 2 rolls pods, 1 in place, 26 unchanged");
+    assert_has(&output, "acme: 2 rolls pods, 1 in place, 27 unchanged");
 }
 
 #[test]
@@ -124,7 +124,7 @@ fn a_bigger_disk_cannot_be_applied_and_prints_the_grow_procedure() {
     13. kubectl -n paless rollout status statefulset/postgres-replica
 ";
     assert!(output.contains(expected), "{output}");
-    assert_has(&output, "acme: 2 cannot be applied, 27 unchanged");
+    assert_has(&output, "acme: 2 cannot be applied, 28 unchanged");
     assert!(
         output.ends_with("plan against k8s: 2 unsafe change(s) need the manual procedure above\n"),
         "{output}"
@@ -191,7 +191,7 @@ fn storage_class_parameters_cannot_be_applied() {
     let output = plan(dir.path(), &[]);
     assert_has(
         &output,
-        "  CANNOT BE APPLIED  StorageClass ebs-sc: parameters is immutable: parameters.type: gp3 -> io2",
+        "  CANNOT BE APPLIED  StorageClass paless-postgres-gp3: parameters is immutable: parameters.type: gp3 -> io2",
     );
 }
 
@@ -474,7 +474,7 @@ fn plan_is_deterministic_and_ordered_by_profile_then_kind_and_name() {
     let headers: Vec<&str> = first.lines().filter(|l| !l.starts_with(' ')).collect();
     assert_eq!(
         headers[0],
-        "acme: 2 data-incompatible, 2 destructive, 4 in place, 21 unchanged"
+        "acme: 2 data-incompatible, 2 destructive, 4 in place, 22 unchanged"
     );
     let dev_small = palgen_in(dir.path(), &["build", "--profile", "dev-small"]);
     let objects = common::objects_by_identity(&stdout(&dev_small)).len();

@@ -166,7 +166,7 @@ const STRETCHED: [(&str, &str); 4] = [
     ),
     (
         "little-memory",
-        "extends: aws-small\nresources:\n  requests:\n    memory: 256Mi\n  limits:\n    memory: 512Mi\npostgres:\n  shm_size: 64Mi\nconnections:\n  max_connections: 50\n",
+        "extends: aws-small\nresources:\n  limits:\n    memory: 512Mi\npostgres:\n  shm_size: 64Mi\nconnections:\n  max_connections: 50\n",
     ),
     (
         "big-memory",

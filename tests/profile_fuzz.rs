@@ -30,7 +30,7 @@ extends: aws-medium
 description: Fuzzed profile
 image: postgres:18.1@sha256:0000000000000000000000000000000000000000000000000000000000000000
 storage:
-  class: ebs-sc
+  class: paless-postgres-gp3
   size: 50Gi
   ssd: true
   provision:

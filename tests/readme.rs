@@ -163,8 +163,16 @@ fn size_table_mismatches(rows: &[Vec<String>], facts: &BTreeMap<String, Facts>) 
                 }
             };
             let connections = &settings["connections"];
-            compare("requests", amounts(&settings["resources"]["requests"]));
-            compare("requests", facts.list["REQUESTS"].clone());
+            // The column is what a size requests; a guaranteed profile
+            // (the cloud platforms, as the text under the table says)
+            // requests its limits.
+            let requested = amounts(&settings["resources"]["requests"]);
+            if settings["resources"]["guaranteed"] == true {
+                compare("limits", requested);
+            } else {
+                compare("requests", requested);
+                compare("requests", facts.list["REQUESTS"].clone());
+            }
             compare("limits", amounts(&settings["resources"]["limits"]));
             compare("limits", facts.list["LIMITS"].clone());
             let size_setting = settings["storage"]["size"]
@@ -297,6 +305,16 @@ fn platform_table_mismatches(rows: &[Vec<String>], facts: &BTreeMap<String, Fact
                 for (word, holds) in [
                     ("EBS CSI", object["provisioner"] == "ebs.csi.aws.com"),
                     ("gp3", object["parameters"]["type"] == "gp3"),
+                    ("PD CSI", object["provisioner"] == "pd.csi.storage.gke.io"),
+                    ("pd-balanced", object["parameters"]["type"] == "pd-balanced"),
+                    (
+                        "Azure Disk CSI",
+                        object["provisioner"] == "disk.csi.azure.com",
+                    ),
+                    (
+                        "Premium_LRS",
+                        object["parameters"]["skuName"] == "Premium_LRS",
+                    ),
                     ("encrypted", object["parameters"]["encrypted"] == "true"),
                     (
                         "WaitForFirstConsumer",
@@ -418,18 +436,21 @@ fn the_table_checks_report_a_wrong_cell() {
     assert!(
         reported
             .iter()
-            .any(|m| m.contains("ebs-sc is the cluster's")),
+            .any(|m| m.contains("paless-postgres-gp3 is the cluster's")),
         "{reported:#?}"
     );
 
     let mut facts = facts.clone();
     let aws = facts.get_mut("aws-large").expect("aws-large");
-    let class = aws.objects.get_mut("StorageClass//ebs-sc").expect("ebs-sc");
+    let class = aws
+        .objects
+        .get_mut("StorageClass//paless-postgres-gp3")
+        .expect("paless-postgres-gp3");
     class["reclaimPolicy"] = "Delete".into();
     let reported = platform_table_mismatches(&platform_rows(&readme), &facts);
     assert_eq!(
         reported,
-        ["aws: README says `ebs-sc` is Retain, aws-large disagrees"]
+        ["aws: README says `paless-postgres-gp3` is Retain, aws-large disagrees"]
     );
 }
 

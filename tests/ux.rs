@@ -91,7 +91,10 @@ fn extends_chains_and_show_names_the_file_of_each_value() {
     assert_status(&show, 0, "show of a two-level chain");
     let json: serde_json::Value = serde_json::from_str(&stdout(&show)).unwrap();
     assert_eq!(json["settings"]["storage"]["size"], "30Gi");
-    assert_eq!(json["settings"]["storage"]["class"], "standard-rwo");
+    assert_eq!(
+        json["settings"]["storage"]["class"],
+        "paless-postgres-balanced"
+    );
     assert_eq!(json["settings"]["postgres"]["slow_query_ms"], 250);
     let sources = &json["sources"];
     let source = |key: &str| sources[key].as_str().unwrap_or_default().to_owned();
@@ -102,7 +105,7 @@ fn extends_chains_and_show_names_the_file_of_each_value() {
     );
     assert_eq!(
         source("storage.class"),
-        "profiles/builtin/platforms/gcp.yaml:4"
+        "profiles/builtin/platforms/gcp.yaml:5"
     );
 
     let list = palgen_in(dir.path(), &["list"]);

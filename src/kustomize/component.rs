@@ -13,7 +13,8 @@ pub type Components = BTreeMap<Feature, ObjectSet>;
 /// The components of the features these profiles have. An object or file
 /// is in a component when every profile with the feature has it; its
 /// content is the version most of them share (the first such profile's, on
-/// a tie), so the result depends only on the profiles and their order.
+/// a tie), so the result depends only on the profiles and their order. A
+/// feature of which every profile has its own objects has no component.
 pub fn from_profiles(profiles: &[ObjectSet]) -> Components {
     let mut components = Components::new();
     let mut features: Vec<Feature> = profiles.iter().flat_map(ObjectSet::features).collect();
@@ -25,7 +26,12 @@ pub fn from_profiles(profiles: &[ObjectSet]) -> Components {
             .filter(|set| set.features().contains(&feature))
             .map(|set| feature_only(set, feature))
             .collect();
-        components.insert(feature, common(&users));
+        let shared = common(&users);
+        // Nothing every profile shares (each names its own StorageClass):
+        // no component, each overlay holds its own objects.
+        if !shared.resources.is_empty() || !shared.config_maps.is_empty() {
+            components.insert(feature, shared);
+        }
     }
     components
 }

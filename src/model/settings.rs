@@ -196,6 +196,9 @@ pub struct Scheduling {
     pub tolerations: Vec<Toleration>,
     /// Their PriorityClass; empty for the cluster's default.
     pub priority_class_name: String,
+    /// Above 0: the overlay defines that PriorityClass with this value;
+    /// 0: the cluster has it.
+    pub priority_class_value: i32,
 }
 
 /// A taint a pod tolerates, as Kubernetes writes it.
@@ -288,6 +291,9 @@ pub struct ProvisionedClass {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Resources {
+    /// Requests equal to the limits, so the database pods are in the
+    /// Guaranteed QoS class: the last a node under memory pressure evicts.
+    pub guaranteed: bool,
     pub requests: Amounts,
     pub limits: Amounts,
 }

@@ -16,6 +16,7 @@ mod network_policy;
 mod offsite;
 mod pgbouncer;
 mod pod;
+mod priority_class;
 mod prometheus_rule;
 mod secret;
 mod service;
@@ -42,6 +43,7 @@ pub enum Feature {
     PgBouncer,
     ReadReplicas,
     StorageClass,
+    PriorityClass,
     DevCredentials,
     ServiceMonitor,
 }
@@ -53,7 +55,8 @@ impl Feature {
             Feature::Backup => "backup",
             Feature::PgBouncer => "pgbouncer",
             Feature::ReadReplicas => "read-replicas",
-            Feature::StorageClass => "ebs-storageclass",
+            Feature::StorageClass => "storageclass",
+            Feature::PriorityClass => "priorityclass",
             Feature::DevCredentials => "dev-credentials",
             Feature::ServiceMonitor => "service-monitor",
         }
@@ -177,6 +180,16 @@ pub fn build(profile: &Profile) -> ObjectSet {
             vec![to_value(&storage_class::build(
                 &settings.storage.class,
                 class,
+            ))],
+        );
+    }
+    let scheduling = &settings.scheduling;
+    if scheduling.priority_class_value > 0 {
+        add(
+            Feature::PriorityClass,
+            vec![to_value(&priority_class::build(
+                &scheduling.priority_class_name,
+                scheduling.priority_class_value,
             ))],
         );
     }

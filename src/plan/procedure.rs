@@ -144,6 +144,29 @@ pub fn recreate_statefulset(set: &StatefulSet, apply: &str) -> Vec<String> {
     steps
 }
 
+/// Another StorageClass in a claim template: a claim's class cannot change,
+/// so the existing claims keep theirs and only claims made from now on use
+/// the new one. Replace the StatefulSet object without touching its pods;
+/// where the new class retains its volumes and the old one may not, retain
+/// the existing volumes too (a volume's reclaim policy can change).
+pub fn new_class_for_new_claims(set: &StatefulSet, retain: &[String], apply: &str) -> Vec<String> {
+    let kubectl = set.kubectl();
+    let mut steps = vec![
+        format!(
+            "{kubectl} delete statefulset {} --cascade=orphan   # the pods and their volumes keep running",
+            set.name
+        ),
+        apply.to_owned(),
+    ];
+    for claim in retain {
+        steps.push(format!(
+            "kubectl patch pv \"$({kubectl} get pvc {claim} -o jsonpath='{{.spec.volumeName}}')\" -p '{{\"spec\":{{\"persistentVolumeReclaimPolicy\":\"Retain\"}}}}'   # the volume outlives its claim, as the new class's do"
+        ));
+    }
+    steps.push(set.rollout());
+    steps
+}
+
 /// The data must move to a new volume (a smaller disk, another class, a
 /// class that cannot expand): dump, recreate, restore.
 pub fn move_data(set: &StatefulSet, why: &str, apply: &str) -> Vec<String> {
@@ -243,6 +266,19 @@ pub fn replace_storage_class(name: &str, apply: &str) -> Vec<String> {
         format!(
             "{apply}   # only volumes provisioned from now on get the new parameters; move data to one as for a smaller disk if an existing volume must change"
         ),
+    ]
+}
+
+/// A PriorityClass's value is immutable: replace the class. Pods resolve
+/// their priority when they are created, so running pods keep the old one
+/// until they are replaced.
+pub fn replace_priority_class(name: &str, apply: &str) -> Vec<String> {
+    vec![
+        format!(
+            "kubectl delete priorityclass {name}   # running pods keep their priority; a pod created before the apply below is refused, so run it right away"
+        ),
+        apply.to_owned(),
+        "pods created from now on get the new value; running pods keep the old one until they are replaced".to_owned(),
     ]
 }
 
@@ -931,6 +967,14 @@ mod tests {
             (
                 "replace_storage_class",
                 replace_storage_class("ebs-sc", APPLY),
+            ),
+            (
+                "new_class_for_new_claims",
+                new_class_for_new_claims(&primary, &["postgres-data-postgres-0".to_owned()], APPLY),
+            ),
+            (
+                "replace_priority_class",
+                replace_priority_class("paless-postgres", APPLY),
             ),
             (
                 "replace_object",

@@ -2,7 +2,7 @@
 //! of the Kubernetes API (immutable fields, pod template rollouts) and of
 //! PostgreSQL (a data directory belongs to one major version).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -188,6 +188,7 @@ pub fn classify(old: Option<&Value>, new: Option<&Value>, cx: &Context) -> Vec<F
                 cnpg_cluster(old, new, cx)
             }
             "StorageClass" => storage_class(old, new, cx),
+            "PriorityClass" => priority_class(old, new, cx),
             "CronJob" => cron_job(old, new, cx),
             "ObjectStore" => object_store(old, new, cx),
             "ConfigMap" if cx.generated.contains_key(name(new)) => {
@@ -288,11 +289,65 @@ fn removed(old: &Value, cx: &Context) -> Vec<Finding> {
             ),
         },
         "Cluster" if is_cnpg_cluster(old) => removed_cluster(old, cx),
+        "StorageClass" => removed_storage_class(old, cx),
         _ => Finding::Removed {
             delete: format!("{kubectl} delete {} {name}", kind.to_lowercase()),
         },
     };
     vec![finding]
+}
+
+/// A class the old tree's claims were provisioned from stays: a claim's
+/// class cannot change, and a claim grows only while its class exists and
+/// allows expansion.
+fn removed_storage_class(old: &Value, cx: &Context) -> Finding {
+    let class = name(old);
+    let mut claims: Vec<String> = Vec::new();
+    for object in cx.old {
+        match text(&object["kind"]) {
+            // A standalone claim of another class in the new tree is
+            // recreated by its own procedure.
+            "PersistentVolumeClaim"
+                if text(&object["spec"]["storageClassName"]) == class
+                    && cx.new.iter().any(|o| {
+                        text(&o["kind"]) == "PersistentVolumeClaim"
+                            && name(o) == name(object)
+                            && namespace(o) == namespace(object)
+                            && text(&o["spec"]["storageClassName"]) == class
+                    }) =>
+            {
+                claims.push(name(object).to_owned());
+            }
+            "StatefulSet" => {
+                let set = statefulset_of(object, object);
+                for template in object["spec"]["volumeClaimTemplates"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|t| text(&t["spec"]["storageClassName"]) == class)
+                {
+                    let prefix = format!("{}-{}-", name(template), set.name);
+                    claims.extend(
+                        set.claims
+                            .iter()
+                            .filter(|c| c.starts_with(&prefix))
+                            .cloned(),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    let delete = format!("kubectl delete storageclass {class}");
+    Finding::Removed {
+        delete: match claims.is_empty() {
+            true => delete,
+            false => format!(
+                "keep it while claims {} exist: they were provisioned from it, and a claim grows only while its class exists ({delete} once they are gone)",
+                claims.join(", ")
+            ),
+        },
+    }
 }
 
 /// The name of the Cluster whose WAL the Barman Cloud plugin archives.
@@ -791,6 +846,28 @@ fn claim_templates(old: &Value, new: &Value, set: &StatefulSet, cx: &Context) ->
                 }
             }
             _ if only_size => procedure::move_data(set, "a volume cannot shrink", cx.apply),
+            _ if without(old_template, &CLASS) == without(new_template, &CLASS) => {
+                let old_class = text(&old_template["spec"]["storageClassName"]);
+                let claims: Vec<String> = set
+                    .claims
+                    .iter()
+                    .filter(|c| c.starts_with(&format!("{template}-{}-", set.name)))
+                    .cloned()
+                    .collect();
+                let retain = match retains(class, cx.new) && !retains(old_class, cx.old) {
+                    true => claims.clone(),
+                    false => Vec::new(),
+                };
+                findings.push(Finding::NotApplicable {
+                    field: field.clone(),
+                    change: format!(
+                        "{change}; claims {} keep StorageClass {old_class} (a claim's class cannot change), claims made from now on use {class}; to move the data onto {class}, dump and restore as for a smaller disk",
+                        claims.join(", ")
+                    ),
+                    procedure: procedure::new_class_for_new_claims(set, &retain, cx.apply),
+                });
+                continue;
+            }
             _ if old_template["spec"]["storageClassName"]
                 != new_template["spec"]["storageClassName"] =>
             {
@@ -805,6 +882,18 @@ fn claim_templates(old: &Value, new: &Value, set: &StatefulSet, cx: &Context) ->
         });
     }
     findings
+}
+
+/// A claim's StorageClass, the field of a claim (template) that names it.
+const CLASS: [&str; 1] = ["spec.storageClassName"];
+
+/// Whether the tree `objects` defines StorageClass `class` with volumes that
+/// outlive their claim (a class it does not define is the cluster's, whose
+/// policy palgen cannot know).
+fn retains(class: &str, objects: &[Value]) -> bool {
+    objects.iter().any(|o| {
+        text(&o["kind"]) == "StorageClass" && name(o) == class && o["reclaimPolicy"] == "Retain"
+    })
 }
 
 /// Whether StorageClass `class` expands volumes, when the tree defines it.
@@ -1055,6 +1144,8 @@ fn claim(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
         .flat_map(Map::keys)
         .filter(|f| f.as_str() != "resources" && f.as_str() != "volumeAttributesClassName")
         .cloned()
+        .collect::<BTreeSet<String>>()
+        .into_iter()
         .collect();
     let spec_fields: Vec<&str> = spec_fields.iter().map(String::as_str).collect();
     findings.extend(with_immutable(&old, &new, &spec_fields, |field, change| {
@@ -1172,6 +1263,27 @@ fn storage_class(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
             });
         }
     }
+    let rest = differences(&without(old, &fields), &without(new, &fields), "");
+    if !rest.is_empty() {
+        findings.push(Finding::InPlace(rest));
+    }
+    dedup_procedures(findings)
+}
+
+/// A PriorityClass's value and preemption policy are immutable; pods keep
+/// the priority they were admitted with.
+fn priority_class(old: &Value, new: &Value, cx: &Context) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for field in ["value", "preemptionPolicy"] {
+        if old[field] != new[field] {
+            findings.push(Finding::NotApplicable {
+                field: field.to_owned(),
+                change: differences(&old[field], &new[field], field).join("; "),
+                procedure: procedure::replace_priority_class(name(new), cx.apply),
+            });
+        }
+    }
+    let fields = ["value", "preemptionPolicy"];
     let rest = differences(&without(old, &fields), &without(new, &fields), "");
     if !rest.is_empty() {
         findings.push(Finding::InPlace(rest));
@@ -1488,7 +1600,17 @@ mod tests {
 
     #[test]
     fn a_bigger_disk_on_a_class_the_tree_does_not_define_checks_expansion_first() {
-        let plan = plan("gcp-medium", |s| s.storage.size = "80Gi".parse().unwrap());
+        let mut before = Catalog::builtin().unwrap().resolve("gcp-medium").unwrap();
+        before.settings.storage.class = "standard-rwo".to_owned();
+        before.settings.storage.provision = None;
+        let mut after = before.clone();
+        after.settings.storage.size = "80Gi".parse().unwrap();
+        let plan = profile_plan(
+            "gcp-medium",
+            OVERLAY,
+            &manifests(&before),
+            &manifests(&after),
+        );
         let procedure = findings(&plan, "StatefulSet", "postgres")[0].procedure();
         assert!(
             procedure[0].starts_with(
@@ -1699,7 +1821,7 @@ mod tests {
 
     #[test]
     fn more_memory_rolls_pods_for_resources_and_config_hash() {
-        let plan = plan("aws-medium", |s| {
+        let plan = plan("dev-medium", |s| {
             s.resources.limits.memory = "4Gi".parse().unwrap()
         });
         let primary = findings(&plan, "StatefulSet", "postgres");
@@ -1762,7 +1884,8 @@ mod tests {
         assert_eq!(
             findings(&bigger, "PersistentVolumeClaim", "postgres-backups"),
             [Finding::InPlace(vec![
-                "storage 20Gi -> 40Gi (StorageClass ebs-sc expands volumes)".to_owned()
+                "storage 20Gi -> 40Gi (StorageClass paless-postgres-gp3 expands volumes)"
+                    .to_owned()
             ])]
         );
         let smaller = plan("aws-small", |s| s.backup.size = "10Gi".parse().unwrap());
@@ -1779,7 +1902,7 @@ mod tests {
             let class = s.storage.provision.as_mut().unwrap();
             class.parameters.insert("type".to_owned(), "io2".to_owned());
         });
-        let found = findings(&plan, "StorageClass", "ebs-sc");
+        let found = findings(&plan, "StorageClass", "paless-postgres-gp3");
         let [
             Finding::NotApplicable {
                 field,
@@ -1794,8 +1917,133 @@ mod tests {
         assert_eq!(change, "parameters.type: gp3 -> io2");
         assert_eq!(
             procedure[0].split("   #").next().unwrap(),
-            "kubectl delete storageclass ebs-sc"
+            "kubectl delete storageclass paless-postgres-gp3"
         );
+    }
+
+    /// The plan from a deployment rendered on StorageClass `old_class`
+    /// (provisioned by the overlay or not) to the built-in profile.
+    fn plan_from_class(profile: &str, old_class: &str, provisioned: bool) -> ProfilePlan {
+        let after = Catalog::builtin().unwrap().resolve(profile).unwrap();
+        let mut before = after.clone();
+        before.settings.storage.class = old_class.to_owned();
+        if !provisioned {
+            before.settings.storage.provision = None;
+        }
+        before.derived = crate::model::derived::derive(&before.settings);
+        profile_plan(profile, OVERLAY, &manifests(&before), &manifests(&after))
+    }
+
+    #[test]
+    fn a_renamed_class_keeps_the_claims_and_replaces_only_the_statefulset_objects() {
+        let plan = plan_from_class("aws-large", "ebs-sc", true);
+        for (set, claims) in [
+            ("postgres", "postgres-data-postgres-0"),
+            (
+                "postgres-replica",
+                "postgres-data-postgres-replica-0, postgres-data-postgres-replica-1",
+            ),
+        ] {
+            let found = findings(&plan, "StatefulSet", set);
+            let [
+                Finding::NotApplicable {
+                    change, procedure, ..
+                },
+            ] = found
+            else {
+                panic!("{found:?}")
+            };
+            assert!(
+                change.contains(&format!("claims {claims} keep StorageClass ebs-sc")),
+                "{change}"
+            );
+            let commands: Vec<&str> = procedure
+                .iter()
+                .map(|step| step.split("   #").next().unwrap())
+                .collect();
+            assert_eq!(
+                commands,
+                [
+                    format!("kubectl -n paless delete statefulset {set} --cascade=orphan"),
+                    APPLY.to_owned(),
+                    format!("kubectl -n paless rollout status statefulset/{set}"),
+                ],
+                "no dump, no claim deleted, no pod restarted; ebs-sc already retains"
+            );
+        }
+        // One finding for the standalone claim's one immutable field.
+        let backups = findings(&plan, "PersistentVolumeClaim", "postgres-backups");
+        assert_eq!(backups.len(), 1, "{backups:?}");
+        let [Finding::Removed { delete }] = findings(&plan, "StorageClass", "ebs-sc") else {
+            panic!("{:?}", findings(&plan, "StorageClass", "ebs-sc"))
+        };
+        assert!(
+            delete.starts_with(
+                "keep it while claims postgres-data-postgres-0, postgres-data-postgres-replica-0, postgres-data-postgres-replica-1 exist"
+            ),
+            "{delete}"
+        );
+    }
+
+    #[test]
+    fn leaving_the_clusters_class_for_a_retaining_one_retains_the_existing_volumes() {
+        for (profile, old_class) in [
+            ("gcp-large", "standard-rwo"),
+            ("azure-large", "managed-premium"),
+        ] {
+            let plan = plan_from_class(profile, old_class, false);
+            let found = findings(&plan, "StatefulSet", "postgres-replica");
+            let [Finding::NotApplicable { procedure, .. }] = found else {
+                panic!("{found:?}")
+            };
+            let retained: Vec<&String> = procedure
+                .iter()
+                .filter(|step| step.contains("persistentVolumeReclaimPolicy"))
+                .collect();
+            assert_eq!(retained.len(), 2, "{procedure:#?}");
+            assert!(
+                retained[1].starts_with(
+                    "kubectl patch pv \"$(kubectl -n paless get pvc postgres-data-postgres-replica-1 -o jsonpath='{.spec.volumeName}')\""
+                ),
+                "{procedure:#?}"
+            );
+            assert!(
+                !procedure
+                    .iter()
+                    .any(|step| step.contains("pg_dump") || step.contains("delete pvc"))
+            );
+        }
+    }
+
+    #[test]
+    fn a_priority_class_value_cannot_be_applied_its_description_can() {
+        let plan = plan("gcp-small", |s| {
+            s.scheduling.priority_class_value = 2_000_000
+        });
+        let found = findings(&plan, "PriorityClass", "paless-postgres");
+        let [
+            Finding::NotApplicable {
+                field,
+                change,
+                procedure,
+            },
+        ] = found
+        else {
+            panic!("{found:?}")
+        };
+        assert_eq!(
+            (field.as_str(), change.as_str()),
+            ("value", "value: 1000000 -> 2000000")
+        );
+        assert_eq!(
+            procedure[0].split("   #").next().unwrap(),
+            "kubectl delete priorityclass paless-postgres"
+        );
+        let plan = plan_edited("gcp-small", "PriorityClass", "paless-postgres", |c| {
+            c["description"] = "another".into()
+        });
+        let found = findings(&plan, "PriorityClass", "paless-postgres");
+        assert!(matches!(found, [Finding::InPlace(_)]), "{found:?}");
     }
 
     #[test]

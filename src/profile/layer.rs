@@ -95,6 +95,7 @@ pub struct SchedulingLayer {
     /// Taints the pods tolerate; replaces the list of lower layers.
     pub tolerations: Option<Spanned<Vec<crate::model::settings::Toleration>>>,
     pub priority_class_name: Option<Spanned<String>>,
+    pub priority_class_value: Option<Spanned<i32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -221,6 +222,7 @@ pub struct ProvisionedClassLayer {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcesLayer {
+    pub guaranteed: Option<Spanned<bool>>,
     #[serde(default)]
     pub requests: AmountsLayer,
     #[serde(default)]

@@ -80,6 +80,39 @@ impl<'a> Resolver<'a> {
     }
 }
 
+/// With `resources.guaranteed` the requests are the limits: a request of a
+/// user's own profile that differs would be silently dropped, so it is
+/// refused (the built-in sizes' requests are for the platforms that are not
+/// guaranteed).
+fn refuse_own_requests(
+    origins: &Origins,
+    requests: &Amounts,
+    limits: &Amounts,
+) -> Result<(), SettingsError> {
+    let differs = [
+        (
+            "resources.requests.memory",
+            requests.memory != limits.memory,
+        ),
+        ("resources.requests.cpu", requests.cpu != limits.cpu),
+    ];
+    for (key, differs) in differs {
+        let own = origins
+            .get(key)
+            .is_some_and(|origin| !origin.file.starts_with(BUILTIN_DIR));
+        if differs && own {
+            return Err(Blame { origins }.invalid(
+                key,
+                "differs from its limit while resources.guaranteed is true (requests equal the limits); set resources.guaranteed: false to request less".to_owned(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Where the built-in profile files are, as their origins name them.
+const BUILTIN_DIR: &str = "profiles/builtin/";
+
 /// The `cloudnative_pg` section: resolved for every profile (so `show`
 /// prints it), validated where the profile runs the `cloudnative-pg` engine.
 /// Its object store is `backup.offsite`'s, unless the profile still sets
@@ -159,21 +192,31 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
             Some(ProvisionLayer::Off(false)) | None => None,
         },
     };
+    let guaranteed = r.take("resources.guaranteed", |l| l.resources.guaranteed.as_ref())?;
+    let limits = Amounts {
+        memory: r.take("resources.limits.memory", |l| {
+            l.resources.limits.memory.as_ref()
+        })?,
+        cpu: r.take("resources.limits.cpu", |l| l.resources.limits.cpu.as_ref())?,
+    };
+    let requests = Amounts {
+        memory: r.take("resources.requests.memory", |l| {
+            l.resources.requests.memory.as_ref()
+        })?,
+        cpu: r.take("resources.requests.cpu", |l| {
+            l.resources.requests.cpu.as_ref()
+        })?,
+    };
+    if guaranteed {
+        refuse_own_requests(&r.origins, &requests, &limits)?;
+    }
     let resources = Resources {
-        requests: Amounts {
-            memory: r.take("resources.requests.memory", |l| {
-                l.resources.requests.memory.as_ref()
-            })?,
-            cpu: r.take("resources.requests.cpu", |l| {
-                l.resources.requests.cpu.as_ref()
-            })?,
-        },
-        limits: Amounts {
-            memory: r.take("resources.limits.memory", |l| {
-                l.resources.limits.memory.as_ref()
-            })?,
-            cpu: r.take("resources.limits.cpu", |l| l.resources.limits.cpu.as_ref())?,
-        },
+        guaranteed,
+        // Guaranteed: the request is the limit, whatever a size requests
+        // for the platforms that are not (validate refuses a user's own
+        // request that differs).
+        requests: if guaranteed { limits } else { requests },
+        limits,
     };
     let connections = Connections {
         max_connections: r.take("connections.max_connections", |l| {
@@ -250,6 +293,9 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
         })?,
         priority_class_name: r.take("scheduling.priority_class_name", |l| {
             l.scheduling.priority_class_name.as_ref()
+        })?,
+        priority_class_value: r.take("scheduling.priority_class_value", |l| {
+            l.scheduling.priority_class_value.as_ref()
         })?,
     };
 

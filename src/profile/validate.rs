@@ -42,6 +42,9 @@ const BUILT_IN_CLASSES: [(&str, &str); 17] = [
     ("local-path", "k3s"),
 ];
 
+/// The highest value of a PriorityClass that is not one of Kubernetes' own.
+const MAX_USER_PRIORITY: i32 = 1_000_000_000;
+
 /// The kinds a cert-manager `issuerRef` names (external issuers bring their
 /// own group but use these kinds too).
 const ISSUER_KINDS: [&str; 2] = ["Issuer", "ClusterIssuer"];
@@ -213,15 +216,51 @@ fn validate_scheduling(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError>
             ),
         ));
     }
-    let customised = !scheduling.node_selector.is_empty()
-        || !scheduling.tolerations.is_empty()
-        || !class.is_empty();
+    let value = scheduling.priority_class_value;
+    let layer = |key| r.origins.get(key).map_or(0, |o| o.layer);
+    if value != 0 {
+        let value_key = "scheduling.priority_class_value";
+        let refusal = if !(1..=MAX_USER_PRIORITY).contains(&value) {
+            Some((
+                value_key,
+                format!(
+                    "{value} is not a priority a cluster's own class may have (1 to {MAX_USER_PRIORITY}; 0 for a class the cluster has)"
+                ),
+            ))
+        } else if class.is_empty() {
+            Some((
+                value_key,
+                format!(
+                    "{value} defines a PriorityClass, and scheduling.priority_class_name is empty: name it"
+                ),
+            ))
+        } else if layer(value_key) < layer("scheduling.priority_class_name") {
+            // A user naming the cluster's own class under a cloud profile
+            // would otherwise have palgen redefine it (its value is
+            // immutable, so the apply would fail).
+            Some((
+                "scheduling.priority_class_name",
+                format!(
+                    "{class:?} would be defined with the inherited scheduling.priority_class_value {value}: write priority_class_value: 0 beside it if the cluster has that class, or a value for palgen to define it"
+                ),
+            ))
+        } else if class.starts_with("system-") {
+            Some((
+                value_key,
+                format!(
+                    "defines PriorityClass {class:?}, and names starting with system- are Kubernetes' own"
+                ),
+            ))
+        } else {
+            None
+        };
+        if let Some((key, message)) = refusal {
+            return Err(r.invalid(key, message));
+        }
+    }
+    let customised = !scheduling.node_selector.is_empty() || !scheduling.tolerations.is_empty();
     if customised && s.engine == Engine::CloudNativePg {
-        let key = r.most_specific(&[
-            "scheduling.node_selector",
-            "scheduling.tolerations",
-            "scheduling.priority_class_name",
-        ]);
+        let key = r.most_specific(&["scheduling.node_selector", "scheduling.tolerations"]);
         return Err(r.invalid(
             key,
             "is not generated for engine: cloudnative-pg yet; set the Cluster's affinity by a Kustomize patch".to_owned(),

@@ -60,7 +60,7 @@ pub const STRESS_PROFILES: [(&str, &str); 6] = [
          connections:\n  web_pods: 5\n\
          scheduling:\n  node_selector:\n    node-pool: database\n    example.com/disk: ssd\n\
          \x20 tolerations:\n  - key: dedicated\n    value: database\n    effect: NoSchedule\n  - key: example.com/spot\n    operator: Exists\n\
-         \x20 priority_class_name: database-critical\n",
+         \x20 priority_class_name: database-critical\n  priority_class_value: 0\n",
     ),
     (
         "postgres-16",

@@ -17,9 +17,10 @@ use crate::common::repo_root;
 /// The zones of the control plane's three fake nodes.
 pub const ZONES: [&str; 3] = ["test-a", "test-b", "test-c"];
 
-/// The StorageClasses the managed platforms ship (palgen defines its own on
-/// AWS only), each with its real provisioner's name, and the class of the
-/// `postgres-16` stress profile, which a team's cluster would have.
+/// The StorageClasses the managed platforms ship (palgen's cloud overlays
+/// define their own; claims of deployments rendered before may name these),
+/// each with its real provisioner's name, and the class of the `postgres-16`
+/// stress profile, which a team's cluster would have.
 const PLATFORM_STORAGE_CLASSES: [(&str, &str); 4] = [
     ("local-path", "rancher.io/local-path"),
     ("standard-rwo", "pd.csi.storage.gke.io"),

@@ -44,6 +44,8 @@ pub struct Spec {
     affinity: AffinityConfiguration,
     #[serde(skip_serializing_if = "Option::is_none")]
     topology_spread_constraints: Option<Vec<TopologySpreadConstraint>>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    priority_class_name: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     plugins: Vec<Plugin>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -267,6 +269,7 @@ pub fn build(profile: &Profile) -> Cluster {
                     ..Default::default()
                 }]
             }),
+            priority_class_name: settings.scheduling.priority_class_name.clone(),
             plugins: store
                 .map(|_| Plugin {
                     name: BARMAN_PLUGIN,
