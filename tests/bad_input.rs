@@ -405,7 +405,7 @@ bad_inputs! {
 
     unknown_top_level_key:
         profile("extends: aws-large\nreplicas: 3\n")
-            .expect(&["profiles/a.yaml:2:", "`replicas`", "extends, description, image, storage"]);
+            .expect(&["profiles/a.yaml:2:", "`replicas`", "extends, description, namespace, image, storage"]);
     unknown_nested_key:
         profile("extends: aws-large\nstorage:\n  sise: 20Gi\n")
             .expect(&["profiles/a.yaml:3:", "`sise`", "class, size, ssd"]);

@@ -14,6 +14,9 @@ use crate::model::quantity::{Bytes, MilliCpu};
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
     pub description: String,
+    /// The namespace of every object; two profiles with different ones
+    /// share a cluster.
+    pub namespace: String,
     pub image: Image,
     pub storage: Storage,
     pub resources: Resources,

@@ -17,6 +17,8 @@ pub struct Layer {
     /// Only in user profile files: the profile this one starts from.
     pub extends: Option<Spanned<String>>,
     pub description: Option<Spanned<String>>,
+    /// The namespace every object is created in.
+    pub namespace: Option<Spanned<String>>,
     pub image: Option<Spanned<String>>,
     #[serde(default)]
     pub storage: StorageLayer,

@@ -134,6 +134,7 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
         origins: Origins::new(),
     };
     let description = r.take("description", |l| l.description.as_ref())?;
+    let namespace = r.take("namespace", |l| l.namespace.as_ref())?;
     let image_text = r.take("image", |l| l.image.as_ref())?;
     let image = image_text
         .parse::<Image>()
@@ -261,6 +262,7 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
         engine,
         cloudnative_pg,
         description,
+        namespace,
         image,
         storage,
         resources,

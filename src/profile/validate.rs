@@ -47,6 +47,7 @@ const BUILT_IN_CLASSES: [(&str, &str); 17] = [
 const ISSUER_KINDS: [&str; 2] = ["Issuer", "ClusterIssuer"];
 
 pub(super) fn validate(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), SettingsError> {
+    validate_namespace(s, r)?;
     validate_storage(s, r)?;
     validate_resources(s, r)?;
     validate_connections(s, d, r)?;
@@ -61,6 +62,21 @@ pub(super) fn validate(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), S
     postgres_limits::validate_memory(s, d, r)?;
     validate_tls(s, r)?;
     together::validate(s, r)
+}
+
+/// A name Kubernetes accepts for a namespace, and one palgen may own: its
+/// Namespace object sets Pod Security labels on the whole namespace, which
+/// must not be the cluster's `default` or one Kubernetes reserves (`kube-`).
+fn validate_namespace(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
+    let name = &s.namespace;
+    let problem = if !is_dns_label(name) {
+        "is not a valid namespace name (lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit)"
+    } else if name == "default" || name.starts_with("kube-") {
+        "is a namespace of the cluster itself: palgen's Namespace object would set Pod Security labels on it; name one for this deployment"
+    } else {
+        return Ok(());
+    };
+    Err(r.invalid("namespace", format!("{name:?} {problem}")))
 }
 
 /// Names Kubernetes accepts for the Secret and the issuer; an issuer kind
