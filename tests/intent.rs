@@ -321,8 +321,41 @@ fn expected_tolerations(settings: &Value) -> Option<Value> {
     Some(Value::Array(written))
 }
 
+/// The node affinity the profile's `scheduling.node_affinity` asks for, as
+/// Kubernetes writes it: one required term of every expression, and one
+/// weighted term per preference.
+fn expected_node_affinity(settings: &Value) -> Option<Value> {
+    let affinity = &settings["scheduling"]["node_affinity"];
+    let expression = |e: &Value| {
+        let mut written = json!({"key": e["key"], "operator": e["operator"]});
+        if array(&e["values"]).iter().len() > 0 {
+            written["values"] = e["values"].clone();
+        }
+        written
+    };
+    let required = array(&affinity["required"]);
+    let preferred = array(&affinity["preferred"]);
+    let mut written = serde_json::Map::new();
+    if !required.is_empty() {
+        written.insert(
+            "requiredDuringSchedulingIgnoredDuringExecution".to_owned(),
+            json!({"nodeSelectorTerms": [{"matchExpressions": required.iter().map(expression).collect::<Vec<_>>()}]}),
+        );
+    }
+    if !preferred.is_empty() {
+        written.insert(
+            "preferredDuringSchedulingIgnoredDuringExecution".to_owned(),
+            preferred
+                .iter()
+                .map(|p| json!({"weight": p["weight"], "preference": {"matchExpressions": [expression(p)]}}))
+                .collect(),
+        );
+    }
+    (!written.is_empty()).then_some(Value::Object(written))
+}
+
 /// Every pod (database, replicas, PgBouncer, backup) has the profile's node
-/// selector, tolerations and PriorityClass, and none other.
+/// selector, tolerations, PriorityClass and node affinity, and none other.
 fn check_scheduling(build: &Build) -> Vec<String> {
     let scheduling = &build.settings["scheduling"];
     let selector = &scheduling["node_selector"];
@@ -331,9 +364,17 @@ fn check_scheduling(build: &Build) -> Vec<String> {
     let class = &scheduling["priority_class_name"];
     let expected_class = (class != "").then(|| class.clone());
     let expected_tolerations = expected_tolerations(&build.settings);
+    let expected_node_affinity = expected_node_affinity(&build.settings);
     let mut violations = Vec::new();
     for (identity, template, path) in pod_templates(build) {
         let spec = &template["spec"];
+        let found = spec["affinity"].get("nodeAffinity").cloned();
+        if found != expected_node_affinity {
+            violations.push(format!(
+                "{}: {identity}: {path}.spec.affinity.nodeAffinity is {found:?}, the profile says {expected_node_affinity:?}",
+                build.profile
+            ));
+        }
         for (field, expected) in [
             ("nodeSelector", &expected_selector),
             ("tolerations", &expected_tolerations),
@@ -364,6 +405,11 @@ fn every_pod_runs_where_the_profile_schedules_it() {
     for kind in ["StatefulSet", "Deployment", "CronJob"] {
         assert!(kinds.contains(&kind), "{kind} not scheduled: {kinds:?}");
     }
+    // Its node affinity sits beside the spread over nodes, not in place of it.
+    let database = &pool.objects["StatefulSet/paless/postgres-replica"];
+    let affinity = &database["spec"]["template"]["spec"]["affinity"];
+    assert!(affinity["nodeAffinity"].is_object(), "{affinity}");
+    assert!(affinity["podAntiAffinity"].is_object(), "{affinity}");
 }
 
 #[test]
@@ -381,6 +427,17 @@ fn the_scheduling_rule_reports_a_pod_off_the_pool() {
             "Deployment/paless/pgbouncer",
             "spec.template.spec.tolerations",
         ],
+    );
+    let broken = mutated("dedicated-pool", "CronJob/paless/postgres-backup", |o| {
+        o["spec"]["jobTemplate"]["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+            .as_object_mut()
+            .unwrap()
+            .remove("preferredDuringSchedulingIgnoredDuringExecution");
+    });
+    assert_reports(
+        check_scheduling,
+        &broken,
+        &["CronJob/paless/postgres-backup", "affinity.nodeAffinity"],
     );
 }
 

@@ -97,6 +97,8 @@ pub struct SchedulingLayer {
     /// Taints the pods tolerate; replaces the list of lower layers.
     pub tolerations: Option<Spanned<Vec<crate::model::settings::Toleration>>>,
     pub priority_class_name: Option<Spanned<String>>,
+    /// Replaces the node affinity of lower layers.
+    pub node_affinity: Option<Spanned<crate::model::settings::NodeAffinity>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

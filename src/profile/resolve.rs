@@ -252,6 +252,9 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
         priority_class_name: r.take("scheduling.priority_class_name", |l| {
             l.scheduling.priority_class_name.as_ref()
         })?,
+        node_affinity: r.take("scheduling.node_affinity", |l| {
+            l.scheduling.node_affinity.as_ref()
+        })?,
     };
 
     let engine = r.take("engine", |l| l.engine.as_ref())?;

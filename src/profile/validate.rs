@@ -11,8 +11,8 @@ use crate::contract;
 use crate::model::derived::Derived;
 use crate::model::quantity::Bytes;
 use crate::model::settings::{
-    CertificateSource, Cloud, DEPRECATED_DESTINATION_KEY, Engine, ObjectStore, Settings,
-    TolerationOperator, is_dns_label, is_dns_subdomain,
+    CertificateSource, Cloud, DEPRECATED_DESTINATION_KEY, Engine, NodeAffinity, NodeOperator,
+    ObjectStore, Settings, TolerationOperator, is_dns_label, is_dns_subdomain,
 };
 use crate::model::{cron, image};
 
@@ -229,19 +229,74 @@ fn validate_scheduling(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError>
             ),
         ));
     }
+    validate_node_affinity(&scheduling.node_affinity, r)?;
     let customised = !scheduling.node_selector.is_empty()
         || !scheduling.tolerations.is_empty()
-        || !class.is_empty();
+        || !class.is_empty()
+        || !scheduling.node_affinity.is_empty();
     if customised && s.engine == Engine::CloudNativePg {
         let key = r.most_specific(&[
             "scheduling.node_selector",
             "scheduling.tolerations",
             "scheduling.priority_class_name",
+            "scheduling.node_affinity",
         ]);
         return Err(r.invalid(
             key,
             "is not generated for engine: cloudnative-pg yet; set the Cluster's affinity by a Kustomize patch".to_owned(),
         ));
+    }
+    Ok(())
+}
+
+/// Node selector requirements as the API server checks them: a label key,
+/// values as the operator needs them (some for In and NotIn, none for
+/// Exists and DoesNotExist, one integer for Gt and Lt), weights 1-100.
+fn validate_node_affinity(affinity: &NodeAffinity, r: &Blame<'_>) -> Result<(), SettingsError> {
+    const KEY: &str = "scheduling.node_affinity";
+    let preferred = affinity
+        .preferred
+        .iter()
+        .map(|p| (Some(p.weight), &p.key, p.operator, &p.values));
+    let required = affinity
+        .required
+        .iter()
+        .map(|q| (None, &q.key, q.operator, &q.values));
+    for (weight, key, operator, values) in required.chain(preferred) {
+        if let Some(weight) = weight
+            && !(1..=100).contains(&weight)
+        {
+            return Err(r.invalid(
+                KEY,
+                format!("key {key:?}: weight {weight} is not between 1 and 100"),
+            ));
+        }
+        if !is_qualified_name(key) {
+            return Err(r.invalid(KEY, format!("{key:?} is not a label key (`[prefix/]name`)")));
+        }
+        let problem = match operator {
+            NodeOperator::In | NodeOperator::NotIn if values.is_empty() => {
+                Some("needs at least one value")
+            }
+            NodeOperator::Exists | NodeOperator::DoesNotExist if !values.is_empty() => {
+                Some("takes no values")
+            }
+            NodeOperator::Gt | NodeOperator::Lt
+                if values.len() != 1 || values[0].parse::<i64>().is_err() =>
+            {
+                Some("takes exactly one integer value")
+            }
+            _ => values
+                .iter()
+                .any(|v| !is_label_value(v))
+                .then_some("has a value that is not a label value"),
+        };
+        if let Some(problem) = problem {
+            return Err(r.invalid(
+                KEY,
+                format!("key {key:?}: operator {operator} {problem} (found {values:?})"),
+            ));
+        }
     }
     Ok(())
 }
