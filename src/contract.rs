@@ -4,6 +4,8 @@
 //! [`NUMBERS`] under its key, and the tests below refuse a template or a
 //! README example that writes one of these values literally instead.
 
+/// The namespace of the base (`k8s/base`); a profile may move its overlay
+/// to another (Kustomize's `namespace:` field).
 pub const NAMESPACE: &str = "paless";
 pub const DATABASE: &str = "paperless";
 pub const APP_ROLE: &str = "paperless";
@@ -81,21 +83,23 @@ pub fn tls_ca_file() -> String {
 /// The DNS suffix of Services in a default Kubernetes cluster.
 pub const CLUSTER_DOMAIN: &str = "cluster.local";
 
-/// Every name of a Service, as clients in the cluster may write it: `name`,
-/// `name.namespace`, `name.namespace.svc` and the fully qualified one.
-fn service_names(name: &str) -> [String; 4] {
+/// Every name of a Service in `namespace`, as clients in the cluster may
+/// write it: `name`, `name.namespace`, `name.namespace.svc` and the fully
+/// qualified one.
+fn service_names(namespace: &str, name: &str) -> [String; 4] {
     [
         name.to_owned(),
-        format!("{name}.{NAMESPACE}"),
-        format!("{name}.{NAMESPACE}.svc"),
-        format!("{name}.{NAMESPACE}.svc.{CLUSTER_DOMAIN}"),
+        format!("{name}.{namespace}"),
+        format!("{name}.{namespace}.svc"),
+        format!("{name}.{namespace}.svc.{CLUSTER_DOMAIN}"),
     ]
 }
 
 /// The names the database's certificate must cover: the primary's Service
 /// and pod, the replicas' Services and pods, the pooler's Service when
 /// there is one, and `localhost`, which the exporter sidecar uses.
-pub fn server_dns_names(read_replicas: u32, pgbouncer: bool) -> Vec<String> {
+pub fn server_dns_names(namespace: &str, read_replicas: u32, pgbouncer: bool) -> Vec<String> {
+    let service_names = |name: &str| service_names(namespace, name);
     let mut names = Vec::new();
     names.extend(service_names(DATABASE_SERVICE));
     names.extend(service_names(&format!(
@@ -120,7 +124,8 @@ pub fn server_dns_names(read_replicas: u32, pgbouncer: bool) -> Vec<String> {
 /// Every name clients reach the CloudNativePG engine's servers by: the
 /// Cluster's Services (read-write, any instance, read-only) and the
 /// Pooler's, which serves the same clients with the Cluster's certificate.
-pub fn cnpg_server_dns_names() -> Vec<String> {
+pub fn cnpg_server_dns_names(namespace: &str) -> Vec<String> {
+    let service_names = |name: &str| service_names(namespace, name);
     let mut names = Vec::new();
     for suffix in ["rw", "r", "ro"] {
         names.extend(service_names(&format!("{CNPG_CLUSTER}-{suffix}")));

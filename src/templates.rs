@@ -112,6 +112,15 @@ fn context(profile: &Profile) -> minijinja::Value {
     let values = [
         ("header", minijinja::Value::from(HEADER)),
         ("profile", minijinja::Value::from(profile.name.as_str())),
+        // The profile's namespace, over the base's of the contract.
+        (
+            "namespace",
+            minijinja::Value::from(settings.namespace.as_str()),
+        ),
+        (
+            "base_namespace",
+            minijinja::Value::from(contract::NAMESPACE),
+        ),
         (
             "settings",
             minijinja::Value::from(minijinja::value::Serde(settings)),

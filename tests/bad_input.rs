@@ -405,7 +405,7 @@ bad_inputs! {
 
     unknown_top_level_key:
         profile("extends: aws-large\nreplicas: 3\n")
-            .expect(&["profiles/a.yaml:2:", "`replicas`", "extends, description, image, storage"]);
+            .expect(&["profiles/a.yaml:2:", "`replicas`", "extends, description, namespace, image, storage"]);
     unknown_nested_key:
         profile("extends: aws-large\nstorage:\n  sise: 20Gi\n")
             .expect(&["profiles/a.yaml:3:", "`sise`", "class, size, ssd"]);
@@ -883,6 +883,22 @@ bad_inputs! {
         Case::new(&["--profiles-dir", "profiles", "build", "--profile", "a"])
             .file("profiles/a.yaml", "extends: dev-small\nengine: cloudnative-pg\nscheduling:\n  node_selector:\n    pool: db\n")
             .expect(&["profiles/a.yaml:", "scheduling.node_selector", "cloudnative-pg"]);
+    scheduling_node_affinity_in_without_values:
+        Case::new(&["--profiles-dir", "profiles", "build", "--profile", "a"])
+            .file("profiles/a.yaml", "extends: aws-large\nscheduling:\n  node_affinity:\n    required:\n    - key: node-pool\n      operator: In\n")
+            .expect(&["profiles/a.yaml:4:", "scheduling.node_affinity", "\"node-pool\"", "In needs at least one value"]);
+    scheduling_node_affinity_weight:
+        Case::new(&["--profiles-dir", "profiles", "build", "--profile", "a"])
+            .file("profiles/a.yaml", "extends: aws-large\nscheduling:\n  node_affinity:\n    preferred:\n    - weight: 0\n      key: disk\n      operator: Exists\n")
+            .expect(&["profiles/a.yaml:4:", "scheduling.node_affinity", "weight 0"]);
+    scheduling_node_affinity_gt_not_a_number:
+        Case::new(&["--profiles-dir", "profiles", "build", "--profile", "a"])
+            .file("profiles/a.yaml", "extends: aws-large\nscheduling:\n  node_affinity:\n    required:\n    - key: generation\n      operator: Gt\n      values: [new]\n")
+            .expect(&["profiles/a.yaml:4:", "scheduling.node_affinity", "Gt takes exactly one integer value", "new"]);
+    scheduling_node_affinity_unknown_operator:
+        Case::new(&["--profiles-dir", "profiles", "build", "--profile", "a"])
+            .file("profiles/a.yaml", "extends: aws-large\nscheduling:\n  node_affinity:\n    required:\n    - key: generation\n      operator: Between\n")
+            .expect(&["profiles/a.yaml:6:", "Between", "In"]);
     bad_profile_shown:
         Case::new(&["--profiles-dir", "profiles", "show", "--profile", "a", "--format", "json"])
             .file("profiles/a.yaml", "extends: dev-large\nresources:\n  limits:\n    cpu: 500m\n")

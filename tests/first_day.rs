@@ -5,11 +5,12 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{palgen_in, stderr, stdout, tool};
+use common::{objects_by_identity, palgen_in, stderr, stdout, tool};
 
 fn write_profile(dir: &Path, name: &str, text: &str) {
     fs::create_dir_all(dir.join("profiles")).unwrap();
@@ -494,4 +495,181 @@ fn git(dir: &Path, args: &[&str]) {
         .output()
         .expect("git runs");
     assert!(output.status.success(), "git {args:?}: {}", stderr(&output));
+}
+
+/// Every string of `value` with the key it is found under.
+fn strings<'a>(value: &'a serde_json::Value, key: &'a str, found: &mut Vec<(&'a str, &'a str)>) {
+    match value {
+        serde_json::Value::String(text) => found.push((key, text)),
+        serde_json::Value::Array(items) => items.iter().for_each(|i| strings(i, key, found)),
+        serde_json::Value::Object(map) => map.iter().for_each(|(k, v)| strings(v, k, found)),
+        _ => {}
+    }
+}
+
+/// Where a built overlay still names the namespace `paless` as a namespace:
+/// a `namespace` field, a Namespace's name, a DNS name or a label matcher
+/// of an alert. The application's `part-of` label value and the names of
+/// buckets are words of the product, not namespaces.
+fn names_of_paless(objects: &BTreeMap<String, serde_json::Value>) -> Vec<String> {
+    let mut found = Vec::new();
+    for (identity, object) in objects {
+        let mut texts = Vec::new();
+        strings(object, "", &mut texts);
+        let is_namespace_name = object["kind"] == "Namespace";
+        for (key, text) in texts {
+            let as_namespace = (key == "namespace" && text == "paless")
+                || (is_namespace_name && key == "name" && text == "paless")
+                || text.contains(".paless")
+                || text.contains("namespace=\"paless\"")
+                || text.contains("-n paless");
+            if as_namespace {
+                found.push(format!("{identity}: {key}: {text}"));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_profile_in_another_namespace_moves_every_object_and_name_there() {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "--quiet"]);
+    // gcp-large has every feature that names the namespace: replicas,
+    // PgBouncer, backups, TLS; the ServiceMonitor adds the alert rules.
+    let staging = "extends: gcp-large\nnamespace: staging\nmonitoring:\n  service_monitor: true\n";
+    write_profile(dir.path(), "staging", staging);
+    succeeds(
+        dir.path(),
+        &[
+            "render",
+            "--profile",
+            "staging",
+            "--profile",
+            "gcp-large",
+            "-q",
+        ],
+    );
+
+    let built = kustomize(dir.path(), "k8s/overlays/staging");
+    assert_eq!(
+        built,
+        succeeds(dir.path(), &["build", "--profile", "staging"])
+    );
+    let staging_objects = objects_by_identity(&built);
+    let leftovers = names_of_paless(&staging_objects);
+    assert!(leftovers.is_empty(), "{}", leftovers.join("\n"));
+    for (identity, object) in &staging_objects {
+        let kind = object["kind"].as_str().unwrap();
+        match kind {
+            "Namespace" => assert_eq!(object["metadata"]["name"], "staging"),
+            // Cluster-scoped: shared by the deployments of a cluster.
+            "StorageClass" | "PriorityClass" => {
+                assert!(object["metadata"]["namespace"].is_null())
+            }
+            _ => assert_eq!(object["metadata"]["namespace"], "staging", "{identity}"),
+        }
+    }
+    let certificate = &staging_objects["Certificate/staging/postgres-tls"];
+    let dns_names: Vec<&str> = certificate["spec"]["dnsNames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    for name in [
+        "postgres.staging.svc",
+        "pgbouncer.staging.svc.cluster.local",
+        "postgres-replica-1.postgres-replica.staging",
+    ] {
+        assert!(dns_names.contains(&name), "{name} not in {dns_names:?}");
+    }
+    let readme = fs::read_to_string(dir.path().join("k8s/overlays/staging/README.md")).unwrap();
+    assert!(
+        readme.contains("kubectl -n staging rollout status"),
+        "{readme}"
+    );
+
+    // The check can fail: the production overlay beside it names paless.
+    let production = objects_by_identity(&kustomize(dir.path(), "k8s/overlays/gcp-large"));
+    assert!(!names_of_paless(&production).is_empty());
+    // Two deployments share a cluster: no object is in both, but for the
+    // cluster-wide StorageClass and PriorityClass, the same in both.
+    let shared: Vec<&String> = staging_objects
+        .keys()
+        .filter(|identity| production.contains_key(*identity))
+        .filter(|identity| {
+            let cluster_wide =
+                identity.starts_with("StorageClass/") || identity.starts_with("PriorityClass/");
+            !(cluster_wide && staging_objects[*identity] == production[*identity])
+        })
+        .collect();
+    assert!(shared.is_empty(), "{shared:?}");
+}
+
+#[test]
+fn a_namespace_must_be_a_name_kubernetes_accepts_and_not_the_clusters_own() {
+    let dir = tempfile::tempdir().unwrap();
+    for (value, says) in [
+        ("Staging", "is not a valid namespace name"),
+        ("staging.prod", "is not a valid namespace name"),
+        ("kube-system", "is a namespace of the cluster itself"),
+        ("default", "is a namespace of the cluster itself"),
+    ] {
+        write_profile(
+            dir.path(),
+            "bad",
+            &format!("extends: aws-small\nnamespace: {value}\n"),
+        );
+        let message = refused(dir.path(), &["build", "--profile", "bad"]);
+        assert!(message.contains("bad.yaml"), "{message}");
+        assert!(message.contains("namespace"), "{message}");
+        assert!(message.contains(&format!("{value:?} {says}")), "{message}");
+    }
+}
+
+#[test]
+fn moving_an_overlay_to_another_namespace_is_a_data_migration_with_a_procedure() {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "--quiet"]);
+    write_profile(dir.path(), "shop", "extends: aws-medium\n");
+    succeeds(dir.path(), &["render", "--profile", "shop", "-q"]);
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "--quiet", "-m", "first"]);
+    write_profile(dir.path(), "shop", "extends: aws-medium\nnamespace: shop\n");
+
+    let message = refused(dir.path(), &["render"]);
+    assert!(
+        message.contains("DATA MIGRATION     Namespace paless: the namespace becomes shop"),
+        "{message}"
+    );
+    let steps = common::overlay_procedure(&message, "shop");
+    let position = |start: &str| {
+        steps
+            .iter()
+            .position(|s| s.starts_with(start))
+            .unwrap_or_else(|| panic!("no step {start:?} in {steps:#?}"))
+    };
+    let dump = position("kubectl -n paless exec postgres-0 -c postgres -- pg_dump");
+    let apply = position("kubectl apply -k k8s/overlays/shop");
+    let secret = position("kubectl -n paless get secret postgres-credentials -o json");
+    let restore = position("kubectl -n shop exec -i postgres-0 -c postgres -- psql");
+    let compare = position("diff rows-before.txt rows-after.txt");
+    let delete_data = position("kubectl -n paless delete pvc postgres-data-postgres-0");
+    assert!(
+        dump < apply && apply < secret && secret < restore,
+        "{steps:#?}"
+    );
+    assert!(restore < compare && compare < delete_data, "{steps:#?}");
+    assert_eq!(
+        steps
+            .iter()
+            .filter(|s| s.starts_with("kubectl apply -k"))
+            .count(),
+        1,
+        "{steps:#?}"
+    );
+    // No step deletes anything of the old namespace before the rows match.
+    let first_delete = steps.iter().position(|s| s.contains(" delete ")).unwrap();
+    assert!(first_delete > compare, "{steps:#?}");
 }

@@ -321,8 +321,41 @@ fn expected_tolerations(settings: &Value) -> Option<Value> {
     Some(Value::Array(written))
 }
 
+/// The node affinity the profile's `scheduling.node_affinity` asks for, as
+/// Kubernetes writes it: one required term of every expression, and one
+/// weighted term per preference.
+fn expected_node_affinity(settings: &Value) -> Option<Value> {
+    let affinity = &settings["scheduling"]["node_affinity"];
+    let expression = |e: &Value| {
+        let mut written = json!({"key": e["key"], "operator": e["operator"]});
+        if array(&e["values"]).iter().len() > 0 {
+            written["values"] = e["values"].clone();
+        }
+        written
+    };
+    let required = array(&affinity["required"]);
+    let preferred = array(&affinity["preferred"]);
+    let mut written = serde_json::Map::new();
+    if !required.is_empty() {
+        written.insert(
+            "requiredDuringSchedulingIgnoredDuringExecution".to_owned(),
+            json!({"nodeSelectorTerms": [{"matchExpressions": required.iter().map(expression).collect::<Vec<_>>()}]}),
+        );
+    }
+    if !preferred.is_empty() {
+        written.insert(
+            "preferredDuringSchedulingIgnoredDuringExecution".to_owned(),
+            preferred
+                .iter()
+                .map(|p| json!({"weight": p["weight"], "preference": {"matchExpressions": [expression(p)]}}))
+                .collect(),
+        );
+    }
+    (!written.is_empty()).then_some(Value::Object(written))
+}
+
 /// Every pod (database, replicas, PgBouncer, backup) has the profile's node
-/// selector, tolerations and PriorityClass, and none other.
+/// selector, tolerations, PriorityClass and node affinity, and none other.
 fn check_scheduling(build: &Build) -> Vec<String> {
     let scheduling = &build.settings["scheduling"];
     let selector = &scheduling["node_selector"];
@@ -331,9 +364,17 @@ fn check_scheduling(build: &Build) -> Vec<String> {
     let class = &scheduling["priority_class_name"];
     let expected_class = (class != "").then(|| class.clone());
     let expected_tolerations = expected_tolerations(&build.settings);
+    let expected_node_affinity = expected_node_affinity(&build.settings);
     let mut violations = Vec::new();
     for (identity, template, path) in pod_templates(build) {
         let spec = &template["spec"];
+        let found = spec["affinity"].get("nodeAffinity").cloned();
+        if found != expected_node_affinity {
+            violations.push(format!(
+                "{}: {identity}: {path}.spec.affinity.nodeAffinity is {found:?}, the profile says {expected_node_affinity:?}",
+                build.profile
+            ));
+        }
         for (field, expected) in [
             ("nodeSelector", &expected_selector),
             ("tolerations", &expected_tolerations),
@@ -364,6 +405,11 @@ fn every_pod_runs_where_the_profile_schedules_it() {
     for kind in ["StatefulSet", "Deployment", "CronJob"] {
         assert!(kinds.contains(&kind), "{kind} not scheduled: {kinds:?}");
     }
+    // Its node affinity sits beside the spread over nodes, not in place of it.
+    let database = &pool.objects["StatefulSet/paless/postgres-replica"];
+    let affinity = &database["spec"]["template"]["spec"]["affinity"];
+    assert!(affinity["nodeAffinity"].is_object(), "{affinity}");
+    assert!(affinity["podAntiAffinity"].is_object(), "{affinity}");
 }
 
 #[test]
@@ -381,6 +427,149 @@ fn the_scheduling_rule_reports_a_pod_off_the_pool() {
             "Deployment/paless/pgbouncer",
             "spec.template.spec.tolerations",
         ],
+    );
+    let broken = mutated("dedicated-pool", "CronJob/paless/postgres-backup", |o| {
+        o["spec"]["jobTemplate"]["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+            .as_object_mut()
+            .unwrap()
+            .remove("preferredDuringSchedulingIgnoredDuringExecution");
+    });
+    assert_reports(
+        check_scheduling,
+        &broken,
+        &["CronJob/paless/postgres-backup", "affinity.nodeAffinity"],
+    );
+}
+
+// ---- Namespace ------------------------------------------------------------
+
+/// Every string of `value`, with the key it is found under.
+fn strings<'a>(value: &'a Value, key: &'a str, found: &mut Vec<(&'a str, &'a str)>) {
+    match value {
+        Value::String(text) => found.push((key, text)),
+        Value::Array(items) => items.iter().for_each(|i| strings(i, key, found)),
+        Value::Object(map) => map.iter().for_each(|(k, v)| strings(v, k, found)),
+        _ => {}
+    }
+}
+
+/// The namespaces a text names: `<service>.<namespace>.svc...`, a name
+/// `<service>.<namespace>` whose `.svc` form the object also has (the
+/// short forms of a certificate's DNS names), and `namespace="..."`.
+fn namespaces_named<'a>(text: &'a str, all: &[(&str, &str)]) -> Vec<&'a str> {
+    let mut named = Vec::new();
+    let labels: Vec<&str> = text.split('.').collect();
+    let svc_form = format!("{text}.svc");
+    if let Some(svc) = labels
+        .iter()
+        .position(|l| *l == "svc" || l.starts_with("svc:"))
+        && svc >= 2
+    {
+        named.push(labels[svc - 1]);
+    } else if labels.len() >= 2 && all.iter().any(|(_, t)| *t == svc_form) {
+        named.push(labels[labels.len() - 1]);
+    }
+    for (_, rest) in text
+        .match_indices("namespace=\"")
+        .map(|(at, m)| ((), &text[at + m.len()..]))
+    {
+        named.push(rest.split('"').next().unwrap_or_default());
+    }
+    named
+}
+
+/// Every object is in the profile's namespace (the Namespace is named so),
+/// and every DNS name and alert matcher of the database's own Services
+/// names that namespace. An S3-compatible endpoint of another namespace
+/// (`backup.offsite.endpoint`) is the user's.
+fn check_namespace(build: &Build) -> Vec<String> {
+    let expected = build.settings["namespace"]
+        .as_str()
+        .expect("show prints the namespace");
+    let endpoint = build.settings["backup"]["offsite"]["endpoint"]
+        .as_str()
+        .unwrap_or_default();
+    let mut violations = Vec::new();
+    for (identity, object) in &build.objects {
+        let metadata = &object["metadata"];
+        let found = if object["kind"] == "Namespace" {
+            metadata["name"].as_str()
+        } else {
+            metadata["namespace"].as_str()
+        };
+        if object["kind"] != "StorageClass" && found != Some(expected) {
+            violations.push(format!(
+                "{}: {identity}: namespace {found:?}, the profile says {expected:?}",
+                build.profile
+            ));
+        }
+        let mut texts = Vec::new();
+        strings(object, "", &mut texts);
+        for &(key, text) in &texts {
+            if !endpoint.is_empty() && text.contains(endpoint) {
+                continue;
+            }
+            for named in namespaces_named(text, &texts) {
+                if named != expected {
+                    violations.push(format!(
+                        "{}: {identity}: {key} {text:?} names namespace {named:?}, the profile says {expected:?}",
+                        build.profile
+                    ));
+                }
+            }
+        }
+    }
+    violations
+}
+
+#[test]
+fn every_object_and_name_is_in_the_profiles_namespace() {
+    assert_rule(check_namespace);
+    let staging = user_build("staging-namespace");
+    assert!(
+        staging
+            .objects
+            .contains_key("Certificate/staging/postgres-tls")
+    );
+    assert!(
+        staging
+            .objects
+            .contains_key("PrometheusRule/staging/postgres")
+    );
+}
+
+#[test]
+fn the_namespace_rule_reports_an_object_or_name_left_in_another() {
+    let broken = mutated(
+        "staging-namespace",
+        "Certificate/staging/postgres-tls",
+        |o| {
+            o["spec"]["dnsNames"][2] = json!("postgres.paless.svc");
+        },
+    );
+    assert_reports(
+        check_namespace,
+        &broken,
+        &[
+            "Certificate/staging/postgres-tls",
+            "\"postgres.paless.svc\" names namespace \"paless\"",
+        ],
+    );
+    let broken = mutated(
+        "staging-namespace",
+        "PrometheusRule/staging/postgres",
+        |o| {
+            o["spec"]["groups"][0]["rules"][1]["expr"] = json!("pg_up{namespace=\"paless\"} == 0");
+        },
+    );
+    assert_reports(check_namespace, &broken, &["names namespace \"paless\""]);
+    let broken = mutated("staging-namespace", "Service/staging/postgres", |o| {
+        o["metadata"]["namespace"] = json!("paless");
+    });
+    assert_reports(
+        check_namespace,
+        &broken,
+        &["Service/staging/postgres: namespace Some(\"paless\")"],
     );
 }
 
@@ -861,10 +1050,13 @@ fn check_data_volume(build: &Build) -> Vec<String> {
         }
     }
     let backup = &build.settings["backup"];
-    let claim = build
+    let namespace = build.settings["namespace"].as_str().unwrap_or_default();
+    let claim = build.objects.get(&format!(
+        "PersistentVolumeClaim/{namespace}/postgres-backups"
+    ));
+    let job = build
         .objects
-        .get("PersistentVolumeClaim/paless/postgres-backups");
-    let job = build.objects.get("CronJob/paless/postgres-backup");
+        .get(&format!("CronJob/{namespace}/postgres-backup"));
     match (backup["enabled"].as_bool(), claim, job) {
         (Some(true), Some(claim), Some(_)) => {
             let spec = &claim["spec"];
@@ -872,7 +1064,7 @@ fn check_data_volume(build: &Build) -> Vec<String> {
                 || spec["resources"]["requests"]["storage"] != backup["size"]
             {
                 found.push(format!(
-                    "{}: PersistentVolumeClaim/paless/postgres-backups spec: class {} and size {}, the profile has {} and {}",
+                    "{}: PersistentVolumeClaim/{namespace}/postgres-backups spec: class {} and size {}, the profile has {} and {}",
                     build.profile,
                     spec["storageClassName"],
                     spec["resources"]["requests"]["storage"],

@@ -1,12 +1,12 @@
 //! What `kubectl kustomize` prints for an object set: generated ConfigMaps
-//! named with their content hash and referenced by that name, in
-//! Kustomize's default (legacy) order.
+//! named with their content hash and referenced by that name, everything
+//! moved to the set's namespace, in Kustomize's default (legacy) order.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{hash, identity};
+use super::{hash, identity, namespace};
 use crate::contract;
 use crate::objects::ObjectSet;
 
@@ -44,6 +44,11 @@ pub fn final_manifests(set: &ObjectSet) -> Vec<Value> {
         let mut object = object.clone();
         rename_config_map_references(&mut object, &renamed);
         manifests.push(object);
+    }
+    if let Some(target) = &set.namespace {
+        for object in &mut manifests {
+            namespace::move_to(object, target);
+        }
     }
     manifests.sort_by_key(legacy_order);
     manifests

@@ -107,9 +107,12 @@ fn common(users: &[FeatureOnly<'_>]) -> ObjectSet {
             })
         })
         .collect();
+    // Components are listed by overlays of any namespace: they stay in
+    // the base's, like the base.
     ObjectSet {
         resources,
         config_maps,
+        namespace: None,
     }
 }
 
@@ -147,6 +150,7 @@ mod tests {
                     "metadata": {"name": "b", "namespace": "n"}, "spec": {"schedule": schedule}}),
             }],
             config_maps: Vec::new(),
+            namespace: None,
         }
     }
 

@@ -9,6 +9,7 @@
 pub mod build;
 pub mod component;
 pub mod hash;
+pub mod namespace;
 pub mod overlay;
 mod patch;
 pub mod read;

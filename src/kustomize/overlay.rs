@@ -99,7 +99,8 @@ pub fn listed_components(components: &Components, profile: &ObjectSet) -> Vec<Fe
 
 /// An overlay: the base and the components of the profile's features, plus
 /// the profile's own objects, patches for objects that differ, and merged
-/// generators for config files that differ.
+/// generators for config files that differ; all in the base's namespace,
+/// and moved to the profile's by the `namespace:` field when it has another.
 pub fn overlay_directory(
     base: &ObjectSet,
     components: &Components,
@@ -123,6 +124,7 @@ pub fn overlay_directory(
 
     let mut files = Directory::new();
     let mut kustomization = Kustomization::new(vec![format!("../../{BASE_DIR}")]);
+    kustomization.namespace = profile.namespace.as_deref();
     kustomization.components = listed
         .iter()
         .map(|feature| format!("../../{COMPONENTS_DIR}/{}", feature.name()))

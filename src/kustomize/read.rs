@@ -6,7 +6,7 @@
 //! `components` (directories of `kind: Component`), `patches` by `path`
 //! (strategic merge) and `configMapGenerator` (files and literals, behavior
 //! create, merge or replace, labels and annotations, the content-hash
-//! suffix). Anything else is refused by name rather than half understood.
+//! suffix) and `namespace` (see `kustomize::namespace`). Anything else is refused by name rather than half understood.
 //! The tests compare it with the real kustomize for every committed overlay.
 
 use std::collections::BTreeMap;
@@ -17,7 +17,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Map, Value};
 
 use super::build::{legacy_order, rename_config_map_references};
-use super::{hash, identity, patch};
+use super::{hash, identity, namespace, patch};
 
 const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
@@ -111,11 +111,12 @@ fn accumulate(
             "components",
             "patches",
             "configMapGenerator",
+            "namespace",
         ]
         .contains(&key.as_str())
         {
             bail!(
-                "{shown}: unsupported field `{key}`; palgen reads resources, components, patches (by path) and configMapGenerator"
+                "{shown}: unsupported field `{key}`; palgen reads resources, components, patches (by path), configMapGenerator and namespace"
             );
         }
     }
@@ -145,6 +146,15 @@ fn accumulate(
     }
     for entry in list(&shown, &kustomization, "patches")? {
         apply_patch(dir, &shown, entry, accumulated)?;
+    }
+    // Kustomize moves objects after it has patched them.
+    if let Some(field) = kustomization.get("namespace") {
+        let target = field
+            .as_str()
+            .ok_or_else(|| anyhow!("{shown}: `namespace` is not a string"))?;
+        for resource in accumulated.iter_mut() {
+            namespace::move_to(&mut resource.object, target);
+        }
     }
     visiting.pop();
     Ok(())
@@ -532,6 +542,46 @@ mod tests {
             .unwrap();
         assert_eq!(conf["data"]["extra"], "yes");
         assert_eq!(conf["metadata"]["labels"]["feature"], "extra");
+    }
+
+    /// An overlay in another namespace: patched first in the base's
+    /// namespace, then moved; the Namespace renamed, a StorageClass left.
+    #[test]
+    fn a_namespace_field_moves_objects_after_the_patches_as_kubectl_does() {
+        let root = tempfile::tempdir().unwrap();
+        write(
+            root.path(),
+            &[
+                (
+                    "base/kustomization.yaml",
+                    "resources: [objects.yaml]\nconfigMapGenerator:\n- name: conf\n  namespace: ns\n  literals: [k=v]\n",
+                ),
+                (
+                    "base/objects.yaml",
+                    "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns}\n---\napiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: fast}\nprovisioner: x\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: ns}\nspec:\n  ports: [{port: 80}]\n---\napiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: tls, namespace: ns}\nspec: {secretName: tls}\n",
+                ),
+                (
+                    "overlay/kustomization.yaml",
+                    "namespace: staging\nresources: [../base]\npatches:\n- path: patch.yaml\n",
+                ),
+                (
+                    "overlay/patch.yaml",
+                    "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: ns}\nspec:\n  ports: [{port: 81}]\n",
+                ),
+            ],
+        );
+        let overlay = root.path().join("overlay");
+        assert_same_as_kubectl(&overlay);
+        let built = by_identity(build(&overlay).unwrap());
+        for (_, kind, namespace, name) in built.keys() {
+            let expected = match kind.as_str() {
+                "Namespace" | "StorageClass" => "",
+                _ => "staging",
+            };
+            assert_eq!(namespace, expected, "{kind} {name}");
+        }
+        assert!(built.keys().any(|k| k.1 == "Namespace" && k.3 == "staging"));
+        assert!(built.values().any(|o| o["spec"]["ports"][0]["port"] == 81));
     }
 
     #[test]

@@ -9,6 +9,9 @@ use serde::Serialize;
 pub struct Kustomization<'a> {
     api_version: &'static str,
     kind: &'static str,
+    /// Where Kustomize moves every object, after the patches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<&'a str>,
     pub resources: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<String>,
@@ -58,6 +61,7 @@ impl Kustomization<'_> {
         Kustomization {
             api_version,
             kind,
+            namespace: None,
             resources,
             components: Vec::new(),
             patches: Vec::new(),

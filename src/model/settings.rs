@@ -14,6 +14,9 @@ use crate::model::quantity::{Bytes, MilliCpu};
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
     pub description: String,
+    /// The namespace of every object; two profiles with different ones
+    /// share a cluster.
+    pub namespace: String,
     pub image: Image,
     pub storage: Storage,
     pub resources: Resources,
@@ -199,6 +202,65 @@ pub struct Scheduling {
     /// Above 0: the overlay defines that PriorityClass with this value;
     /// 0: the cluster has it.
     pub priority_class_value: i32,
+    /// Node affinity besides the node selector: expressions every node
+    /// must match, and weighted ones the scheduler prefers.
+    pub node_affinity: NodeAffinity,
+}
+
+/// `scheduling.node_affinity`, as a profile writes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeAffinity {
+    /// All must hold (one required node selector term).
+    #[serde(default)]
+    pub required: Vec<NodeRequirement>,
+    /// Each adds its weight to the nodes it matches.
+    #[serde(default)]
+    pub preferred: Vec<NodePreference>,
+}
+
+impl NodeAffinity {
+    pub fn is_empty(&self) -> bool {
+        self.required.is_empty() && self.preferred.is_empty()
+    }
+}
+
+/// A node label requirement, as Kubernetes writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeRequirement {
+    pub key: String,
+    pub operator: NodeOperator,
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+/// A preferred requirement and its weight (1-100).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodePreference {
+    pub weight: i32,
+    pub key: String,
+    pub operator: NodeOperator,
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+/// The operators of a node selector requirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub enum NodeOperator {
+    In,
+    NotIn,
+    Exists,
+    DoesNotExist,
+    Gt,
+    Lt,
+}
+
+impl fmt::Display for NodeOperator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
 }
 
 /// A taint a pod tolerates, as Kubernetes writes it.

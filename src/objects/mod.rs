@@ -85,9 +85,13 @@ pub struct FileConfigMap {
 /// Everything one profile deploys.
 #[derive(Debug, Clone, Default)]
 pub struct ObjectSet {
-    /// In a stable order.
+    /// In a stable order, in the base's namespace (`contract::NAMESPACE`),
+    /// as an overlay's patches see them.
     pub resources: Vec<Resource>,
     pub config_maps: Vec<FileConfigMap>,
+    /// The namespace Kustomize moves every object to (the overlay's
+    /// `namespace:` field); none keeps the base's.
+    pub namespace: Option<String>,
 }
 
 impl ObjectSet {
@@ -100,7 +104,13 @@ impl ObjectSet {
             .iter()
             .map(|r| {
                 let o = &r.object;
-                format!("{} `{}`", text(&o["kind"]), text(&o["metadata"]["name"]))
+                let kind = text(&o["kind"]);
+                // The Namespace is named as Kustomize renames it.
+                let name = match (&self.namespace, kind.as_str()) {
+                    (Some(moved), "Namespace") => moved.clone(),
+                    _ => text(&o["metadata"]["name"]),
+                };
+                format!("{kind} `{name}`")
             })
             .collect();
         objects.extend(self.config_maps.iter().map(|c| {
@@ -136,6 +146,9 @@ fn to_value<T: Serialize>(object: &T) -> Value {
     serde_json::to_value(object).expect("Kubernetes objects serialise to JSON")
 }
 
+/// The objects of `profile`, built in the base's namespace. Values that
+/// name the namespace inside an object (DNS names, alert expressions) name
+/// the profile's, so moving the objects is all that remains.
 pub fn build(profile: &Profile) -> ObjectSet {
     if profile.settings.engine == Engine::CloudNativePg {
         return cnpg::build(profile);
@@ -234,7 +247,14 @@ pub fn build(profile: &Profile) -> ObjectSet {
     ObjectSet {
         resources,
         config_maps: config::file_config_maps(profile),
+        namespace: moved_namespace(settings),
     }
+}
+
+/// The profile's namespace where it is not the base's: objects are built
+/// in the base's, and the overlay moves them.
+fn moved_namespace(settings: &Settings) -> Option<String> {
+    (settings.namespace != contract::NAMESPACE).then(|| settings.namespace.clone())
 }
 
 /// The cert-manager objects that make the TLS Secret of the statefulset
@@ -244,6 +264,7 @@ fn server_certificate(profile: &Profile) -> Vec<Value> {
     certificate_objects(
         settings,
         contract::server_dns_names(
+            &settings.namespace,
             settings.replication.read_replicas,
             profile.derived.connection_budget.uses_pgbouncer(),
         ),

@@ -177,7 +177,7 @@ pub fn deployment(settings: &Settings) -> Deployment {
                     volumes: Some(volumes.into_list()),
                     // Losing a node (or, on cloud profiles, a zone) leaves
                     // a pooler to connect through.
-                    affinity: spread.then(|| pod::spread_over_nodes(pooler_pods())),
+                    affinity: pod::affinity(&settings.scheduling, spread.then(pooler_pods)),
                     topology_spread_constraints: (spread && settings.scheduling.spread_zones)
                         .then(|| vec![pod::spread_over_zones(pooler_pods())]),
                     ..pod::scheduled(&settings.scheduling)

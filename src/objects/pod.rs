@@ -5,17 +5,18 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar,
-    KeyToPath, PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSecurityContext,
-    PodSpec, ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Toleration,
-    TopologySpreadConstraint, Volume, VolumeMount, VolumeResourceRequirements,
-    WeightedPodAffinityTerm,
+    KeyToPath, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm,
+    PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec,
+    PreferredSchedulingTerm, ResourceRequirements, SeccompProfile, SecretVolumeSource,
+    SecurityContext, Toleration, TopologySpreadConstraint, Volume, VolumeMount,
+    VolumeResourceRequirements, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use crate::contract;
 use crate::model::quantity::Bytes;
-use crate::model::settings::{Amounts, Scheduling, TolerationOperator};
+use crate::model::settings::{self, Amounts, NodeOperator, Scheduling, TolerationOperator};
 
 /// A non-root identity: the user and group the image's files belong to.
 #[derive(Debug, Clone, Copy)]
@@ -327,8 +328,9 @@ pub const SKIP_PGBOUNCER_UID: (&str, &str) = (
 );
 
 /// A pod spec with only the profile's scheduling set (node selector,
-/// tolerations, PriorityClass), for the database, PgBouncer and backup pods
-/// to fill in: they run on the same dedicated nodes.
+/// tolerations, PriorityClass, node affinity), for the database, PgBouncer
+/// and backup pods to fill in: they run on the same dedicated nodes. Pods
+/// that also spread over nodes set `affinity` with [`affinity`].
 pub fn scheduled(scheduling: &Scheduling) -> PodSpec {
     let some_text = |text: &str| (!text.is_empty()).then(|| text.to_owned());
     PodSpec {
@@ -349,27 +351,76 @@ pub fn scheduled(scheduling: &Scheduling) -> PodSpec {
                 .collect()
         }),
         priority_class_name: some_text(&scheduling.priority_class_name),
+        affinity: affinity(scheduling, None),
         ..Default::default()
     }
 }
 
+/// The profile's node affinity and, for pods of `spread` where given, the
+/// preference to spread them over nodes; none when neither applies.
+pub fn affinity(scheduling: &Scheduling, spread: Option<LabelSelector>) -> Option<Affinity> {
+    let node_affinity = node_affinity(&scheduling.node_affinity);
+    let pod_anti_affinity = spread.map(spread_over_nodes);
+    (node_affinity.is_some() || pod_anti_affinity.is_some()).then(|| Affinity {
+        node_affinity,
+        pod_anti_affinity,
+        ..Default::default()
+    })
+}
+
+fn node_affinity(settings: &settings::NodeAffinity) -> Option<NodeAffinity> {
+    let requirement =
+        |key: &str, operator: NodeOperator, values: &[String]| NodeSelectorRequirement {
+            key: key.to_owned(),
+            operator: operator.to_string(),
+            values: (!values.is_empty()).then(|| values.to_vec()),
+        };
+    (!settings.is_empty()).then(|| NodeAffinity {
+        required_during_scheduling_ignored_during_execution: (!settings.required.is_empty()).then(
+            || NodeSelector {
+                node_selector_terms: vec![NodeSelectorTerm {
+                    match_expressions: Some(
+                        settings
+                            .required
+                            .iter()
+                            .map(|r| requirement(&r.key, r.operator, &r.values))
+                            .collect(),
+                    ),
+                    ..Default::default()
+                }],
+            },
+        ),
+        preferred_during_scheduling_ignored_during_execution: (!settings.preferred.is_empty())
+            .then(|| {
+                settings
+                    .preferred
+                    .iter()
+                    .map(|p| PreferredSchedulingTerm {
+                        weight: p.weight,
+                        preference: NodeSelectorTerm {
+                            match_expressions: Some(vec![requirement(
+                                &p.key, p.operator, &p.values,
+                            )]),
+                            ..Default::default()
+                        },
+                    })
+                    .collect()
+            }),
+    })
+}
+
 /// Pods of `pods` prefer nodes that hold no other: preferred, not
 /// required, so a cluster with fewer nodes than pods still schedules them.
-pub fn spread_over_nodes(pods: LabelSelector) -> Affinity {
-    Affinity {
-        pod_anti_affinity: Some(PodAntiAffinity {
-            preferred_during_scheduling_ignored_during_execution: Some(vec![
-                WeightedPodAffinityTerm {
-                    weight: 100,
-                    pod_affinity_term: PodAffinityTerm {
-                        label_selector: Some(pods),
-                        topology_key: "kubernetes.io/hostname".to_owned(),
-                        ..Default::default()
-                    },
-                },
-            ]),
-            ..Default::default()
-        }),
+fn spread_over_nodes(pods: LabelSelector) -> PodAntiAffinity {
+    PodAntiAffinity {
+        preferred_during_scheduling_ignored_during_execution: Some(vec![WeightedPodAffinityTerm {
+            weight: 100,
+            pod_affinity_term: PodAffinityTerm {
+                label_selector: Some(pods),
+                topology_key: "kubernetes.io/hostname".to_owned(),
+                ..Default::default()
+            },
+        }]),
         ..Default::default()
     }
 }

@@ -53,7 +53,7 @@ fn rule(alert: &'static str, expr: String, for_: &'static str, summary: String) 
 }
 
 pub fn build(settings: &Settings) -> PrometheusRule {
-    let namespace = format!("namespace=\"{}\"", contract::NAMESPACE);
+    let namespace = format!("namespace=\"{}\"", settings.namespace);
     // The ServiceMonitor's job label is the Service's name.
     let exporter = format!("up{{job=\"{}\", {namespace}}}", contract::DATABASE_SERVICE);
     let mut rules = vec![

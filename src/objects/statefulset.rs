@@ -154,7 +154,7 @@ fn pod_spec(settings: &Settings, startup: &StartupBudget, role: Role) -> PodSpec
         containers,
         volumes: Some(volumes.into_list()),
         // Losing a node or a zone then loses one copy of the data.
-        affinity: replicated.then(|| pod::spread_over_nodes(database_pods())),
+        affinity: pod::affinity(&settings.scheduling, replicated.then(database_pods)),
         topology_spread_constraints: (replicated && settings.scheduling.spread_zones)
             .then(|| vec![pod::spread_over_zones(database_pods())]),
         ..pod::scheduled(&settings.scheduling)

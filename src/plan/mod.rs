@@ -278,6 +278,18 @@ fn profile_plan(profile: &str, overlay: &str, old: &[Value], new: &[Value]) -> P
         new,
         generated: &generated,
     };
+    if let Some((namespace, finding)) = rules::namespace_move(&context) {
+        return ProfilePlan {
+            profile: profile.to_owned(),
+            changes: vec![ObjectPlan {
+                kind: "Namespace".to_owned(),
+                name: namespace,
+                findings: vec![finding],
+            }],
+            unchanged: 0,
+            procedure: Vec::new(),
+        };
+    }
     let by_key = |objects: &[Value]| -> BTreeMap<(String, String, String), Value> {
         objects.iter().map(|o| (key(o), o.clone())).collect()
     };

@@ -377,6 +377,126 @@ pub fn cnpg_new_destination(namespace: &str, cluster: &str, apply: &str) -> Vec<
     steps
 }
 
+/// A running database server, of either engine, as a dump, a restore and a
+/// row count reach it.
+pub enum Server {
+    StatefulSet(StatefulSet),
+    Cluster(CnpgCluster),
+}
+
+impl Server {
+    fn kubectl(&self) -> String {
+        match self {
+            Server::StatefulSet(set) => set.kubectl(),
+            Server::Cluster(cluster) => cluster.kubectl(),
+        }
+    }
+
+    fn dump(&self, file: &str) -> String {
+        match self {
+            Server::StatefulSet(set) => set.dump(file),
+            Server::Cluster(cluster) => cluster.dump(file),
+        }
+    }
+
+    fn row_counts(&self, file: &str) -> String {
+        match self {
+            Server::StatefulSet(set) => set.row_counts(file),
+            Server::Cluster(cluster) => cluster.row_counts(file),
+        }
+    }
+
+    fn restore(&self, file: &str) -> String {
+        match self {
+            Server::StatefulSet(set) => {
+                restore_command(&set.kubectl(), &set.first_pod(), &set.container, file)
+            }
+            Server::Cluster(cluster) => {
+                restore_command(&cluster.kubectl(), &cluster.primary_pod(), "postgres", file)
+            }
+        }
+    }
+
+    fn ready(&self) -> String {
+        match self {
+            Server::StatefulSet(set) => set.rollout(),
+            Server::Cluster(cluster) => cluster.wait_ready(),
+        }
+    }
+}
+
+/// What a move to another namespace needs: the running server, the new
+/// one the apply creates, and what is left behind in the old namespace.
+pub struct NamespaceMove<'a> {
+    pub from: Server,
+    pub to: Server,
+    /// `kind/name` of every object of the old overlay in the old namespace.
+    pub old_objects: Vec<String>,
+    /// The claims of its StatefulSets, which outlive them.
+    pub old_claims: Vec<String>,
+    /// The new namespace needs the credentials Secret the user created in
+    /// the old one (a profile without dev credentials, statefulset engine).
+    pub copy_credentials: bool,
+    pub apply: &'a str,
+}
+
+/// A new namespace is a new deployment: the apply creates every object
+/// there with an empty database and leaves the old ones running. The data
+/// goes through a dump, checked by row counts before anything in the old
+/// namespace is deleted; the application moves in between.
+pub fn move_namespace(change: &NamespaceMove) -> Vec<String> {
+    let (old, new) = (change.from.kubectl(), change.to.kubectl());
+    let database = contract::DATABASE;
+    let mut steps = vec![
+        STOP_APPLICATION.to_owned(),
+        format!(
+            "{}   # the data, before anything changes",
+            change.from.dump(&format!("{database}.sql"))
+        ),
+        change.from.row_counts("rows-before.txt"),
+        format!(
+            "{}   # creates the new namespace with an empty database; the old namespace keeps running",
+            change.apply
+        ),
+    ];
+    if change.copy_credentials {
+        let secret = contract::CREDENTIALS_SECRET;
+        steps.push(format!(
+            "{old} get secret {secret} -o json | jq '{{apiVersion, kind, type, data, metadata: {{name: .metadata.name}}}}' | {new} apply -f -   # the same passwords; the new pods wait for this Secret"
+        ));
+    }
+    steps.extend([
+        change.to.ready(),
+        format!(
+            "{}   # restores the dump",
+            change.to.restore(&format!("{database}.sql"))
+        ),
+        change.to.row_counts("rows-after.txt"),
+        compare_rows(
+            "rows-before.txt",
+            "rows-after.txt",
+            "starting the application again in the old namespace",
+        ),
+        format!(
+            "move the application into the new namespace (the NetworkPolicy admits only pods of its own namespace labelled {}={}), then start it again",
+            contract::PART_OF_KEY,
+            contract::PART_OF_VALUE
+        ),
+    ]);
+    if !change.old_objects.is_empty() {
+        steps.push(format!(
+            "{old} delete {}   # the old deployment, once the application works in the new namespace",
+            change.old_objects.join(" ")
+        ));
+    }
+    steps.extend(change.old_claims.iter().map(|claim| {
+        format!(
+            "{old} delete pvc {claim}   # the old data: only after the diff above printed nothing"
+        )
+    }));
+    steps
+}
+
 /// A CloudNativePG Cluster as the procedures need it.
 pub struct CnpgCluster {
     pub namespace: String,
@@ -1028,6 +1148,20 @@ mod tests {
             (
                 "cnpg_new_destination",
                 cnpg_new_destination("paless", "postgres-cluster", APPLY),
+            ),
+            (
+                "move_namespace",
+                move_namespace(&NamespaceMove {
+                    from: Server::StatefulSet(self::tests::primary()),
+                    to: Server::Cluster(CnpgCluster {
+                        namespace: "staging".to_owned(),
+                        name: "postgres-cluster".to_owned(),
+                    }),
+                    old_objects: vec!["service/postgres".to_owned()],
+                    old_claims: vec!["postgres-backups".to_owned()],
+                    copy_credentials: true,
+                    apply: APPLY,
+                }),
             ),
             (
                 "shorter_dump_retention",

@@ -206,6 +206,79 @@ pub fn classify(old: Option<&Value>, new: Option<&Value>, cx: &Context) -> Vec<F
     }
 }
 
+/// The namespace of one side: the name of its Namespace object.
+fn deployment_namespace(objects: &[Value]) -> Option<&str> {
+    objects
+        .iter()
+        .find(|o| text(&o["kind"]) == "Namespace")
+        .map(name)
+}
+
+/// The database server of one side, whichever engine runs it.
+fn server(objects: &[Value], namespace: &str) -> Option<procedure::Server> {
+    if let Some(primary) = database_statefulsets(objects)
+        .into_iter()
+        .find(|set| !set.clones_primary)
+    {
+        return Some(procedure::Server::StatefulSet(primary));
+    }
+    objects.iter().find(|o| is_cnpg_cluster(o)).map(|cluster| {
+        procedure::Server::Cluster(procedure::CnpgCluster {
+            namespace: namespace.to_owned(),
+            name: name(cluster).to_owned(),
+        })
+    })
+}
+
+/// A profile whose namespace changed: every object is created anew in the
+/// new namespace, and nothing of the old one, its data least of all, is
+/// moved by an apply. One finding for the whole overlay, in place of the
+/// per-object ones; none when the namespace stays.
+pub fn namespace_move(cx: &Context) -> Option<(String, Finding)> {
+    let (from, to) = (deployment_namespace(cx.old)?, deployment_namespace(cx.new)?);
+    if from == to {
+        return None;
+    }
+    let (Some(old_server), Some(new_server)) = (server(cx.old, from), server(cx.new, to)) else {
+        return None;
+    };
+    let mut old_objects = Vec::new();
+    let mut old_claims: Vec<String> = database_statefulsets(cx.old)
+        .into_iter()
+        .flat_map(|set| set.claims)
+        .collect();
+    for object in cx.old.iter().filter(|o| namespace(o) == from) {
+        let kind = text(&object["kind"]).to_lowercase();
+        if kind == "persistentvolumeclaim" {
+            old_claims.push(name(object).to_owned());
+            continue;
+        }
+        let group = text(&object["apiVersion"])
+            .rsplit_once('/')
+            .map(|(group, _)| format!(".{group}"))
+            .unwrap_or_default();
+        old_objects.push(format!("{kind}{group}/{}", name(object)));
+    }
+    let copy_credentials = matches!(new_server, procedure::Server::StatefulSet(_))
+        && !cx.new.iter().any(|o| {
+            text(&o["kind"]) == "Secret" && name(o) == crate::contract::CREDENTIALS_SECRET
+        });
+    let finding = Finding::DataMigration {
+        change: format!(
+            "the namespace becomes {to}: the apply creates every object there with an empty database and leaves namespace {from}, its data included, as it is"
+        ),
+        procedure: procedure::move_namespace(&procedure::NamespaceMove {
+            from: old_server,
+            to: new_server,
+            old_objects,
+            old_claims,
+            copy_credentials,
+            apply: cx.apply,
+        }),
+    };
+    Some((from.to_owned(), finding))
+}
+
 /// A generated ConfigMap is never changed: a new one, named by its new
 /// content hash, is created beside it.
 fn generated_config_map(old: &Value, new: &Value) -> String {

@@ -17,6 +17,8 @@ pub struct Layer {
     /// Only in user profile files: the profile this one starts from.
     pub extends: Option<Spanned<String>>,
     pub description: Option<Spanned<String>>,
+    /// The namespace every object is created in.
+    pub namespace: Option<Spanned<String>>,
     pub image: Option<Spanned<String>>,
     #[serde(default)]
     pub storage: StorageLayer,
@@ -96,6 +98,8 @@ pub struct SchedulingLayer {
     pub tolerations: Option<Spanned<Vec<crate::model::settings::Toleration>>>,
     pub priority_class_name: Option<Spanned<String>>,
     pub priority_class_value: Option<Spanned<i32>>,
+    /// Replaces the node affinity of lower layers.
+    pub node_affinity: Option<Spanned<crate::model::settings::NodeAffinity>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

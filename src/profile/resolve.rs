@@ -167,6 +167,7 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
         origins: Origins::new(),
     };
     let description = r.take("description", |l| l.description.as_ref())?;
+    let namespace = r.take("namespace", |l| l.namespace.as_ref())?;
     let image_text = r.take("image", |l| l.image.as_ref())?;
     let image = image_text
         .parse::<Image>()
@@ -297,6 +298,9 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
         priority_class_value: r.take("scheduling.priority_class_value", |l| {
             l.scheduling.priority_class_value.as_ref()
         })?,
+        node_affinity: r.take("scheduling.node_affinity", |l| {
+            l.scheduling.node_affinity.as_ref()
+        })?,
     };
 
     let engine = r.take("engine", |l| l.engine.as_ref())?;
@@ -307,6 +311,7 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
         engine,
         cloudnative_pg,
         description,
+        namespace,
         image,
         storage,
         resources,

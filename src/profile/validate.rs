@@ -11,8 +11,8 @@ use crate::contract;
 use crate::model::derived::Derived;
 use crate::model::quantity::Bytes;
 use crate::model::settings::{
-    CertificateSource, Cloud, DEPRECATED_DESTINATION_KEY, Engine, ObjectStore, Settings,
-    TolerationOperator, is_dns_label, is_dns_subdomain,
+    CertificateSource, Cloud, DEPRECATED_DESTINATION_KEY, Engine, NodeAffinity, NodeOperator,
+    ObjectStore, Settings, TolerationOperator, is_dns_label, is_dns_subdomain,
 };
 use crate::model::{cron, image};
 
@@ -50,6 +50,7 @@ const MAX_USER_PRIORITY: i32 = 1_000_000_000;
 const ISSUER_KINDS: [&str; 2] = ["Issuer", "ClusterIssuer"];
 
 pub(super) fn validate(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), SettingsError> {
+    validate_namespace(s, r)?;
     validate_storage(s, r)?;
     validate_resources(s, r)?;
     validate_connections(s, d, r)?;
@@ -64,6 +65,21 @@ pub(super) fn validate(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), S
     postgres_limits::validate_memory(s, d, r)?;
     validate_tls(s, r)?;
     together::validate(s, r)
+}
+
+/// A name Kubernetes accepts for a namespace, and one palgen may own: its
+/// Namespace object sets Pod Security labels on the whole namespace, which
+/// must not be the cluster's `default` or one Kubernetes reserves (`kube-`).
+fn validate_namespace(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
+    let name = &s.namespace;
+    let problem = if !is_dns_label(name) {
+        "is not a valid namespace name (lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit)"
+    } else if name == "default" || name.starts_with("kube-") {
+        "is a namespace of the cluster itself: palgen's Namespace object would set Pod Security labels on it; name one for this deployment"
+    } else {
+        return Ok(());
+    };
+    Err(r.invalid("namespace", format!("{name:?} {problem}")))
 }
 
 /// Names Kubernetes accepts for the Secret and the issuer; an issuer kind
@@ -258,13 +274,74 @@ fn validate_scheduling(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError>
             return Err(r.invalid(key, message));
         }
     }
-    let customised = !scheduling.node_selector.is_empty() || !scheduling.tolerations.is_empty();
+    validate_node_affinity(&scheduling.node_affinity, r)?;
+    // The Cluster takes the PriorityClass (priorityClassName); node
+    // placement is the Cluster's own affinity, set by a patch.
+    let customised = !scheduling.node_selector.is_empty()
+        || !scheduling.tolerations.is_empty()
+        || !scheduling.node_affinity.is_empty();
     if customised && s.engine == Engine::CloudNativePg {
-        let key = r.most_specific(&["scheduling.node_selector", "scheduling.tolerations"]);
+        let key = r.most_specific(&[
+            "scheduling.node_selector",
+            "scheduling.tolerations",
+            "scheduling.node_affinity",
+        ]);
         return Err(r.invalid(
             key,
             "is not generated for engine: cloudnative-pg yet; set the Cluster's affinity by a Kustomize patch".to_owned(),
         ));
+    }
+    Ok(())
+}
+
+/// Node selector requirements as the API server checks them: a label key,
+/// values as the operator needs them (some for In and NotIn, none for
+/// Exists and DoesNotExist, one integer for Gt and Lt), weights 1-100.
+fn validate_node_affinity(affinity: &NodeAffinity, r: &Blame<'_>) -> Result<(), SettingsError> {
+    const KEY: &str = "scheduling.node_affinity";
+    let preferred = affinity
+        .preferred
+        .iter()
+        .map(|p| (Some(p.weight), &p.key, p.operator, &p.values));
+    let required = affinity
+        .required
+        .iter()
+        .map(|q| (None, &q.key, q.operator, &q.values));
+    for (weight, key, operator, values) in required.chain(preferred) {
+        if let Some(weight) = weight
+            && !(1..=100).contains(&weight)
+        {
+            return Err(r.invalid(
+                KEY,
+                format!("key {key:?}: weight {weight} is not between 1 and 100"),
+            ));
+        }
+        if !is_qualified_name(key) {
+            return Err(r.invalid(KEY, format!("{key:?} is not a label key (`[prefix/]name`)")));
+        }
+        let problem = match operator {
+            NodeOperator::In | NodeOperator::NotIn if values.is_empty() => {
+                Some("needs at least one value")
+            }
+            NodeOperator::Exists | NodeOperator::DoesNotExist if !values.is_empty() => {
+                Some("takes no values")
+            }
+            NodeOperator::Gt | NodeOperator::Lt
+                if values.len() != 1 || values[0].parse::<i64>().is_err() =>
+            {
+                Some("takes exactly one integer value")
+            }
+            _ => values
+                .iter()
+                .any(|v| !is_label_value(v))
+                .then_some("has a value that is not a label value"),
+        };
+        if let Some(problem) = problem {
+            return Err(r.invalid(
+                KEY,
+                format!("key {key:?}: operator {operator} {problem} (found {values:?})"),
+            ));
+        }
     }
     Ok(())
 }

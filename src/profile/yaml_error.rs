@@ -114,6 +114,14 @@ pub fn describe(text: &str, error: &Error) -> Located {
                 .map_or_else(String::new, |key| format!(" (did you mean `{key}`?)")),
             expected.join(", ")
         ),
+        Error::SerdeUnknownVariant {
+            variant, expected, ..
+        } => format!(
+            "{variant:?} is not accepted{}; write one of {}",
+            suggest::nearest(variant, expected.iter().copied())
+                .map_or_else(String::new, |value| format!(" (did you mean {value}?)")),
+            expected.join(", ")
+        ),
         Error::SerdeMissingField { field, .. } => {
             format!("missing `{field}`, which it requires")
         }

@@ -26,7 +26,7 @@ pub const PROFILES: [&str; 12] = [
 
 /// User profiles (file name, text) that stress the rules: the intent tests
 /// and the control-plane tests run them beside the built-in profiles.
-pub const STRESS_PROFILES: [(&str, &str); 6] = [
+pub const STRESS_PROFILES: [(&str, &str); 7] = [
     (
         "three-replicas",
         "extends: aws-large\n\
@@ -60,7 +60,17 @@ pub const STRESS_PROFILES: [(&str, &str); 6] = [
          connections:\n  web_pods: 5\n\
          scheduling:\n  node_selector:\n    node-pool: database\n    example.com/disk: ssd\n\
          \x20 tolerations:\n  - key: dedicated\n    value: database\n    effect: NoSchedule\n  - key: example.com/spot\n    operator: Exists\n\
-         \x20 priority_class_name: database-critical\n  priority_class_value: 0\n",
+         \x20 priority_class_name: database-critical\n  priority_class_value: 0\n\
+         \x20 node_affinity:\n    required:\n    - key: topology.kubernetes.io/zone\n      operator: In\n      values: [test-a, test-b, test-c]\n\
+         \x20   preferred:\n    - weight: 50\n      key: example.com/generation\n      operator: Gt\n      values: [\"3\"]\n",
+    ),
+    (
+        // A second deployment in the same cluster: every object, DNS name
+        // and alert follows the namespace.
+        "staging-namespace",
+        "extends: gcp-large\n\
+         namespace: staging\n\
+         monitoring:\n  service_monitor: true\n",
     ),
     (
         "postgres-16",

@@ -319,7 +319,7 @@ pub fn migration_cluster(profile: &Profile, source_service: &str) -> Cluster {
         connection_parameters: BTreeMap::from([
             (
                 "host",
-                format!("{source_service}.{}.svc", contract::NAMESPACE),
+                format!("{source_service}.{}.svc", profile.settings.namespace),
             ),
             ("port", contract::DATABASE_PORT.to_string()),
             ("user", "postgres".to_owned()),

@@ -110,9 +110,12 @@ pub fn build(profile: &Profile) -> ObjectSet {
         engine(to_value(&network_policy::pooler(settings))),
     ];
     resources.extend(
-        certificate_objects(settings, contract::cnpg_server_dns_names())
-            .into_iter()
-            .map(engine),
+        certificate_objects(
+            settings,
+            contract::cnpg_server_dns_names(&settings.namespace),
+        )
+        .into_iter()
+        .map(engine),
     );
     if let Some(class) = &settings.storage.provision {
         resources.push(Resource {
@@ -134,5 +137,6 @@ pub fn build(profile: &Profile) -> ObjectSet {
     ObjectSet {
         resources,
         config_maps: Vec::new(),
+        namespace: super::moved_namespace(settings),
     }
 }
