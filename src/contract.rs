@@ -139,6 +139,9 @@ pub fn cnpg_server_dns_names(namespace: &str) -> Vec<String> {
 pub const CONFIG_MAP: &str = "postgres-config";
 pub const CONFIG_FILE: &str = "postgresql.conf";
 pub const HBA_FILE: &str = "pg_hba.conf";
+pub const TLS_RELOAD_SCRIPT: &str = "tls-reload.sh";
+/// Touched by the reload loop every round; its container's probes read it.
+pub const TLS_RELOAD_HEARTBEAT: &str = "/tmp/tls-reload.alive";
 pub const INITDB_CONFIG_MAP: &str = "postgres-initdb";
 pub const INITDB_SCRIPT: &str = "initdb-paperless.sh";
 pub const BACKUP_SCRIPTS_CONFIG_MAP: &str = "postgres-backup-scripts";
@@ -206,6 +209,8 @@ pub const TEXT: &[(&str, &str)] = &[
     ("config_map", CONFIG_MAP),
     ("config_file", CONFIG_FILE),
     ("hba_file", HBA_FILE),
+    ("tls_reload_script", TLS_RELOAD_SCRIPT),
+    ("tls_reload_heartbeat", TLS_RELOAD_HEARTBEAT),
     ("initdb_config_map", INITDB_CONFIG_MAP),
     ("initdb_script", INITDB_SCRIPT),
     ("backup_scripts_config_map", BACKUP_SCRIPTS_CONFIG_MAP),

@@ -11,7 +11,7 @@ use crate::profile::Profile;
 
 use minijinja::{Environment, context};
 
-pub(crate) const TEMPLATES: [(&str, &str); 13] = [
+pub(crate) const TEMPLATES: [(&str, &str); 14] = [
     (
         "overlay-README.md",
         include_str!("../templates/overlay-README.md.j2"),
@@ -50,6 +50,10 @@ pub(crate) const TEMPLATES: [(&str, &str); 13] = [
     (
         "pgbouncer-userlist.sh",
         include_str!("../templates/pgbouncer-userlist.sh.j2"),
+    ),
+    (
+        "tls-reload.sh",
+        include_str!("../templates/tls-reload.sh.j2"),
     ),
     (
         "cnpg-template1.sql",

@@ -673,6 +673,18 @@ bad_inputs! {
     cnpg_credentials_secret_and_identity:
         profile("extends: aws-large\nengine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: s3://acme/postgres\n  backup_identity: arn:aws:iam::123456789012:role/b\n  backup_credentials_secret: keys\n")
             .expect(&["profiles/a.yaml:6:", "cloudnative_pg.backup_credentials_secret", "cloudnative_pg.backup_identity", "set one"]);
+    audit_log_statement_unknown:
+        profile("extends: aws-large\naudit:\n  log_statement: dll\n")
+            .expect(&["profiles/a.yaml:3:", "audit.log_statement", "\"dll\"", "did you mean \"ddl\"", "none, ddl, mod, all"]);
+    audit_log_statement_postgresql_spelling_of_a_boolean:
+        profile("extends: aws-large\naudit:\n  log_statement: off\n")
+            .expect(&["profiles/a.yaml:3:", "audit.log_statement", "none, ddl, mod, all"]);
+    audit_connections_not_a_boolean:
+        profile("extends: aws-large\naudit:\n  connections: sometimes\n")
+            .expect(&["profiles/a.yaml:3:", "connections: expected a boolean", "sometimes"]);
+    audit_key_mistyped:
+        profile("extends: aws-large\naudit:\n  log_statements: ddl\n")
+            .expect(&["profiles/a.yaml:3:", "log_statements", "did you mean `log_statement`"]);
     tls_source_unknown:
         profile("extends: aws-large\ntls:\n  source: letsencrypt\n")
             .expect(&["profiles/a.yaml:3:", "tls.source", "\"letsencrypt\"", "private-ca, issuer, secret"]);

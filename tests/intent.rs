@@ -497,7 +497,9 @@ fn check_namespace(build: &Build) -> Vec<String> {
         } else {
             metadata["namespace"].as_str()
         };
-        if object["kind"] != "StorageClass" && found != Some(expected) {
+        let cluster_wide = ["StorageClass", "PriorityClass"]
+            .contains(&object["kind"].as_str().unwrap_or_default());
+        if !cluster_wide && found != Some(expected) {
             violations.push(format!(
                 "{}: {identity}: namespace {found:?}, the profile says {expected:?}",
                 build.profile
@@ -1089,6 +1091,136 @@ fn the_data_volume_has_the_profile_class_and_size_and_holds_pgdata() {
     assert_rule(check_data_volume);
 }
 
+// ---- Audit logging --------------------------------------------------------
+
+/// `name = value` of a postgresql.conf palgen wrote, quotes removed.
+fn conf_value<'a>(conf: &'a str, name: &str) -> Option<&'a str> {
+    conf.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        (key.trim() == name).then(|| value.trim().trim_matches('\''))
+    })
+}
+
+/// The database's postgresql.conf logs what the profile's `audit` says:
+/// `log_statement` at its level, connections and disconnections only when
+/// `audit.connections`, and every line of a session names the user, the
+/// database, the client's address and its application.
+fn check_audit(build: &Build) -> Vec<String> {
+    let configs: Vec<(&str, &str)> = of_kind(build, "ConfigMap")
+        .into_iter()
+        .filter_map(|(identity, map)| Some((identity, map["data"]["postgresql.conf"].as_str()?)))
+        .collect();
+    if configs.is_empty() {
+        return vec![format!(
+            "{}: no ConfigMap holds postgresql.conf",
+            build.profile
+        )];
+    }
+    let audit = &build.settings["audit"];
+    let connections = audit["connections"].as_bool().expect("audit.connections");
+    let mut violations = Vec::new();
+    for (identity, conf) in configs {
+        let mut expect = |name: &str, ok: &dyn Fn(&str) -> bool, want: String| {
+            let value = conf_value(conf, name);
+            if !value.is_some_and(ok) {
+                violations.push(format!(
+                    "{}: {identity}: postgresql.conf {name} = {value:?}, want {want}",
+                    build.profile
+                ));
+            }
+        };
+        let level = audit["log_statement"]
+            .as_str()
+            .expect("audit.log_statement");
+        expect("log_statement", &|v| v == level, level.to_owned());
+        let (logged, want) = if connections {
+            (true, "logged")
+        } else {
+            (false, "off")
+        };
+        expect(
+            "log_connections",
+            &|v| (v != "off") == logged,
+            format!("connections {want}"),
+        );
+        expect(
+            "log_disconnections",
+            &|v| (v == "on") == logged,
+            format!("disconnections {want}"),
+        );
+        expect(
+            "log_line_prefix",
+            &|v| {
+                ["%u", "%d", "%r", "%a"]
+                    .iter()
+                    .all(|escape| v.contains(escape))
+            },
+            "user, database, client and application (%u %d %r %a)".to_owned(),
+        );
+    }
+    violations
+}
+
+#[test]
+fn the_server_logs_what_the_profile_audits() {
+    assert_rule(check_audit);
+}
+
+#[test]
+fn cloud_profiles_audit_schema_changes_and_connections_by_default() {
+    for build in &builds()[..PROFILES.len()] {
+        let cloud = !build.profile.starts_with("dev-");
+        let level = &build.settings["audit"]["log_statement"];
+        assert_eq!(
+            level,
+            if cloud { "ddl" } else { "none" },
+            "{}: audit.log_statement",
+            build.profile
+        );
+        assert_eq!(
+            build.settings["audit"]["connections"], true,
+            "{}",
+            build.profile
+        );
+    }
+}
+
+#[test]
+fn the_audit_rule_reports_another_level_and_unlogged_connections() {
+    let quiet = mutated("aws-large", &postgres_config("aws-large"), |map| {
+        let conf = map["data"]["postgresql.conf"].as_str().unwrap();
+        let conf = conf
+            .replace("log_statement = 'ddl'", "log_statement = 'none'")
+            .replace("log_disconnections = on", "log_disconnections = off");
+        map["data"]["postgresql.conf"] = Value::String(conf);
+    });
+    assert_reports(
+        check_audit,
+        &quiet,
+        &["log_statement = Some(\"none\")", "want ddl"],
+    );
+    assert_reports(
+        check_audit,
+        &quiet,
+        &["log_disconnections", "disconnections logged"],
+    );
+    let anonymous = mutated("aws-large", &postgres_config("aws-large"), |map| {
+        let conf = map["data"]["postgresql.conf"].as_str().unwrap();
+        map["data"]["postgresql.conf"] = Value::String(conf.replace(" app=%a", ""));
+    });
+    assert_reports(check_audit, &anonymous, &["log_line_prefix", "%a"]);
+}
+
+/// The identity of the ConfigMap holding a built-in profile's postgresql.conf.
+fn postgres_config(profile: &str) -> String {
+    let build = builds().iter().find(|b| b.profile == profile).unwrap();
+    of_kind(build, "ConfigMap")
+        .into_iter()
+        .find(|(_, map)| map["data"]["postgresql.conf"].is_string())
+        .map(|(identity, _)| identity.to_owned())
+        .expect("a ConfigMap with postgresql.conf")
+}
+
 #[test]
 fn the_user_profiles_reach_the_cases_they_stand_for() {
     let replicas = user_build("three-replicas");
@@ -1108,7 +1240,14 @@ fn the_user_profiles_reach_the_cases_they_stand_for() {
             .contains_key("CronJob/paless/postgres-backup")
     );
     let database = &no_backup.objects["StatefulSet/paless/postgres"]["spec"]["template"];
-    assert_eq!(containers(database).len(), 1, "no exporter sidecar");
+    assert!(
+        containers(database)
+            .iter()
+            .all(|(_, container)| container["name"] != "postgres-exporter"),
+        "no exporter sidecar"
+    );
+    assert_eq!(no_backup.settings["audit"]["log_statement"], "mod");
+    assert_eq!(no_backup.settings["audit"]["connections"], false);
     assert!(
         user_build("pooled-small")
             .objects
@@ -1173,6 +1312,8 @@ fn the_data_volume_rule_reports_class_size_and_pgdata_mistakes() {
 // ---- Resources of the database --------------------------------------------
 
 /// The database containers: those of a StatefulSet running the profile's image.
+/// The server's own container (`postgres`) of each StatefulSet, not the
+/// sidecars beside it, also where they run the same image.
 fn database_containers(build: &Build) -> Vec<(&str, &Value)> {
     let image = &build.settings["image"];
     of_kind(build, "StatefulSet")
@@ -1180,7 +1321,7 @@ fn database_containers(build: &Build) -> Vec<(&str, &Value)> {
         .flat_map(|(identity, set)| {
             array(&set["spec"]["template"]["spec"]["containers"])
                 .iter()
-                .filter(|c| &c["image"] == image)
+                .filter(|c| &c["image"] == image && c["name"] == "postgres")
                 .map(move |c| (identity, c))
         })
         .collect()

@@ -100,6 +100,28 @@ fn more_memory_rolls_the_database_pods_for_resources_and_config() {
     assert_has(&output, "acme: 2 rolls pods, 1 in place, 27 unchanged");
 }
 
+/// Audit settings are postgresql.conf lines: a new config ConfigMap and a
+/// roll of the database pods, nothing else.
+#[test]
+fn another_audit_level_rolls_the_database_pods_for_their_config() {
+    let dir = committed("aws-large");
+    set_profile(
+        dir.path(),
+        "aws-large",
+        "audit:\n  log_statement: all\n  connections: false\n",
+    );
+    let output = plan(dir.path(), &[]);
+    assert_has(&output, "acme: 2 rolls pods, 1 in place, 26 unchanged");
+    assert_has(
+        &output,
+        "  rolls pods         StatefulSet postgres: replaces pods of StatefulSet postgres (postgres-0): config hash (ConfigMap postgres-config)",
+    );
+    assert!(
+        output.ends_with("plan against k8s: safe to apply\n"),
+        "{output}"
+    );
+}
+
 #[test]
 fn a_bigger_disk_cannot_be_applied_and_prints_the_grow_procedure() {
     let dir = committed("aws-large");

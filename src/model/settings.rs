@@ -31,6 +31,53 @@ pub struct Settings {
     pub engine: Engine,
     pub cloudnative_pg: CloudNativePg,
     pub tls: Tls,
+    pub audit: Audit,
+}
+
+/// What the server logs for an audit trail, beside errors and slow
+/// statements (README: Audit logging).
+#[derive(Debug, Clone, Serialize)]
+pub struct Audit {
+    pub log_statement: LogStatement,
+    /// Every connection (who, from where, TLS or not) and its duration:
+    /// `log_connections` and `log_disconnections`.
+    pub connections: bool,
+}
+
+/// PostgreSQL's `log_statement`: which statements are logged in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStatement {
+    None,
+    /// CREATE, ALTER, DROP, GRANT, REVOKE and the like.
+    Ddl,
+    /// DDL and every statement that writes rows.
+    Mod,
+    All,
+}
+
+impl LogStatement {
+    pub const NAMES: [&str; 4] = ["none", "ddl", "mod", "all"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LogStatement::None => Self::NAMES[0],
+            LogStatement::Ddl => Self::NAMES[1],
+            LogStatement::Mod => Self::NAMES[2],
+            LogStatement::All => Self::NAMES[3],
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<LogStatement> {
+        [
+            LogStatement::None,
+            LogStatement::Ddl,
+            LogStatement::Mod,
+            LogStatement::All,
+        ]
+        .into_iter()
+        .find(|level| level.name() == text)
+    }
 }
 
 /// TLS on every network connection to the database.

@@ -7,6 +7,7 @@ use crate::contract::{
     BACKUP_SCRIPT, BACKUP_SCRIPTS_CONFIG_MAP, CONFIG_FILE, CONFIG_MAP, HBA_FILE, INITDB_CONFIG_MAP,
     INITDB_SCRIPT, PGBOUNCER_CONFIG_MAP, PGBOUNCER_FILE, PGBOUNCER_USERLIST_SCRIPT,
     REPLICA_BOOTSTRAP_SCRIPT, REPLICA_READY_SCRIPT, REPLICA_SCRIPTS_CONFIG_MAP, RESTORE_SCRIPT,
+    TLS_RELOAD_SCRIPT,
 };
 use crate::profile::Profile;
 use crate::templates;
@@ -27,8 +28,13 @@ pub fn file_config_maps(profile: &Profile) -> Vec<FileConfigMap> {
             .map(|file| (file.to_string(), templates::render(file, profile)))
             .collect::<BTreeMap<_, _>>(),
     };
+    let server_files: &[&str] = if settings.tls.enabled {
+        &[CONFIG_FILE, HBA_FILE, TLS_RELOAD_SCRIPT]
+    } else {
+        &[CONFIG_FILE, HBA_FILE]
+    };
     let mut maps = vec![
-        config_map(CONFIG_MAP, None, DATABASE, &[CONFIG_FILE, HBA_FILE]),
+        config_map(CONFIG_MAP, None, DATABASE, server_files),
         config_map(INITDB_CONFIG_MAP, None, DATABASE, &[INITDB_SCRIPT]),
     ];
     if settings.replication.read_replicas > 0 {

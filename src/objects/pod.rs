@@ -231,6 +231,29 @@ fn tls_ca_volume(secret: &str) -> Volume {
     }
 }
 
+/// Only the certificate of the TLS Secret, for the container that watches
+/// it for renewals: no key.
+fn tls_certificate_volume(secret: &str) -> Volume {
+    Volume {
+        name: "tls-certificate".to_owned(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(secret.to_owned()),
+            default_mode: Some(0o444),
+            items: Some(vec![KeyToPath {
+                key: contract::TLS_CERT_KEY.to_owned(),
+                path: contract::TLS_CERT_KEY.to_owned(),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn tls_certificate_mount(volumes: &mut Volumes, secret: &str) -> VolumeMount {
+    volumes.read_only(tls_certificate_volume(secret), contract::TLS_DIR)
+}
+
 pub fn tls_mount(volumes: &mut Volumes, secret: &str) -> VolumeMount {
     volumes.read_only(tls_volume(secret), contract::TLS_DIR)
 }

@@ -25,7 +25,7 @@ use super::pod::{self, POSTGRES_USER, Volumes};
 use crate::contract;
 use crate::contract::{
     CONFIG_FILE, CONFIG_MAP, INITDB_CONFIG_MAP, REPLICA_BOOTSTRAP_SCRIPT, REPLICA_READY_SCRIPT,
-    REPLICA_SCRIPTS_CONFIG_MAP,
+    REPLICA_SCRIPTS_CONFIG_MAP, TLS_RELOAD_SCRIPT,
 };
 use crate::model::quantity::{Bytes, MilliCpu};
 use crate::model::recovery::{STARTUP_PERIOD_SECONDS, StartupBudget};
@@ -44,6 +44,18 @@ const EXPORTER_LIMITS: Amounts = Amounts {
     memory: Bytes::mebibytes(128),
     cpu: MilliCpu::millicores(200),
 };
+/// A shell that sleeps, and a psql now and then.
+const TLS_RELOAD_REQUESTS: Amounts = Amounts {
+    memory: Bytes::mebibytes(16),
+    cpu: MilliCpu::millicores(5),
+};
+const TLS_RELOAD_LIMITS: Amounts = Amounts {
+    memory: Bytes::mebibytes(32),
+    cpu: MilliCpu::millicores(100),
+};
+/// How often the certificate is compared: a renewal is served within a
+/// minute of the kubelet's update, 30 days before the old one expires.
+const TLS_RELOAD_INTERVAL_SECONDS: u32 = 60;
 
 /// What a database pod is: the primary, or a standby streaming from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +152,9 @@ fn pod_spec(settings: &Settings, startup: &StartupBudget, role: Role) -> PodSpec
     let mut containers = vec![postgres_container(settings, startup, role, &mut volumes)];
     if settings.monitoring.exporter {
         containers.push(exporter_container(settings, &mut volumes));
+    }
+    if settings.tls.enabled {
+        containers.push(tls_reload_container(settings, &mut volumes));
     }
     let init_containers =
         (role == Role::Replica).then(|| vec![bootstrap_container(settings, &mut volumes)]);
@@ -340,13 +355,82 @@ fn pod_name_env(name: &str) -> EnvVar {
 }
 
 /// A pod is Guaranteed only when every container's requests equal its
-/// limits: a profile that asks that of the database gets it for the sidecar.
-fn exporter_requests(settings: &Settings) -> &'static Amounts {
-    let (requests, limits) = (&settings.resources.requests, &settings.resources.limits);
-    if requests.memory == limits.memory && requests.cpu == limits.cpu {
-        &EXPORTER_LIMITS
+/// limits: a profile that asks that of the database gets it for the
+/// sidecars (their `limits`, else their `requests`).
+fn sidecar_requests(
+    settings: &Settings,
+    requests: &'static Amounts,
+    limits: &'static Amounts,
+) -> &'static Amounts {
+    let database = &settings.resources;
+    if database.requests.memory == database.limits.memory
+        && database.requests.cpu == database.limits.cpu
+    {
+        limits
     } else {
-        &EXPORTER_REQUESTS
+        requests
+    }
+}
+
+/// Reloads PostgreSQL when the mounted certificate changes (the script's
+/// header says how and why): the postgres image, for its shell and psql,
+/// as the server's OS user, with the pod's socket, the script and the
+/// certificate (not its key).
+fn tls_reload_container(settings: &Settings, volumes: &mut Volumes) -> Container {
+    Container {
+        name: "tls-reload".to_owned(),
+        image: Some(settings.image.to_string()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
+        command: Some(vec![
+            "sh".to_owned(),
+            format!("{}/{TLS_RELOAD_SCRIPT}", contract::CONFIG_DIR),
+        ]),
+        env: Some(vec![pod::env(
+            "RELOAD_INTERVAL_SECONDS",
+            TLS_RELOAD_INTERVAL_SECONDS.to_string(),
+        )]),
+        resources: Some(pod::resources(
+            sidecar_requests(settings, &TLS_RELOAD_REQUESTS, &TLS_RELOAD_LIMITS),
+            &TLS_RELOAD_LIMITS,
+        )),
+        // Ready once the loop runs; alive while it goes round (five
+        // intervals without a round restart it). Never a condition of the
+        // database's own readiness beyond that first round.
+        readiness_probe: Some(exec_probe(
+            vec![
+                "test".to_owned(),
+                "-e".to_owned(),
+                contract::TLS_RELOAD_HEARTBEAT.to_owned(),
+            ],
+            5,
+            10,
+            3,
+        )),
+        liveness_probe: Some(exec_probe(
+            vec![
+                "sh".to_owned(),
+                "-c".to_owned(),
+                format!(
+                    "test -n \"$(find {} -mmin -{})\"",
+                    contract::TLS_RELOAD_HEARTBEAT,
+                    5 * TLS_RELOAD_INTERVAL_SECONDS / 60
+                ),
+            ],
+            60,
+            60,
+            3,
+        )),
+        security_context: Some(pod::container_security(POSTGRES_USER)),
+        volume_mounts: Some(vec![
+            volumes.read_only(
+                pod::config_map_volume("config", CONFIG_MAP),
+                contract::CONFIG_DIR,
+            ),
+            pod::tls_certificate_mount(volumes, &settings.tls.secret),
+            volumes.mount(pod::empty_dir("run"), contract::SOCKET_DIR),
+            volumes.mount(pod::empty_dir("tmp"), "/tmp"),
+        ]),
+        ..Default::default()
     }
 }
 
@@ -395,7 +479,7 @@ fn exporter_container(settings: &Settings, volumes: &mut Volumes) -> Container {
             ..Default::default()
         }]),
         resources: Some(pod::resources(
-            exporter_requests(settings),
+            sidecar_requests(settings, &EXPORTER_REQUESTS, &EXPORTER_LIMITS),
             &EXPORTER_LIMITS,
         )),
         liveness_probe: Some(http_probe(30)),

@@ -1741,8 +1741,10 @@ mod tests {
             panic!("{rolls:?}")
         };
         assert!(
+            // The TLS reload sidecar runs the server's image too.
             why.contains(&Roll::Image(vec![
-                "postgres: postgres:18 -> postgres:17".to_owned()
+                "postgres: postgres:18 -> postgres:17".to_owned(),
+                "tls-reload: postgres:18 -> postgres:17".to_owned()
             ])),
             "{why:?}"
         );
@@ -1797,7 +1799,8 @@ mod tests {
         assert_eq!(
             why,
             &[Roll::Image(vec![
-                "postgres: postgres:18 -> postgres:18.1".to_owned()
+                "postgres: postgres:18 -> postgres:18.1".to_owned(),
+                "tls-reload: postgres:18 -> postgres:18.1".to_owned()
             ])]
         );
     }

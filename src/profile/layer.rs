@@ -44,6 +44,16 @@ pub struct Layer {
     pub cloudnative_pg: CloudNativePgLayer,
     #[serde(default)]
     pub tls: TlsLayer,
+    #[serde(default)]
+    pub audit: AuditLayer,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditLayer {
+    /// `none`, `ddl`, `mod` or `all`.
+    pub log_statement: Option<Spanned<String>>,
+    pub connections: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -9,6 +9,7 @@ use super::blame::Blame;
 use super::error::SettingsError;
 use super::layer::{Layer, ProvisionLayer};
 use super::offsite;
+use super::suggest::did_you_mean;
 use super::validate;
 use crate::model::derived::{self, Derived};
 use crate::model::image::Image;
@@ -18,7 +19,7 @@ use crate::model::settings::{
     PgBouncer, Postgres, ProvisionedClass, Replication, Resources, Scheduling, Settings, Storage,
 };
 use crate::model::settings::{
-    CertificateSource, DEPRECATED_DESTINATION_KEY, Engine, IssuerRef, Tls,
+    Audit, CertificateSource, DEPRECATED_DESTINATION_KEY, Engine, IssuerRef, LogStatement, Tls,
 };
 
 /// A profile file and its parsed content, ready to be layered.
@@ -306,6 +307,7 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
     let engine = r.take("engine", |l| l.engine.as_ref())?;
     let cloudnative_pg = resolve_cloudnative_pg(&mut r, engine, &backup.offsite)?;
     let tls = resolve_tls(&mut r)?;
+    let audit = resolve_audit(&mut r)?;
 
     let settings = Settings {
         engine,
@@ -324,6 +326,7 @@ pub fn resolve(layers: &[SourcedLayer<'_>]) -> Result<(Settings, Derived, Origin
         replication,
         scheduling,
         tls,
+        audit,
     };
     let derived = derived::derive(&settings);
     validate::validate(&settings, &derived, &r.blame())?;
@@ -351,6 +354,24 @@ fn resolve_tls(r: &mut Resolver<'_>) -> Result<Tls, SettingsError> {
         source,
         secret: r.take("tls.secret", |l| l.tls.secret.as_ref())?,
         issuer,
+    })
+}
+
+fn resolve_audit(r: &mut Resolver<'_>) -> Result<Audit, SettingsError> {
+    let level: String = r.take("audit.log_statement", |l| l.audit.log_statement.as_ref())?;
+    let log_statement = LogStatement::parse(&level).ok_or_else(|| {
+        r.blame().invalid(
+            "audit.log_statement",
+            format!(
+                "{level:?} is not a log_statement level{}; write one of {}",
+                did_you_mean(&level, LogStatement::NAMES),
+                LogStatement::NAMES.join(", ")
+            ),
+        )
+    })?;
+    Ok(Audit {
+        log_statement,
+        connections: r.take("audit.connections", |l| l.audit.connections.as_ref())?,
     })
 }
 

@@ -39,7 +39,8 @@ pub const STRESS_PROFILES: [(&str, &str); 7] = [
         "no-backup",
         "extends: gcp-medium\n\
          backup:\n  enabled: false\n\
-         monitoring:\n  exporter: false\n",
+         monitoring:\n  exporter: false\n\
+         audit:\n  log_statement: mod\n  connections: false\n",
     ),
     (
         // 3 + 2 = 5 application pods: PgBouncer on a small size.

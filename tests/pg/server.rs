@@ -544,8 +544,13 @@ impl TempCluster {
     /// the generated Certificate ([`write_tls`]). Waits until it accepts
     /// connections.
     pub fn start(&mut self, files: &ServerFiles) {
-        assert!(self.server.is_none(), "the server is already running");
         let tls = write_tls(&self.sandbox, "tls", &files.certificate);
+        self.start_with_tls(files, tls);
+    }
+
+    /// [`TempCluster::start`] with TLS files the test laid out itself.
+    pub fn start_with_tls(&mut self, files: &ServerFiles, tls: TlsFiles) {
+        assert!(self.server.is_none(), "the server is already running");
         let conf = conf_for_server(&files.conf, self.sandbox.install().major);
         let config = self.sandbox.write("postgresql.conf", &conf.text);
         let hba = self.sandbox.write(HBA_FILE, &hba_for_test(&files.hba));
