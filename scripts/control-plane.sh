@@ -68,6 +68,9 @@ build() {
     fi
     "$BIN/kube-apiserver" --version
     crds
+    # The operators that judge palgen's custom resources (CloudNativePG, its
+    # Barman Cloud plugin, cert-manager): cached on their own key.
+    ./scripts/operators.sh build
 }
 
 # kwok's own stages, as its module ships them: nodes become Ready and renew
