@@ -2,7 +2,8 @@
 # The Kubernetes control plane the cluster tests apply palgen's overlays to,
 # built from the upstream Go modules pinned under tests/control-plane:
 #
-#   scripts/control-plane.sh build   # build (or reuse) the binaries, fetch the CRDs
+#   scripts/control-plane.sh build   # build (or reuse) the binaries and the
+#                                    # operators (scripts/operators.sh), fetch the CRDs
 #   scripts/control-plane.sh start   # start it on loopback; prints KUBECONFIG=...
 #   scripts/control-plane.sh stop    # stop it and remove its state
 #
@@ -68,6 +69,9 @@ build() {
     fi
     "$BIN/kube-apiserver" --version
     crds
+    # The operators that judge palgen's custom resources (CloudNativePG, its
+    # Barman Cloud plugin, cert-manager): cached on their own key.
+    ./scripts/operators.sh build
 }
 
 # kwok's own stages, as its module ships them: nodes become Ready and renew

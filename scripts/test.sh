@@ -24,6 +24,11 @@
 #     modules pinned under tests/control-plane (scripts/control-plane.sh), and
 #     the operators' CRDs from their modules; it runs on loopback during
 #     cargo test;
+#   - .tools/control-plane/operators-*: the CloudNativePG operator, its
+#     Barman Cloud plugin and cert-manager's controller, built with Go from
+#     the modules pinned under tests/control-plane/operators
+#     (scripts/operators.sh, which control-plane.sh build runs); the
+#     operator tests start them;
 #   - the Go modules of tests/cnpg-cron (robfig/cron v1 and v3).
 # Each install step is skipped when it is already done, so a second run only
 # runs the checks: cargo fmt, cargo clippy, cargo test.
@@ -229,7 +234,7 @@ fi
 echo "node $(node --version), @kubernetes-models/cert-manager $(node -p 'require("./'$cert_manager_dir'/node_modules/@kubernetes-models/cert-manager/package.json").version')"
 
 # ---------------------------------------------------------------------------
-section "Kubernetes control plane in .tools/control-plane (scripts/control-plane.sh build)"
+section "Kubernetes control plane and operators in .tools/control-plane (scripts/control-plane.sh build)"
 
 # kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kwok,
 # built from the Go modules pinned under tests/control-plane (no prebuilt

@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use common::{PROFILES, STRESS_PROFILES, objects_by_identity, palgen, stderr};
-use kube::{Cluster, Run, ZONES};
+use kube::{Cluster, Run, ZONES, selects};
 
 /// One profile's overlay as applied to the control plane.
 struct Applied {
@@ -287,33 +287,6 @@ fn statefulsets_create_their_pods_and_claims_spread_over_the_zones() {
             }
         }
     }
-}
-
-/// Whether a label selector (matchLabels and matchExpressions) selects
-/// these labels.
-fn selects(selector: &Value, labels: &Value) -> bool {
-    let empty = serde_json::Map::new();
-    let match_labels = selector["matchLabels"].as_object().unwrap_or(&empty);
-    let expressions = selector["matchExpressions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    match_labels
-        .iter()
-        .all(|(key, value)| &labels[key] == value)
-        && expressions.iter().all(|expression| {
-            let label = &labels[expression["key"].as_str().unwrap()];
-            let listed = expression["values"]
-                .as_array()
-                .is_some_and(|values| values.contains(label));
-            match expression["operator"].as_str().unwrap() {
-                "In" => listed,
-                "NotIn" => !listed,
-                "Exists" => !label.is_null(),
-                "DoesNotExist" => label.is_null(),
-                other => panic!("unknown selector operator {other}"),
-            }
-        })
 }
 
 #[test]

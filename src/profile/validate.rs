@@ -58,7 +58,7 @@ pub(super) fn validate(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), S
     offsite::validate(s, r)?;
     validate_images(s, r)?;
     validate_replication(s, r)?;
-    validate_cloudnative_pg(s, r)?;
+    validate_cloudnative_pg(s, d, r)?;
     validate_scheduling(s, r)?;
     postgres_limits::validate_wal(s, r)?;
     postgres_limits::validate_ranges(s, d, r)?;
@@ -636,7 +636,7 @@ pub(super) fn platform(
 }
 
 /// The `cloudnative_pg` section, where the profile runs that engine.
-fn validate_cloudnative_pg(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsError> {
+fn validate_cloudnative_pg(s: &Settings, d: &Derived, r: &Blame<'_>) -> Result<(), SettingsError> {
     let c = &s.cloudnative_pg;
     if !is_dns_label(&c.operator_namespace) {
         return Err(r.invalid(
@@ -674,6 +674,20 @@ fn validate_cloudnative_pg(s: &Settings, r: &Blame<'_>) -> Result<(), SettingsEr
         return Err(r.invalid(
             "cloudnative_pg.wal_size",
             format!("{size} is below the minimum of {MIN_STORAGE}"),
+        ));
+    }
+    // The operator's webhook refuses a WAL volume that max_wal_size would
+    // fill: PostgreSQL keeps up to max_wal_size of WAL between checkpoints.
+    let max_wal_size = &d.postgresql.max_wal_size;
+    if let Some(size) = c.wal_size
+        && size <= max_wal_size.amount
+    {
+        return Err(r.invalid(
+            r.most_specific(&["cloudnative_pg.wal_size", "postgres.max_wal_size"]),
+            format!(
+                "{size} does not hold max_wal_size {} ({}): the WAL volume must be larger, or CloudNativePG refuses the Cluster",
+                max_wal_size.value, max_wal_size.rule
+            ),
         ));
     }
     match &c.object_store {

@@ -324,3 +324,30 @@ impl Cluster {
         }
     }
 }
+
+/// Whether a label selector (matchLabels and matchExpressions) selects
+/// these labels.
+pub fn selects(selector: &Value, labels: &Value) -> bool {
+    let empty = serde_json::Map::new();
+    let match_labels = selector["matchLabels"].as_object().unwrap_or(&empty);
+    let expressions = selector["matchExpressions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    match_labels
+        .iter()
+        .all(|(key, value)| &labels[key] == value)
+        && expressions.iter().all(|expression| {
+            let label = &labels[expression["key"].as_str().unwrap()];
+            let listed = expression["values"]
+                .as_array()
+                .is_some_and(|values| values.contains(label));
+            match expression["operator"].as_str().unwrap() {
+                "In" => listed,
+                "NotIn" => !listed,
+                "Exists" => !label.is_null(),
+                "DoesNotExist" => label.is_null(),
+                other => panic!("unknown selector operator {other}"),
+            }
+        })
+}

@@ -50,6 +50,54 @@ pub struct Spec {
     plugins: Vec<Plugin>,
     #[serde(skip_serializing_if = "Option::is_none")]
     certificates: Option<Certificates>,
+    // What the operator's mutating webhook fills in when a Cluster leaves it
+    // out, written as the operator would (tests/operators.rs compares),
+    // so that the stored Cluster is the one palgen wrote.
+    monitoring: Monitoring,
+    probes: Probes,
+    replication_slots: ReplicationSlots,
+}
+
+/// The operator's default metrics: its default queries on, no PodMonitor of
+/// its own (palgen writes the PodMonitors where monitoring is on).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Monitoring {
+    disable_default_queries: bool,
+    enable_pod_monitor: bool,
+}
+
+#[derive(Serialize)]
+struct Probes {
+    liveness: Liveness,
+}
+
+/// A primary cut off from the API server and its replicas restarts itself
+/// rather than keep accepting writes (the operator's default timeouts, ms).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Liveness {
+    isolation_check: IsolationCheck,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IsolationCheck {
+    enabled: bool,
+    request_timeout: u32,
+    connection_timeout: u32,
+}
+
+/// Replicas keep the primary's logical replication slots in step.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplicationSlots {
+    synchronize_replicas: Enabled,
+}
+
+#[derive(Serialize)]
+struct Enabled {
+    enabled: bool,
 }
 
 /// The server certificate: the TLS Secret the profile's `tls` settings make
@@ -102,8 +150,11 @@ struct Storage {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Postgresql {
     parameters: BTreeMap<String, String>,
+    /// No constraint on which replicas may become synchronous.
+    sync_replica_election_constraint: Enabled,
 }
 
 #[derive(Serialize)]
@@ -112,6 +163,7 @@ struct Bootstrap {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct InitDb {
     database: &'static str,
     owner: &'static str,
@@ -119,6 +171,12 @@ struct InitDb {
     post_init_template_sql: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     import: Option<Import>,
+    /// UTF8 with the C locale: the operator's default, and byte order
+    /// collation that no libc upgrade changes under an index.
+    encoding: &'static str,
+    #[serde(rename = "localeCType")]
+    locale_ctype: &'static str,
+    locale_collate: &'static str,
 }
 
 /// A logical import (pg_dump, pg_restore) of the application database from
@@ -236,6 +294,7 @@ pub fn build(profile: &Profile) -> Cluster {
             resources: pod::resources(&settings.resources.requests, &settings.resources.limits),
             postgresql: Postgresql {
                 parameters: parameters::parameters(profile),
+                sync_replica_election_constraint: Enabled { enabled: false },
             },
             bootstrap: Bootstrap {
                 initdb: InitDb {
@@ -243,6 +302,9 @@ pub fn build(profile: &Profile) -> Cluster {
                     owner: contract::APP_ROLE,
                     post_init_template_sql: template1_statements(profile),
                     import: None,
+                    encoding: "UTF8",
+                    locale_ctype: "C",
+                    locale_collate: "C",
                 },
             },
             external_clusters: Vec::new(),
@@ -288,6 +350,22 @@ pub fn build(profile: &Profile) -> Cluster {
                 server_ca_secret: settings.tls.secret.clone(),
                 server_tls_secret: settings.tls.secret.clone(),
             }),
+            monitoring: Monitoring {
+                disable_default_queries: false,
+                enable_pod_monitor: false,
+            },
+            probes: Probes {
+                liveness: Liveness {
+                    isolation_check: IsolationCheck {
+                        enabled: true,
+                        request_timeout: 1000,
+                        connection_timeout: 1000,
+                    },
+                },
+            },
+            replication_slots: ReplicationSlots {
+                synchronize_replicas: Enabled { enabled: true },
+            },
         },
     }
 }
