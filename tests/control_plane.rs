@@ -365,6 +365,10 @@ fn a_job_made_from_each_cronjob_is_admitted() {
 #[test]
 fn the_migrate_cluster_is_accepted() {
     let (cluster, _) = applied();
+    // The Cluster names namespace paless; an empty one, so that no Cluster
+    // left by another test (the plan test's engine switch) is updated
+    // instead of created.
+    cluster.fresh_namespace("paless");
     let ensure = cluster.kubectl_stdin(
         &[
             "apply",
