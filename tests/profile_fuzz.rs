@@ -39,6 +39,7 @@ storage:
       type: gp3
       encrypted: "true"
 resources:
+  guaranteed: false
   requests:
     memory: 512Mi
     cpu: 500m
@@ -103,6 +104,7 @@ const KEYS: &[&str] = &[
     "parameters",
     "max_wal_size",
     "resources",
+    "guaranteed",
     "requests",
     "limits",
     "memory",
