@@ -428,6 +428,16 @@ fn first_start_of(dir: &Path) -> Vec<String> {
         ),
         "postgres",
     );
+    // A collation PostgreSQL computes itself, whatever the image's glibc.
+    expect(
+        &mut wrong,
+        "locale provider, builtin locale, collation and character type of template1 and paperless",
+        Ok(server.sql(
+            "postgres",
+            "SELECT string_agg(datname || ' ' || datlocprovider::text || ' ' || coalesce(datlocale, '-')              || ' ' || datcollate || ' ' || datctype, ', ' ORDER BY datname) FROM pg_database              WHERE datname IN ('template1', 'paperless')",
+        )),
+        "paperless b C.UTF-8 C C.UTF-8, template1 b C.UTF-8 C C.UTF-8",
+    );
     for database in ["template1", "paperless"] {
         expect(
             &mut wrong,
