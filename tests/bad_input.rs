@@ -738,9 +738,9 @@ bad_inputs! {
     memory_limit_cannot_hold_shared_memory_and_dev_shm:
         profile("extends: aws-small\npostgres:\n  shm_size: 512Mi\n")
             .expect(&["profiles/a.yaml:3:", "postgres.shm_size", "/dev/shm 512Mi", "memory limit 1Gi cannot hold", "shared memory 299MB"]);
-    memory_limit_cannot_hold_work_mem_of_every_connection:
-        profile("extends: aws-small\nconnections:\n  max_connections: 200\n")
-            .expect(&["profiles/a.yaml:3:", "connections.max_connections", "max_connections 200 x work_mem 4MB", "1Gi"]);
+    memory_limit_cannot_hold_the_backends_the_budget_plans:
+        profile("extends: aws-small\nconnections:\n  web_pods: 4\n  worker_pods: 4\npostgres:\n  shm_size: 512Mi\n")
+            .expect(&["profiles/a.yaml:6:", "postgres.shm_size", "65 backends (60 application", "hash_mem_multiplier 2", "autovacuum_max_workers 3 x autovacuum_work_mem", "4MB private", "1Gi"]);
     max_wal_size_above_a_quarter_of_the_volume:
         profile("extends: aws-small\npostgres:\n  max_wal_size: 4Gi\n")
             .expect(&["profiles/a.yaml:3:", "postgres.max_wal_size", "4Gi", "data volume of 10Gi", "32Mi", "2560Mi"]);

@@ -289,7 +289,7 @@ fn the_container_rule_reports_missing_limits_writable_root_and_latest() {
     }
     assert!(image_is_pinned("registry:5000/postgres:18"));
     assert!(image_is_pinned(
-        "postgres@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+        "postgres@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
     ));
 }
 

@@ -533,7 +533,10 @@ fn the_operator_reconciles_a_cluster_as_far_as_it_can_without_a_kubelet() {
             claim["metadata"]["labels"]["cnpg.io/cluster"],
             "postgres-cluster"
         );
-        assert_eq!(claim["spec"]["storageClassName"], "paless-postgres-gp3", "{name}");
+        assert_eq!(
+            claim["spec"]["storageClassName"], "paless-postgres-gp3",
+            "{name}"
+        );
     }
     assert_eq!(
         named(&claims_made, "postgres-cluster-1").unwrap()["spec"]["resources"]["requests"]["storage"],

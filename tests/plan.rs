@@ -111,7 +111,7 @@ fn another_audit_level_rolls_the_database_pods_for_their_config() {
         "audit:\n  log_statement: all\n  connections: false\n",
     );
     let output = plan(dir.path(), &[]);
-    assert_has(&output, "acme: 2 rolls pods, 1 in place, 26 unchanged");
+    assert_has(&output, "acme: 2 rolls pods, 1 in place, 27 unchanged");
     assert_has(
         &output,
         "  rolls pods         StatefulSet postgres: replaces pods of StatefulSet postgres (postgres-0): config hash (ConfigMap postgres-config)",

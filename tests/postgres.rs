@@ -743,3 +743,42 @@ fn exporter_with_the_generated_settings_serves_pg_up_1() {
         "the exporter reported errors:\n{log}"
     );
 }
+
+/// A postgres:15 profile initialises its cluster with the `C` collation
+/// (byte order, compared by PostgreSQL itself, not by glibc: a node with a
+/// newer image sorts text indexes the same), as Debian's PostgreSQL 15
+/// initdb applies the StatefulSet's POSTGRES_INITDB_ARGS.
+#[test]
+fn a_postgresql_15_cluster_is_initialised_with_a_collation_glibc_does_not_decide() {
+    let generated = Generated::render_profiles(
+        &[("pg15", "extends: aws-small\nimage: postgres:15\n")],
+        &["pg15"],
+    );
+    let objects = pg::kustomize_build(&generated.tree().join("overlays/pg15"));
+    let env = container_env(postgres_container(&objects, "postgres"));
+    let args = &env["POSTGRES_INITDB_ARGS"];
+    let sandbox = pg::Sandbox::new();
+    let credentials = pg::write_credentials(&sandbox);
+    let output = pg::run(
+        sandbox
+            .command(sandbox.program("initdb"))
+            .arg("--pgdata")
+            .arg(sandbox.path().join("data"))
+            .args(["--username=postgres", "--no-sync", "--pwfile"])
+            .arg(credentials.join("postgres-password"))
+            .args(args.split_whitespace()),
+    );
+    let printed = stdout(&output);
+    assert!(
+        output.status.success(),
+        "{args}: {printed}{}",
+        stderr(&output)
+    );
+    for line in [
+        "provider:    libc",
+        "LC_COLLATE:  C\n",
+        "LC_CTYPE:    C.UTF-8",
+    ] {
+        assert!(printed.contains(line), "{args}: no {line:?} in\n{printed}");
+    }
+}

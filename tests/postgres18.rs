@@ -428,6 +428,16 @@ fn first_start_of(dir: &Path) -> Vec<String> {
         ),
         "postgres",
     );
+    // A collation PostgreSQL computes itself, whatever the image's glibc.
+    expect(
+        &mut wrong,
+        "locale provider, builtin locale, collation and character type of template1 and paperless",
+        Ok(server.sql(
+            "postgres",
+            "SELECT string_agg(datname || ' ' || datlocprovider::text || ' ' || coalesce(datlocale, '-')              || ' ' || datcollate || ' ' || datctype, ', ' ORDER BY datname) FROM pg_database              WHERE datname IN ('template1', 'paperless')",
+        )),
+        "paperless b C.UTF-8 C C.UTF-8, template1 b C.UTF-8 C C.UTF-8",
+    );
     for database in ["template1", "paperless"] {
         expect(
             &mut wrong,
@@ -656,4 +666,43 @@ fn abandoned_replication_slots_are_invalidated_on_postgresql_18() {
         ),
         "idle_timeout"
     );
+}
+
+/// The memory estimate's private heap per backend (`palgen show`'s total
+/// rule, "+ NMB private") holds what a real backend of aws-large's
+/// configuration takes privately after catalog and application queries:
+/// its RssAnon, read by the backend itself from /proc.
+#[test]
+fn a_backend_takes_no_more_private_memory_than_the_estimate_counts() {
+    let shown = stdout(&common::palgen(&["show", "--profile", "aws-large"]));
+    let private_mb: u64 = shown
+        .split(" private + ")
+        .next()
+        .and_then(|before| before.rsplit("+ ").next())
+        .and_then(|amount| amount.strip_suffix("MB"))
+        .and_then(|mb| mb.parse().ok())
+        .unwrap_or_else(|| panic!("no private memory term in:\n{shown}"));
+    let generated = pg::Generated::render();
+    let mut cluster = pg::TempCluster::with_install(postgres18());
+    cluster.start(&generated.server("aws-large"));
+    let status = cluster.psql(
+        "postgres",
+        "CREATE TABLE documents (id serial PRIMARY KEY, title text, body text); \
+         INSERT INTO documents (title, body) SELECT 'doc ' || i, repeat('x', 200) FROM generate_series(1, 20000) i; \
+         SELECT count(*) FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid JOIN pg_type t ON t.oid = a.atttypid; \
+         SELECT title FROM documents ORDER BY body, title LIMIT 5; \
+         SELECT pg_read_file('/proc/self/status')",
+    );
+    let rss_anon_kb: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("RssAnon:"))
+        .and_then(|value| value.trim().strip_suffix(" kB"))
+        .and_then(|kb| kb.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no RssAnon in:\n{status}"));
+    assert!(
+        rss_anon_kb <= private_mb * 1024,
+        "a backend holds {rss_anon_kb}kB privately, the estimate counts {private_mb}MB"
+    );
+    // Measured, so that a smaller constant is seen to fail.
+    eprintln!("backend RssAnon {rss_anon_kb}kB of {private_mb}MB counted");
 }

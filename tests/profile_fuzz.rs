@@ -28,7 +28,7 @@ const FILE_NAME: &str = "fuzz.yaml";
 const VALID_PROFILE: &str = r#"# A user profile that sets every key.
 extends: aws-medium
 description: Fuzzed profile
-image: postgres:18.1@sha256:0000000000000000000000000000000000000000000000000000000000000000
+image: postgres:18.1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 storage:
   class: paless-postgres-gp3
   size: 50Gi
@@ -39,6 +39,7 @@ storage:
       type: gp3
       encrypted: "true"
 resources:
+  guaranteed: false
   requests:
     memory: 512Mi
     cpu: 500m
@@ -103,6 +104,7 @@ const KEYS: &[&str] = &[
     "parameters",
     "max_wal_size",
     "resources",
+    "guaranteed",
     "requests",
     "limits",
     "memory",

@@ -34,9 +34,25 @@ fn assert_status(output: &std::process::Output, code: i32, what: &str) {
 fn readme_custom_profile_renders_and_check_guards_its_overlay() {
     let dir = tempfile::tempdir().unwrap();
     fs::create_dir(dir.path().join("profiles")).unwrap();
+    let example = readme_example_profile();
+    let profile = dir.path().join("profiles/acme-prod.yaml");
+    // As written, the example's digest is a placeholder palgen refuses; so
+    // is an all-zero one.
+    for placeholder in ["<digest>", &"0".repeat(64)] {
+        fs::write(&profile, example.replace("<digest>", placeholder)).unwrap();
+        let refused = palgen_in(dir.path(), &["render", "--profile", "acme-prod"]);
+        assert_status(&refused, 2, "render of the example's placeholder digest");
+        assert!(
+            stderr(&refused).contains("profiles/acme-prod.yaml:6:")
+                && stderr(&refused).contains(placeholder),
+            "{}",
+            stderr(&refused)
+        );
+    }
+    // With the digest a registry reports (one of the right form here).
     fs::write(
-        dir.path().join("profiles/acme-prod.yaml"),
-        readme_example_profile(),
+        &profile,
+        example.replace("<digest>", &"0123456789abcdef".repeat(4)),
     )
     .unwrap();
 

@@ -52,10 +52,14 @@ pub struct Derived {
 }
 
 pub fn derive(settings: &Settings) -> Derived {
-    let postgresql = tuning(settings);
+    let mut postgresql = tuning(settings);
+    let connection_budget = budget(settings);
+    if let Some(work_mem) = memory::fitted_work_mem(settings, &postgresql, &connection_budget) {
+        postgresql.work_mem = work_mem;
+    }
     Derived {
-        connection_budget: budget(settings),
-        memory: memory::need(settings, &postgresql),
+        memory: memory::need(settings, &postgresql, &connection_budget),
+        connection_budget,
         startup: recovery::startup_budget(settings, postgresql.max_wal_size.amount),
         postgresql,
     }
@@ -167,6 +171,9 @@ pub struct Tuning {
     pub shared_buffers: Parameter,
     pub effective_cache_size: Parameter,
     pub maintenance_work_mem: Parameter,
+    /// Each autovacuum worker's; without it every worker may take
+    /// maintenance_work_mem.
+    pub autovacuum_work_mem: Parameter,
     pub work_mem: Parameter,
     pub wal_buffers: Parameter,
     pub min_wal_size: Parameter,
@@ -307,6 +314,14 @@ fn tuning(settings: &Settings) -> Tuning {
         maintenance_work_mem: parameter(
             maintenance,
             format!("memory limit {limit} / 16, at most 8GB"),
+        ),
+        autovacuum_work_mem: parameter(
+            whole_kb(maintenance.as_bytes() / memory::AUTOVACUUM_MAX_WORKERS),
+            format!(
+                "maintenance_work_mem {} / autovacuum_max_workers {}: all workers together take one maintenance_work_mem",
+                maintenance.to_postgres_units(),
+                memory::AUTOVACUUM_MAX_WORKERS
+            ),
         ),
         work_mem: parameter(
             work_mem,

@@ -71,6 +71,12 @@ pub fn parse_reference(text: &str) -> Result<Reference<'_>, String> {
                 "a {algorithm} digest is {length} lower-case hex digits (repository:tag@{algorithm}:<digest>), found {hex:?}"
             ));
         }
+        // The documentation's examples show a placeholder; no image has it.
+        if hex.bytes().all(|b| b == b'0') {
+            return Err(format!(
+                "{algorithm}:{hex} is a placeholder, not an image's digest: write the digest your registry reports for the tag you tested"
+            ));
+        }
     }
     let last_slash = name_and_tag.rfind('/').map_or(0, |i| i + 1);
     let (repository, tag) = match name_and_tag[last_slash..].rfind(':') {
@@ -227,6 +233,14 @@ fn without_pre_release(rest: &str) -> &str {
         .unwrap_or(rest)
 }
 
+/// The major that introduced initdb's `builtin` locale provider.
+const BUILTIN_LOCALE_MAJOR: u32 = 17;
+/// The cluster's encoding, collation and character type (see
+/// [`Image::initdb_args`]).
+pub const ENCODING: &str = "UTF8";
+pub const LC_COLLATE: &str = "C";
+pub const LC_CTYPE: &str = "C.UTF-8";
+pub const BUILTIN_LOCALE: &str = "C.UTF-8";
 /// The oldest major whose configuration palgen writes and tests.
 const OLDEST_SUPPORTED_MAJOR: u32 = 15;
 
@@ -245,6 +259,29 @@ impl Image {
             // away from the filesystem's lost+found.
             "/var/lib/postgresql/data/pgdata".to_owned()
         }
+    }
+
+    /// initdb's options for a collation that does not change with the
+    /// operating system's C library: a node running a newer image must not
+    /// find its text indexes sorted by other rules. From 17 on, PostgreSQL's
+    /// own `builtin` provider (C.UTF-8: code-point order, Unicode character
+    /// classes); before, the `C` collation (byte order, which PostgreSQL
+    /// compares itself) with a C.UTF-8 character type. ICU would change with
+    /// the image's libicu instead.
+    pub fn initdb_args(&self) -> String {
+        let mut args =
+            format!("--encoding={ENCODING} --lc-collate={LC_COLLATE} --lc-ctype={LC_CTYPE}");
+        if self.has_builtin_locale() {
+            args.push_str(&format!(
+                " --locale-provider=builtin --builtin-locale={BUILTIN_LOCALE}"
+            ));
+        }
+        args
+    }
+
+    /// Whether initdb has the `builtin` locale provider.
+    pub fn has_builtin_locale(&self) -> bool {
+        self.major >= BUILTIN_LOCALE_MAJOR
     }
 
     /// Where the data volume is mounted: the image's declared VOLUME.

@@ -32,7 +32,8 @@ const INT_MAX: i64 = 2_147_483_647;
 const MAX_BACKENDS: i64 = 262_143;
 
 /// The ranges of PostgreSQL 15, the oldest major palgen supports.
-const PG15_RANGES: [PgRange; 20] = [
+const PG15_RANGES: [PgRange; 21] = [
+    range("autovacuum_work_mem", -1, INT_MAX, "kB"),
     range("effective_cache_size", 1, INT_MAX, "8kB"),
     range("effective_io_concurrency", 0, 1000, ""),
     range("log_min_duration_statement", -1, INT_MAX, "ms"),

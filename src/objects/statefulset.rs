@@ -201,6 +201,7 @@ fn postgres_env(settings: &Settings) -> Vec<EnvVar> {
             ),
         ),
         pod::env("POSTGRES_CREDENTIALS_DIR", contract::CREDENTIALS_DIR),
+        pod::env("POSTGRES_INITDB_ARGS", settings.image.initdb_args()),
     ]
 }
 

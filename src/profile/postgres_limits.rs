@@ -166,11 +166,14 @@ pub(super) fn validate_memory(
             "resources.limits.memory",
             "postgres.shm_size",
             "connections.max_connections",
+            "connections.web_pods",
+            "connections.worker_pods",
+            "connections.per_pod",
         ]);
         return Err(r.invalid(
             blamed,
             format!(
-                "the memory limit {limit} cannot hold {}; raise resources.limits.memory, or lower postgres.shm_size or connections.max_connections",
+                "the memory limit {limit} cannot hold {}; raise resources.limits.memory, or lower postgres.shm_size or the connections the application opens",
                 d.memory.explained
             ),
         ));

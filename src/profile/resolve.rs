@@ -475,8 +475,9 @@ mod tests {
     fn pgbouncer_pools_must_hold_every_client() {
         // 8 pods x 5 = 40, +50% = 60 clients; 3 replicas share the 96
         // connections left (100 - 3 reserved - 1 exporter): 32 each, 96 in all.
+        // 96 server connections need more than 1Gi (the memory estimate).
         let settings = resolve_with(
-            "connections:\n  web_pods: 4\n  worker_pods: 4\npgbouncer:\n  replicas: 3\n",
+            "connections:\n  web_pods: 4\n  worker_pods: 4\npgbouncer:\n  replicas: 3\nresources:\n  limits:\n    memory: 2Gi\n",
         )
         .unwrap();
         let budget = derived::derive(&settings).connection_budget;

@@ -30,7 +30,7 @@ pub const STRESS_PROFILES: [(&str, &str); 7] = [
     (
         "three-replicas",
         "extends: aws-large\n\
-         image: postgres:18.1@sha256:0000000000000000000000000000000000000000000000000000000000000000\n\
+         image: postgres:18.1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n\
          storage:\n  size: 500Gi\n\
          replication:\n  read_replicas: 3\n\
          monitoring:\n  service_monitor: true\n",

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::{APP_SECRET, BARMAN_PLUGIN, CLUSTER, OBJECT_STORE, cluster_pods, parameters};
 use crate::contract;
+use crate::model::image;
 use crate::model::quantity::Bytes;
 use crate::model::settings::Cloud;
 use crate::objects::labels::DATABASE;
@@ -169,14 +170,18 @@ struct InitDb {
     owner: &'static str,
     #[serde(rename = "postInitTemplateSQL")]
     post_init_template_sql: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    import: Option<Import>,
-    /// UTF8 with the C locale: the operator's default, and byte order
-    /// collation that no libc upgrade changes under an index.
+    /// A collation that does not change with the image's C library, as the
+    /// statefulset engine's initdb (`Image::initdb_args`).
     encoding: &'static str,
+    locale_collate: &'static str,
     #[serde(rename = "localeCType")]
     locale_ctype: &'static str,
-    locale_collate: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    locale_provider: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    builtin_locale: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    import: Option<Import>,
 }
 
 /// A logical import (pg_dump, pg_restore) of the application database from
@@ -246,6 +251,7 @@ const STATEFULSET_SOURCE: &str = "statefulset";
 
 pub fn build(profile: &Profile) -> Cluster {
     let settings = &profile.settings;
+    let builtin = settings.cloudnative_pg.image.has_builtin_locale();
     let instances = 1 + settings.replication.read_replicas;
     let storage = |size: Bytes| Storage {
         size: size.to_string(),
@@ -301,10 +307,12 @@ pub fn build(profile: &Profile) -> Cluster {
                     database: contract::DATABASE,
                     owner: contract::APP_ROLE,
                     post_init_template_sql: template1_statements(profile),
+                    encoding: image::ENCODING,
+                    locale_collate: image::LC_COLLATE,
+                    locale_ctype: image::LC_CTYPE,
+                    locale_provider: builtin.then_some("builtin"),
+                    builtin_locale: builtin.then_some(image::BUILTIN_LOCALE),
                     import: None,
-                    encoding: "UTF8",
-                    locale_ctype: "C",
-                    locale_collate: "C",
                 },
             },
             external_clusters: Vec::new(),
