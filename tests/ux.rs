@@ -46,8 +46,8 @@ fn readme_custom_profile_renders_and_check_guards_its_overlay() {
     let patch = fs::read_to_string(overlay.join("patch-statefulset-postgres.yaml")).unwrap();
     assert!(patch.contains("storage: 500Gi"), "{patch}");
     assert!(
-        patch.contains("@sha256:"),
-        "the pinned digest reaches the manifests:\n{patch}"
+        patch.contains("image: postgres:18.1"),
+        "the example's image reaches the manifests:\n{patch}"
     );
 
     assert_status(

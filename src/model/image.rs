@@ -71,6 +71,13 @@ pub fn parse_reference(text: &str) -> Result<Reference<'_>, String> {
                 "a {algorithm} digest is {length} lower-case hex digits (repository:tag@{algorithm}:<digest>), found {hex:?}"
             ));
         }
+        // Examples write one digit repeated for "your digest here"; no
+        // image has it, so the pod could never pull it.
+        if hex.bytes().all(|b| b == hex.as_bytes()[0]) {
+            return Err(format!(
+                "{digest} is a placeholder (one digit repeated), not an image's digest; write the real one, as `docker buildx imagetools inspect {name_and_tag}` prints it"
+            ));
+        }
     }
     let last_slash = name_and_tag.rfind('/').map_or(0, |i| i + 1);
     let (repository, tag) = match name_and_tag[last_slash..].rfind(':') {
@@ -301,7 +308,7 @@ mod tests {
         assert_eq!(image.volume_mount_path(), "/var/lib/postgresql");
         let digest = format!(
             "registry.example:5000/db/postgres:17.2-bookworm@sha256:{}",
-            "a".repeat(64)
+            "0123456789abcdef".repeat(4)
         );
         let image: Image = digest.parse().unwrap();
         assert_eq!(image.major(), 17);
@@ -347,7 +354,7 @@ mod tests {
 
     #[test]
     fn references_follow_the_container_runtimes_grammar() {
-        let digest = "a".repeat(64);
+        let digest = "0123456789abcdef".repeat(4);
         for good in [
             "postgres:18".to_owned(),
             "localhost:5000/db/postgres:18".to_owned(),
@@ -366,8 +373,12 @@ mod tests {
             (format!("postgres:{}", "1".repeat(129)), "at most 128"),
             ("postgres:.18".to_owned(), "not starting with"),
             (
-                format!("postgres@sha256:{}", "A".repeat(64)),
+                format!("postgres@sha256:{}", "0123456789ABCDEF".repeat(4)),
                 "lower-case hex",
+            ),
+            (
+                format!("postgres@sha256:{}", "0".repeat(64)),
+                "a placeholder",
             ),
             (
                 format!("postgres@sha256:{}", "a".repeat(63)),
