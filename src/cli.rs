@@ -174,8 +174,13 @@ pub struct ProfileArg {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    #[command(flatten)]
-    pub profile: ProfileArg,
+    /// Profile name, e.g. aws-large; a bare platform name means its small size
+    #[arg(long, value_name = "NAME", required_unless_present = "keys")]
+    pub profile: Option<String>,
+    /// Print the reference of every profile key (Markdown: what each
+    /// accepts, its default per built-in profile, what it changes) instead
+    #[arg(long, conflicts_with_all = ["profile", "format"])]
+    pub keys: bool,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Yaml)]
     pub format: Format,

@@ -28,7 +28,8 @@ const FILE_NAME: &str = "fuzz.yaml";
 const VALID_PROFILE: &str = r#"# A user profile that sets every key.
 extends: aws-medium
 description: Fuzzed profile
-image: postgres:18.1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+namespace: fuzz
+image: postgres:18.1@sha256:7c3b0f1e9a4d2c6b8e5f0a1d3c7b9e2f4a6c8d0e1f3a5b7c9d2e4f6a8b0c1d3e
 storage:
   class: paless-postgres-gp3
   size: 50Gi
@@ -94,6 +95,7 @@ scheduling:
 const KEYS: &[&str] = &[
     "extends",
     "description",
+    "namespace",
     "image",
     "storage",
     "class",

@@ -525,3 +525,98 @@ fn the_quick_start_is_short_comes_first_and_runs_as_written() {
     );
     assert!(!dir.path().join("k8s/components/dev-credentials").exists());
 }
+
+/// The README's example profiles (its YAML blocks that start from another
+/// profile), each written as a user profile and built by palgen.
+#[test]
+fn every_example_profile_in_the_readme_and_docs_builds() {
+    let root = common::repo_root();
+    let mut files = vec![root.join("README.md")];
+    for entry in fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            files.push(path);
+        }
+    }
+    let mut built = 0;
+    for path in files {
+        let (file, text) = (path.display(), fs::read_to_string(&path).unwrap());
+        for block in text.split("```yaml\n").skip(1) {
+            let block = block.split("```").next().unwrap();
+            // Blocks inside a list item are indented.
+            let indent = block.len() - block.trim_start_matches(' ').len();
+            let profile: String = block
+                .lines()
+                .map(|line| line.get(indent..).unwrap_or(line.trim_start()))
+                .collect::<Vec<_>>()
+                .join("\n");
+            if !profile.lines().any(|line| line.starts_with("extends:")) {
+                continue;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            fs::create_dir(dir.path().join("profiles")).unwrap();
+            fs::write(dir.path().join("profiles/example.yaml"), &profile).unwrap();
+            let output = common::palgen_in(dir.path(), &["build", "--profile", "example"]);
+            assert!(
+                output.status.success(),
+                "{file}: the example profile\n{profile}\ndoes not build: {}",
+                common::stderr(&output)
+            );
+            built += 1;
+        }
+    }
+    assert!(built >= 7, "only {built} example profiles found");
+}
+
+#[test]
+fn a_placeholder_digest_is_refused_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("profiles")).unwrap();
+    let zeros = "0".repeat(64);
+    fs::write(
+        dir.path().join("profiles/example.yaml"),
+        format!("extends: aws-large\nimage: postgres:18.1@sha256:{zeros}\n"),
+    )
+    .unwrap();
+    let output = common::palgen_in(dir.path(), &["build", "--profile", "example"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = common::stderr(&output);
+    for part in [
+        "example.yaml:2",
+        "image",
+        "is a placeholder",
+        "docker buildx imagetools inspect postgres:18.1",
+    ] {
+        assert!(message.contains(part), "{part} not in {message}");
+    }
+}
+
+/// docs/profile-keys.md is what `palgen show --keys` prints now, so the
+/// refresh command the file names leaves it unchanged.
+#[test]
+fn the_profile_key_reference_is_what_show_keys_prints() {
+    let reference = fs::read_to_string(common::repo_root().join("docs/profile-keys.md")).unwrap();
+    assert!(
+        reference.contains("`palgen show --keys > docs/profile-keys.md`"),
+        "the reference names its refresh command"
+    );
+    let output = common::palgen(&["show", "--keys"]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    assert_eq!(
+        common::stdout(&output),
+        reference,
+        "docs/profile-keys.md is stale: run palgen show --keys > docs/profile-keys.md"
+    );
+    for key in [
+        "`namespace`",
+        "`scheduling.node_affinity`",
+        "`backup.offsite.role_arn`",
+        "`tls.issuer.group`",
+    ] {
+        assert!(
+            reference.contains(&format!("| {key} |")),
+            "{key} has no row"
+        );
+    }
+    assert!(!reference.contains("not documented"));
+}

@@ -36,25 +36,32 @@ fn readme_custom_profile_renders_and_check_guards_its_overlay() {
     fs::create_dir(dir.path().join("profiles")).unwrap();
     let example = readme_example_profile();
     let profile = dir.path().join("profiles/acme-prod.yaml");
-    // As written, the example's digest is a placeholder palgen refuses; so
-    // is an all-zero one.
+    // The example names a tag and says how to pin the digest; a pinned one
+    // with a placeholder digest is refused, naming the line and the value.
+    let pinned = |digest: &str| {
+        example.replacen(
+            "image: postgres:18.1",
+            &format!("image: postgres:18.1@sha256:{digest}"),
+            1,
+        )
+    };
+    assert!(pinned("x") != example, "the example names postgres:18.1");
     for placeholder in ["<digest>", &"0".repeat(64)] {
-        fs::write(&profile, example.replace("<digest>", placeholder)).unwrap();
+        fs::write(&profile, pinned(placeholder)).unwrap();
         let refused = palgen_in(dir.path(), &["render", "--profile", "acme-prod"]);
-        assert_status(&refused, 2, "render of the example's placeholder digest");
+        assert_status(&refused, 2, "render of a placeholder digest");
         assert!(
-            stderr(&refused).contains("profiles/acme-prod.yaml:6:")
+            stderr(&refused).contains("profiles/acme-prod.yaml:")
                 && stderr(&refused).contains(placeholder),
             "{}",
             stderr(&refused)
         );
     }
-    // With the digest a registry reports (one of the right form here).
-    fs::write(
-        &profile,
-        example.replace("<digest>", &"0123456789abcdef".repeat(4)),
-    )
-    .unwrap();
+    // As written, and pinned to a digest of the right form.
+    fs::write(&profile, pinned(&"0123456789abcdef".repeat(4))).unwrap();
+    let pinned_render = palgen_in(dir.path(), &["render", "--profile", "acme-prod"]);
+    assert_status(&pinned_render, 0, "render of the pinned example");
+    fs::write(&profile, &example).unwrap();
 
     let rendered = palgen_in(dir.path(), &["render", "--profile", "acme-prod"]);
     assert_status(&rendered, 0, "render --profile acme-prod");
@@ -62,8 +69,8 @@ fn readme_custom_profile_renders_and_check_guards_its_overlay() {
     let patch = fs::read_to_string(overlay.join("patch-statefulset-postgres.yaml")).unwrap();
     assert!(patch.contains("storage: 500Gi"), "{patch}");
     assert!(
-        patch.contains("@sha256:"),
-        "the pinned digest reaches the manifests:\n{patch}"
+        patch.contains("image: postgres:18.1"),
+        "the example's image reaches the manifests:\n{patch}"
     );
 
     assert_status(

@@ -71,10 +71,11 @@ pub fn parse_reference(text: &str) -> Result<Reference<'_>, String> {
                 "a {algorithm} digest is {length} lower-case hex digits (repository:tag@{algorithm}:<digest>), found {hex:?}"
             ));
         }
-        // The documentation's examples show a placeholder; no image has it.
-        if hex.bytes().all(|b| b == b'0') {
+        // Examples write one digit repeated for "your digest here"; no
+        // image has it, so the pod could never pull it.
+        if hex.bytes().all(|b| b == hex.as_bytes()[0]) {
             return Err(format!(
-                "{algorithm}:{hex} is a placeholder, not an image's digest: write the digest your registry reports for the tag you tested"
+                "{digest} is a placeholder (one digit repeated), not an image's digest; write the real one, as `docker buildx imagetools inspect {name_and_tag}` prints it"
             ));
         }
     }
@@ -338,7 +339,7 @@ mod tests {
         assert_eq!(image.volume_mount_path(), "/var/lib/postgresql");
         let digest = format!(
             "registry.example:5000/db/postgres:17.2-bookworm@sha256:{}",
-            "a".repeat(64)
+            "0123456789abcdef".repeat(4)
         );
         let image: Image = digest.parse().unwrap();
         assert_eq!(image.major(), 17);
@@ -384,7 +385,7 @@ mod tests {
 
     #[test]
     fn references_follow_the_container_runtimes_grammar() {
-        let digest = "a".repeat(64);
+        let digest = "0123456789abcdef".repeat(4);
         for good in [
             "postgres:18".to_owned(),
             "localhost:5000/db/postgres:18".to_owned(),
@@ -403,8 +404,12 @@ mod tests {
             (format!("postgres:{}", "1".repeat(129)), "at most 128"),
             ("postgres:.18".to_owned(), "not starting with"),
             (
-                format!("postgres@sha256:{}", "A".repeat(64)),
+                format!("postgres@sha256:{}", "0123456789ABCDEF".repeat(4)),
                 "lower-case hex",
+            ),
+            (
+                format!("postgres@sha256:{}", "0".repeat(64)),
+                "a placeholder",
             ),
             (
                 format!("postgres@sha256:{}", "a".repeat(63)),

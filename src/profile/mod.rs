@@ -6,6 +6,7 @@ mod catalog;
 pub mod deprecated;
 mod error;
 pub mod identity;
+pub mod keys;
 pub mod layer;
 mod offsite;
 mod postgres_limits;

@@ -148,7 +148,7 @@ pub fn describe(text: &str, error: &Error) -> Located {
 }
 
 /// The error behind the wrappers that add a snippet or an alias's origin.
-fn innermost(mut error: &Error) -> &Error {
+pub(super) fn innermost(mut error: &Error) -> &Error {
     while let Error::WithSnippet { error: inner, .. } | Error::AliasError { error: inner, .. } =
         error
     {

@@ -30,7 +30,7 @@ pub const STRESS_PROFILES: [(&str, &str); 7] = [
     (
         "three-replicas",
         "extends: aws-large\n\
-         image: postgres:18.1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n\
+         image: postgres:18.1@sha256:7c3b0f1e9a4d2c6b8e5f0a1d3c7b9e2f4a6c8d0e1f3a5b7c9d2e4f6a8b0c1d3e\n\
          storage:\n  size: 500Gi\n\
          replication:\n  read_replicas: 3\n\
          monitoring:\n  service_monitor: true\n",
