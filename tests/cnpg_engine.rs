@@ -309,6 +309,12 @@ fn impossible_cloudnative_pg_settings_are_refused_with_file_line_and_key() {
             "bad.yaml:4: cloudnative_pg.image: cloudnative_pg.image ghcr.io/cloudnative-pg/postgresql:17.6 runs PostgreSQL 17 but image postgres:18 runs 18",
         ),
         ("extends: dev-small\nengine: cloudnativepg\n", "bad.yaml:2:"),
+        // The operator's webhook refuses a WAL volume max_wal_size fills
+        // (tests/operators.rs sends it the same Cluster).
+        (
+            "extends: dev-small\nengine: cloudnative-pg\ncloudnative_pg:\n  wal_size: 2Gi\n",
+            "bad.yaml:4: cloudnative_pg.wal_size: 2Gi does not hold max_wal_size 2560MB",
+        ),
         (
             "extends: gcp-small\nengine: cloudnative-pg\ncloudnative_pg:\n  backup_destination: gs://b/p\n  backup_endpoint: http://minio:9000\n",
             "bad.yaml:5: cloudnative_pg.backup_endpoint: an endpoint is for S3-compatible servers",
