@@ -75,6 +75,28 @@ fn environment() -> Environment<'static> {
         .expect("static syntax configuration");
     env.set_syntax(syntax);
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    // Every name of the contract, the same for every profile: globals,
+    // made once, not part of each profile's context.
+    for (key, text) in contract::TEXT {
+        env.add_global(*key, *text);
+    }
+    for (key, number) in contract::NUMBERS {
+        env.add_global(*key, *number);
+    }
+    env.add_global("header", HEADER);
+    env.add_global(
+        "tls_cert_file",
+        format!("{}/{}", contract::TLS_DIR, contract::TLS_CERT_KEY),
+    );
+    env.add_global(
+        "tls_key_file",
+        format!("{}/{}", contract::TLS_DIR, contract::TLS_PRIVATE_KEY_KEY),
+    );
+    env.add_global("tls_ca_file", contract::tls_ca_file());
+    env.add_global(
+        "offsite_unconfigured_exit",
+        contract::OFFSITE_UNCONFIGURED_EXIT,
+    );
     for (name, source) in TEMPLATES {
         env.add_template(name, source)
             .expect("built-in templates are valid");
@@ -84,7 +106,23 @@ fn environment() -> Environment<'static> {
 
 /// Renders one built-in template for a profile.
 pub fn render(name: &str, profile: &Profile) -> String {
-    render_with(name, context(profile))
+    Context::new(profile).render(name)
+}
+
+/// What the templates of one profile are rendered with, made once for all
+/// of them: serialising the settings for the template engine cost more
+/// than rendering a template.
+pub struct Context(minijinja::Value);
+
+impl Context {
+    pub fn new(profile: &Profile) -> Context {
+        Context(context(profile))
+    }
+
+    /// Renders one built-in template.
+    pub fn render(&self, name: &str) -> String {
+        render_with(name, self.0.clone())
+    }
 }
 
 /// The README of an overlay, which also lists the objects it deploys and
@@ -101,20 +139,11 @@ pub fn overlay_readme(
 }
 
 /// Everything a template may print: the settings, the values derived from
-/// them, and every name of the contract.
+/// them (the names of the contract are the environment's globals).
 fn context(profile: &Profile) -> minijinja::Value {
     let settings = &profile.settings;
     let budget = &profile.derived.connection_budget;
-    let names = contract::TEXT
-        .iter()
-        .map(|(key, text)| (*key, minijinja::Value::from(*text)))
-        .chain(
-            contract::NUMBERS
-                .iter()
-                .map(|(key, number)| (*key, minijinja::Value::from(*number))),
-        );
     let values = [
-        ("header", minijinja::Value::from(HEADER)),
         ("profile", minijinja::Value::from(profile.name.as_str())),
         // The profile's namespace, over the base's of the contract.
         (
@@ -172,26 +201,10 @@ fn context(profile: &Profile) -> minijinja::Value {
             ),
         ),
     ];
-    let engine_tls_and_offsite = [
+    let engine_and_offsite = [
         (
             "cloudnative_pg",
             minijinja::Value::from(settings.engine == Engine::CloudNativePg),
-        ),
-        (
-            "tls_cert_file",
-            minijinja::Value::from(format!("{}/{}", contract::TLS_DIR, contract::TLS_CERT_KEY)),
-        ),
-        (
-            "tls_key_file",
-            minijinja::Value::from(format!(
-                "{}/{}",
-                contract::TLS_DIR,
-                contract::TLS_PRIVATE_KEY_KEY
-            )),
-        ),
-        (
-            "tls_ca_file",
-            minijinja::Value::from(contract::tls_ca_file()),
         ),
         (
             "offsite_missing_key",
@@ -201,13 +214,9 @@ fn context(profile: &Profile) -> minijinja::Value {
             "backup_missing_key",
             minijinja::Value::from(crate::profile::identity::missing_key(settings)),
         ),
-        (
-            "offsite_unconfigured_exit",
-            minijinja::Value::from(contract::OFFSITE_UNCONFIGURED_EXIT),
-        ),
     ];
     let all: BTreeMap<&str, minijinja::Value> =
-        names.chain(values).chain(engine_tls_and_offsite).collect();
+        values.into_iter().chain(engine_and_offsite).collect();
     minijinja::Value::from(all)
 }
 

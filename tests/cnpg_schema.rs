@@ -17,7 +17,12 @@ use serde_json::Value;
 use cnpg::{build, profiles_dir};
 use common::{PROFILES, palgen, repo_root, stderr, stdout, tool, validate_cert_manager};
 
-const CORE_API_VERSIONS: [&str; 3] = ["v1", "storage.k8s.io/v1", "networking.k8s.io/v1"];
+const CORE_API_VERSIONS: [&str; 4] = [
+    "v1",
+    "storage.k8s.io/v1",
+    "networking.k8s.io/v1",
+    "scheduling.k8s.io/v1",
+];
 
 /// Where scripts/test.sh installs scripts/schema/package.json.
 fn schema_tools() -> PathBuf {

@@ -21,8 +21,9 @@ pub fn run(
     stdout: &mut impl Write,
 ) -> Result<ExitCode> {
     let present = scan::overlays_on_disk(out, catalog)?.0;
-    let warnings = super::profile_warnings(&super::resolve_all(catalog, &present)?, strict)?;
-    let tree = Tree::new(catalog, &present, &[])?;
+    let profiles = super::resolve_all(catalog, &present)?;
+    let warnings = super::profile_warnings(&profiles, strict)?;
+    let tree = Tree::new(catalog, &profiles, &[])?;
     let drift = drift::check(out, catalog, &tree)?;
     // The process ends right after: freeing every object set one by one
     // was 5% of a check, and the system frees it all at once.

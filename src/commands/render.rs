@@ -64,7 +64,7 @@ pub fn run(
     } else {
         scan::components_on_disk(out)?
     };
-    let tree = Tree::new(catalog, &names, &kept)?;
+    let tree = Tree::new(catalog, &profiles, &kept)?;
     let summary = write::write(out, &tree, &names, &orphans, args.force, |changing| {
         if args.accept_unsafe {
             Ok(())

@@ -16,6 +16,7 @@ use crate::templates;
 /// backup job and PgBouncer where the profile has them.
 pub fn file_config_maps(profile: &Profile) -> Vec<FileConfigMap> {
     let settings = &profile.settings;
+    let templates = templates::Context::new(profile);
     let config_map = |name: &'static str,
                       feature: Option<Feature>,
                       workload: Workload,
@@ -25,7 +26,7 @@ pub fn file_config_maps(profile: &Profile) -> Vec<FileConfigMap> {
         labels: workload.labels(),
         files: files
             .iter()
-            .map(|file| (file.to_string(), templates::render(file, profile)))
+            .map(|file| (file.to_string(), templates.render(file)))
             .collect::<BTreeMap<_, _>>(),
     };
     let server_files: &[&str] = if settings.tls.enabled {

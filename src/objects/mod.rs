@@ -146,6 +146,42 @@ fn to_value<T: Serialize>(object: &T) -> Value {
     serde_json::to_value(object).expect("Kubernetes objects serialise to JSON")
 }
 
+/// The features a profile's object set has, in order, decided from its
+/// settings without building it (`ObjectSet::features` of `build`'s set):
+/// which components the overlays of many profiles list is known before any
+/// is built.
+pub fn features(profile: &Profile) -> Vec<Feature> {
+    let settings = &profile.settings;
+    let statefulset = settings.engine != Engine::CloudNativePg;
+    [
+        (Feature::Backup, statefulset && settings.backup.enabled),
+        (
+            Feature::PgBouncer,
+            statefulset && profile.derived.connection_budget.uses_pgbouncer(),
+        ),
+        (
+            Feature::ReadReplicas,
+            statefulset && settings.replication.read_replicas > 0,
+        ),
+        (Feature::StorageClass, settings.storage.provision.is_some()),
+        (
+            Feature::PriorityClass,
+            settings.scheduling.priority_class_value > 0,
+        ),
+        (
+            Feature::DevCredentials,
+            statefulset && settings.dev_credentials,
+        ),
+        (
+            Feature::ServiceMonitor,
+            statefulset && settings.monitoring.service_monitor,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(feature, present)| present.then_some(feature))
+    .collect()
+}
+
 /// The objects of `profile`, built in the base's namespace. Values that
 /// name the namespace inside an object (DNS names, alert expressions) name
 /// the profile's, so moving the objects is all that remains.
@@ -288,5 +324,73 @@ fn certificate_objects(settings: &Settings, dns_names: Vec<String>) -> Vec<Value
         ],
         CertificateSource::Issuer => vec![server()],
         CertificateSource::Secret => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::derived;
+    use crate::model::settings::ProvisionedClass;
+    use crate::profile::Catalog;
+
+    /// Every built-in profile on both engines, as it is and with each
+    /// feature's setting turned the other way.
+    #[test]
+    fn features_decided_from_settings_are_those_of_the_built_set() {
+        let catalog = Catalog::builtin().unwrap();
+        let toggles: [fn(&mut Settings); 7] = [
+            |_| {},
+            |s| s.backup.enabled = !s.backup.enabled,
+            |s| {
+                s.pgbouncer.from_app_pods = if s.pgbouncer.from_app_pods > 1 {
+                    1
+                } else {
+                    1000
+                }
+            },
+            |s| {
+                s.replication.read_replicas = if s.replication.read_replicas > 0 {
+                    0
+                } else {
+                    1
+                }
+            },
+            |s| {
+                s.storage.provision = match s.storage.provision {
+                    Some(_) => None,
+                    None => Some(ProvisionedClass {
+                        provisioner: "ebs.csi.aws.com".to_owned(),
+                        parameters: BTreeMap::new(),
+                    }),
+                }
+            },
+            |s| s.dev_credentials = !s.dev_credentials,
+            |s| s.monitoring.service_monitor = !s.monitoring.service_monitor,
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for name in catalog.builtin_names() {
+            let resolved = catalog.resolve(&name).unwrap();
+            for engine in [Engine::StatefulSet, Engine::CloudNativePg] {
+                for (index, toggle) in toggles.iter().enumerate() {
+                    let mut profile = resolved.clone();
+                    profile.settings.engine = engine;
+                    toggle(&mut profile.settings);
+                    profile.derived = derived::derive(&profile.settings);
+                    let built = build(&profile).features();
+                    assert_eq!(
+                        features(&profile),
+                        built,
+                        "{name}, {engine:?}, toggle {index}"
+                    );
+                    seen.extend(built);
+                }
+            }
+        }
+        assert_eq!(
+            seen.len(),
+            7,
+            "every feature was present somewhere: {seen:?}"
+        );
     }
 }

@@ -242,7 +242,7 @@ impl Catalog {
     pub fn extended_by(&self, name: &str) -> Vec<String> {
         let mut chain: Vec<String> = Vec::new();
         let mut current = name.to_owned();
-        while let Some((_, file)) = self.custom.iter().find(|(n, _)| *n == current) {
+        while let Some(file) = self.custom_file(&current) {
             let Some(parent) = file
                 .layer
                 .extends

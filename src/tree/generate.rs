@@ -2,7 +2,7 @@
 //! directory at a time. Writing them (`write`) and comparing them (`drift`)
 //! consume the directories as they come.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -11,8 +11,8 @@ use anyhow::Result;
 use super::parallel;
 use crate::kustomize::component::{self, Components};
 use crate::kustomize::{self, BASE_DIR, COMPONENTS_DIR, OVERLAYS_DIR, overlay};
-use crate::objects::{self, ObjectSet};
-use crate::profile::Catalog;
+use crate::objects::{self, Feature, ObjectSet};
+use crate::profile::{Catalog, Profile};
 use crate::{fingerprint, templates};
 
 /// An overlay's files with `palgen render --profile NAME` in their headers.
@@ -43,10 +43,12 @@ pub struct GeneratedDir {
 }
 
 /// What every overlay builds on: the base and the components, made once
-/// from the built-in profiles, so a user profile never changes them.
-pub struct Tree<'c> {
-    catalog: &'c Catalog,
+/// from the built-in profiles, so a user profile never changes them; and
+/// the resolved profiles of the overlays.
+pub struct Tree<'p> {
     base: ObjectSet,
+    /// The profiles of the overlays, by name, resolved once by the caller.
+    profiles: HashMap<&'p str, &'p Profile>,
     /// The object sets of the built-in profiles, by name: the components
     /// are derived from them, and each overlay takes its own from here
     /// (freeing it once made), so each is built once per run.
@@ -54,30 +56,35 @@ pub struct Tree<'c> {
     components: Components,
 }
 
-impl<'c> Tree<'c> {
-    /// The tree of the overlays of `overlays` (canonical profile names):
-    /// only the components they list, and those named in `kept`, are
-    /// generated, so a repository that renders only cloud profiles gets no
-    /// dev-credentials component.
-    pub fn new(catalog: &'c Catalog, overlays: &[String], kept: &[String]) -> Result<Tree<'c>> {
+impl<'p> Tree<'p> {
+    /// The tree of the overlays of `profiles`: only the components they
+    /// list, and those named in `kept`, are generated, so a repository that
+    /// renders only cloud profiles gets no dev-credentials component.
+    pub fn new(catalog: &Catalog, profiles: &'p [Profile], kept: &[String]) -> Result<Tree<'p>> {
+        let profiles: HashMap<&str, &Profile> = profiles
+            .iter()
+            .map(|profile| (profile.name.as_str(), profile))
+            .collect();
         let base = objects::build(&catalog.base()?);
         let names = catalog.builtin_names();
-        let sets = parallel::map(&names, |name| Ok(objects::build(&catalog.resolve(name)?)))?;
+        let sets = parallel::map(&names, |name| {
+            Ok(match profiles.get(name.as_str()) {
+                Some(profile) => objects::build(profile),
+                None => objects::build(&catalog.resolve(name)?),
+            })
+        })?;
         let mut components = component::from_profiles(&sets);
         let builtin: BTreeMap<String, ObjectSet> = names.into_iter().zip(sets).collect();
-        let mut used = BTreeSet::new();
-        for name in overlays {
-            match builtin.get(name) {
-                Some(set) => used.extend(set.features()),
-                None => used.extend(objects::build(&catalog.resolve(name)?).features()),
-            }
-        }
+        let used: BTreeSet<Feature> = profiles
+            .values()
+            .flat_map(|profile| objects::features(profile))
+            .collect();
         components.retain(|feature, _| {
             used.contains(feature) || kept.iter().any(|name| name == feature.name())
         });
         Ok(Tree {
-            catalog,
             base,
+            profiles,
             builtin: Mutex::new(builtin),
             components,
         })
@@ -134,13 +141,16 @@ impl<'c> Tree<'c> {
 
     /// One profile's overlay directory, with its README.
     fn overlay(&self, name: &str) -> Result<kustomize::Directory> {
-        let profile = self.catalog.resolve(name)?;
+        let profile = self
+            .profiles
+            .get(name)
+            .ok_or_else(|| anyhow::anyhow!("no resolved profile {name} to generate"))?;
         let taken = self
             .builtin
             .lock()
             .expect("no thread panics holding the built-in sets")
             .remove(name);
-        let objects = taken.unwrap_or_else(|| objects::build(&profile));
+        let objects = taken.unwrap_or_else(|| objects::build(profile));
         let mut overlay = overlay::overlay_directory(&self.base, &self.components, &objects);
         let components: Vec<&'static str> = overlay::listed_components(&self.components, &objects)
             .into_iter()
@@ -148,7 +158,7 @@ impl<'c> Tree<'c> {
             .collect();
         overlay.insert(
             "README.md".to_owned(),
-            templates::overlay_readme(&profile, &objects.inventory(), &components),
+            templates::overlay_readme(profile, &objects.inventory(), &components),
         );
         Ok(regenerated_by_profile(overlay, name))
     }

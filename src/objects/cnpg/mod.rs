@@ -123,6 +123,18 @@ pub fn build(profile: &Profile) -> ObjectSet {
             object: to_value(&storage_class::build(&settings.storage.class, class)),
         });
     }
+    // The Cluster's pods name the class: an overlay that defines it has it
+    // whichever engine runs the database.
+    let scheduling = &settings.scheduling;
+    if scheduling.priority_class_value > 0 {
+        resources.push(Resource {
+            feature: Some(Feature::PriorityClass),
+            object: to_value(&super::priority_class::build(
+                &scheduling.priority_class_name,
+                scheduling.priority_class_value,
+            )),
+        });
+    }
     if let (true, Some(store)) = (
         settings.backup.enabled,
         &settings.cloudnative_pg.object_store,
